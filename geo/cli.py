@@ -1,0 +1,138 @@
+"""The ``hexwatch`` command line: thin wrappers over the library, one verb per job.
+
+Each command parses options, calls one library function and prints its result. A
+:class:`geo.errors.HexwatchError` (or a bad file) becomes one line on stderr and exit
+code 2; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from geo.errors import HexwatchError
+
+app = typer.Typer(help="hexwatch: incidents in H3 hexagons vs. Peru's states of emergency.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+boundaries_app = typer.Typer(help="Fetch and inspect boundary files.", no_args_is_help=True)
+declarations_app = typer.Typer(help="The registry of emergency declarations.", no_args_is_help=True)
+app.add_typer(boundaries_app, name="boundaries")
+app.add_typer(declarations_app, name="declarations")
+
+out = Console()
+err = Console(stderr=True)
+
+StoreOpt = typer.Option(..., "--store", help="Store folder.", file_okay=False)
+
+
+@boundaries_app.command("fetch")
+def boundaries_fetch(
+    mirror: Optional[Path] = typer.Option(None, help="Folder holding the upstream files (else $HEXWATCH_BOUNDARY_MIRROR, ../shared/boundaries, or download)."),
+    force: bool = typer.Option(False, help="Rebuild the cache even if present."),
+) -> None:
+    """Fetch the boundary files, verify their sha256 and cache them as GeoParquet."""
+    from geo import boundaries
+
+    paths = boundaries.fetch(mirror=mirror, force=force)
+    d = boundaries.load_districts()
+    p = boundaries.load_provinces()
+    lc = boundaries.load_lima_callao()
+    out.print(f"districts: {len(d):,}  provinces: {len(p):,}  Lima/Callao high-detail: {len(lc)} "
+              f"({lc['ubigeo'].notna().sum()} with ubigeo)")
+    for name, path in paths.items():
+        out.print(f"  {name}: {path}")
+
+
+@declarations_app.command("list")
+def declarations_list(registry: Optional[Path] = typer.Option(None, help="Registry CSV (default: the bundled one).")) -> None:
+    """List decrees and the spells they form."""
+    from geo.declarations import Registry
+
+    reg = Registry.load(registry)
+    out.print(reg.describe())
+
+
+@declarations_app.command("validate")
+def declarations_validate(registry: Optional[Path] = typer.Option(None, help="Registry CSV (default: the bundled one).")) -> None:
+    """Check the registry: known ubigeos, dates, chains without gaps or overlaps."""
+    from geo.declarations import Registry
+
+    reg = Registry.load(registry)
+    try:
+        from geo import boundaries
+
+        known = set(boundaries.load_districts()["ubigeo"])
+    except HexwatchError:
+        known = None
+        err.print("note: boundaries not fetched; ubigeos checked for form only (run `hexwatch boundaries fetch`)")
+    problems = reg.validate(known_ubigeos=known)
+    for p in problems:
+        err.print(str(p))
+    if any(p.severity == "error" for p in problems):
+        raise typer.Exit(1)
+    out.print(f"ok: {len(reg.declarations)} decrees in {len(reg.spells)} spells"
+              + (f", {len(problems)} warnings" if problems else ""))
+
+
+@declarations_app.command("status")
+def declarations_status(
+    ubigeo: str = typer.Argument(..., help="District ubigeo, e.g. 150132."),
+    day: str = typer.Argument(..., help="Date, YYYY-MM-DD."),
+    registry: Optional[Path] = typer.Option(None, help="Registry CSV (default: the bundled one)."),
+) -> None:
+    """Was a district under emergency on a day, and under which spell?"""
+    from geo.declarations import Registry
+    from geo.incidents import normalise_ubigeo
+
+    u = normalise_ubigeo([ubigeo])[0]
+    if u is None:
+        raise HexwatchError(f"{ubigeo!r} is not a ubigeo (6 digits, e.g. 150132)")
+    try:
+        d = date.fromisoformat(day)
+    except ValueError:
+        raise HexwatchError(f"{day!r} is not a date; use YYYY-MM-DD") from None
+    spell = Registry.load(registry).spell_on(u, d)
+    out.print(f"{u} {d}: " + (f"under emergency, spell {spell.spell_id} ({spell.start} to {spell.end}; decrees {', '.join(spell.decree_ids)})" if spell else "not under emergency"))
+
+
+def _load_plugins() -> None:
+    for ep in entry_points(group="hexwatch.cli"):
+        try:
+            ep.load()(app)
+        except ImportError as exc:  # the dashboard's extras may be absent in a library-only install
+            err.print(f"note: command {ep.name!r} unavailable ({exc})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the app, turning user errors into one line."""
+    _load_plugins()
+    try:
+        app(args=argv, standalone_mode=False)
+    except HexwatchError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        sys.exit(2)
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        err.print(f"error: {exc.strerror}: {exc.filename}", highlight=False, markup=False)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
