@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine (Debian/Ubuntu with Python >= 3.11, git and apt):
+#   bash dev.sh demo    set up, fetch boundaries, build the synthetic demo store, serve the dashboard
+#   bash dev.sh test    set up (Python packages + Debian's chromium/chromium-driver), run every test
+#   bash dev.sh bench   run every benchmark, write benchmarks/REPORT.md and benchmarks/report.json
+#   bash dev.sh load    load-test the served dashboard (gunicorn, 2 workers, 50 users, 60 s, loopback)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV=${HEXWATCH_VENV:-$ROOT/.venv}
+STORE=${HEXWATCH_STORE:-$ROOT/var/demo-store}
+DEMO_N=${HEXWATCH_DEMO_INCIDENTS:-1000000}
+
+pick_python() {
+  for py in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
+    [[ -n $py ]] && command -v "$py" >/dev/null 2>&1 || continue
+    "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo "$py"; return; }
+  done
+  echo "error: hexwatch needs Python >= 3.11 (set PYTHON=/path/to/python3.11)" >&2
+  exit 2
+}
+
+as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+setup() {  # $1: pip extras
+  if [[ ! -x $VENV/bin/python ]]; then
+    py=$(pick_python)
+    "$py" -m venv "$VENV" || { echo "error: could not create a venv; on Debian: apt-get install python3-venv" >&2; exit 2; }
+  fi
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e ".[$1]"
+}
+
+browser() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    echo "installing Debian's chromium and chromium-driver for the browser tests..."
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+}
+
+case "${1:-}" in
+  demo)
+    setup test
+    "$VENV/bin/hexwatch" boundaries fetch
+    if ! "$VENV/bin/hexwatch" summary --store "$STORE" >/dev/null 2>&1; then
+      "$VENV/bin/hexwatch" demo --store "$STORE" --incidents "$DEMO_N" --seed 42
+    fi
+    "$VENV/bin/hexwatch" summary --store "$STORE"
+    exec "$VENV/bin/hexwatch" serve --store "$STORE" --host "${HEXWATCH_HOST:-127.0.0.1}" --port "${HEXWATCH_PORT:-8050}"
+    ;;
+  test)
+    setup test
+    browser
+    shift
+    rc=0
+    "$VENV/bin/python" -m pytest -n 2 --dist loadfile "$@" || rc=$?
+    # pytest's 5 means "no tests collected": that is a failure here, never a pass.
+    exit $rc
+    ;;
+  bench)
+    setup "test,bench"
+    browser
+    shift
+    exec "$VENV/bin/python" -m benchmarks.run_all "$@"
+    ;;
+  load)
+    setup "test,bench"
+    shift
+    exec "$VENV/bin/python" -m benchmarks.bench_load "$@"
+    ;;
+  *)
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
