@@ -55,7 +55,7 @@ def declarations_list(registry: Optional[Path] = typer.Option(None, help="Regist
     from geo.declarations import Registry
 
     reg = Registry.load(registry)
-    out.print(reg.describe())
+    out.print(reg.describe(), markup=False, highlight=False, soft_wrap=True)
 
 
 @declarations_app.command("validate")
@@ -73,7 +73,7 @@ def declarations_validate(registry: Optional[Path] = typer.Option(None, help="Re
         err.print("note: boundaries not fetched; ubigeos checked for form only (run `hexwatch boundaries fetch`)")
     problems = reg.validate(known_ubigeos=known)
     for p in problems:
-        err.print(str(p))
+        err.print(str(p), markup=False, highlight=False, soft_wrap=True)
     if any(p.severity == "error" for p in problems):
         raise typer.Exit(1)
     out.print(f"ok: {len(reg.declarations)} decrees in {len(reg.spells)} spells"
@@ -85,20 +85,23 @@ def declarations_status(
     ubigeo: str = typer.Argument(..., help="District ubigeo, e.g. 150132."),
     day: str = typer.Argument(..., help="Date, YYYY-MM-DD."),
     registry: Optional[Path] = typer.Option(None, help="Registry CSV (default: the bundled one)."),
+    unconfirmed: bool = typer.Option(False, "--unconfirmed", help="Also use rows marked confirmed=no."),
 ) -> None:
     """Was a district under emergency on a day, and under which spell?"""
-    from geo.declarations import Registry
-    from geo.incidents import normalise_ubigeo
+    from geo.declarations import Registry, as_date, format_decree_id
 
-    u = normalise_ubigeo([ubigeo])[0]
-    if u is None:
-        raise HexwatchError(f"{ubigeo!r} is not a ubigeo (6 digits, e.g. 150132)")
-    try:
-        d = date.fromisoformat(day)
-    except ValueError:
-        raise HexwatchError(f"{day!r} is not a date; use YYYY-MM-DD") from None
-    spell = Registry.load(registry).spell_on(u, d)
-    out.print(f"{u} {d}: " + (f"under emergency, spell {spell.spell_id} ({spell.start} to {spell.end}; decrees {', '.join(spell.decree_ids)})" if spell else "not under emergency"))
+    u = ubigeo.strip()
+    if not (len(u) == 6 and u.isdigit()):
+        raise HexwatchError(f"{ubigeo!r} is not a district ubigeo; write its 6 digits, e.g. 150132 or 070106")
+    d = as_date(day)
+    spell = Registry.load(registry, include_unconfirmed=unconfirmed).spell_on(u, d)
+    if spell is None:
+        out.print(f"{u} {d}: not under emergency", highlight=False)
+        return
+    now = next(p for p in spell.periods if p.covers(u, d))
+    out.print(f"{u} {d}: under emergency, spell {spell.name} ({spell.start} to {spell.end}); decree in force "
+              f"{format_decree_id(now.decree_id)} ({now.start} to {now.end})" + ("" if spell.confirmed else "; includes unconfirmed rows"),
+              highlight=False, soft_wrap=True)
 
 
 def _load_plugins() -> None:
