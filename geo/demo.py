@@ -293,8 +293,8 @@ def simulate_counts(
 
     ``freq="D"`` returns ``ubigeo, day, category, n``; ``freq="W"`` returns ``ubigeo,
     week, category, n`` with ``week`` the Monday of each ISO week (the first and last
-    weeks may be partial) — the same distribution as summing the daily counts, at a
-    seventh of the size. The panel is dense (zeros included); ``day``/``week`` are
+    weeks may be partial; the first Monday may precede ``start``): the same
+    distribution as summing the daily counts, at a seventh of the size. The panel is dense (zeros included); ``day``/``week`` are
     ``datetime64[s]``, ``n`` is ``int32``.
 
     Returns ``(counts, truth)``; ``truth["effects"]`` is ``{spell_id: {"declared": e,
@@ -346,7 +346,7 @@ def simulate_counts(
     if freq == "W":
         starts = np.flatnonzero(np.r_[True, week[1:] != week[:-1]])
         noisy = np.add.reduceat(noisy, starts, axis=1)
-        periods = days[starts]
+        periods = days[starts] - weekday[starts]
     else:
         periods = days
     n_p, n_c = len(periods), len(names)
