@@ -1,0 +1,491 @@
+"""Exports of one view: hexes and districts as GeoJSON (RFC 7946), CSV or GeoParquet.
+
+An export holds exactly what a :class:`geo.viewspec.View` shows: one feature per H3 cell
+(``h3`` id, ``count``, ``rate_km2``, ``baseline_count``, ``change_pct`` vs the baseline
+window, as the dashboard computes them) and, when boundaries are at hand, one per district of the view's area with its
+emergency status (spell, decrees, dates). Provenance (dataset, synthetic?, generated at,
+filters, store version, hexwatch version, privacy rule) travels in a top-level
+``hexwatch`` member of the GeoJSON and in a ``<file>.provenance.json`` sidecar for CSV
+and GeoParquet.
+
+GeoJSON follows RFC 7946: WGS84 lon/lat, no ``crs`` member, polygons with
+counter-clockwise exterior rings (right-hand rule), closed rings, coordinates rounded
+to 6 decimals (about 0.1 m). Official exports carry exact counts; ``public=True`` applies
+:mod:`geo.privacy` (resolution ≤ 8, counts below k shown as ``"< k"``, every number
+derived from the fixed published grid, sensitive categories left out, no district counts).
+
+Example
+-------
+>>> safe_filename("../../etc/passwd")
+'etc_passwd'
+>>> safe_filename('robos "SJL" <2023>.geojson')
+'robos_SJL_2023.geojson'
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+import duckdb
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import shapely
+from h3ronpy import cells_area_km2
+from h3ronpy import vector as _h3v
+
+import geo
+from geo import privacy
+from geo.errors import HexwatchError
+from geo.h3index import CUBE_RESOLUTIONS, cells_to_parent, cells_to_str
+from geo.store import Store, atomic_write_bytes, write_json
+from geo.viewspec import View, in_area
+from geo.views import change_pct, locate_points, open_views
+
+#: Output formats of :func:`export_view`.
+FORMATS = ("geojson", "csv", "geoparquet")
+#: Decimals kept in coordinates (1e-6 degree is about 0.1 m).
+COORD_DECIMALS = 6
+_EXT = {"geojson": ".geojson", "csv": ".csv", "geoparquet": ".parquet"}
+#: Hex columns, in order, of every export.
+HEX_COLUMNS = ("layer", "h3", "resolution", "ubigeo", "count", "count_low", "count_high", "count_label",
+               "rate_km2", "baseline_count", "change_pct")
+#: District columns, in order (counts only in official exports).
+DISTRICT_COLUMNS = ("layer", "ubigeo", "name", "province", "department", "emergency", "spell", "decrees",
+                    "emergency_start", "emergency_end", "declared_days", "count", "baseline_count", "change_pct")
+
+
+def safe_filename(name: str, *, default: str = "hexwatch-export", max_len: int = 120) -> str:
+    """A file name safe on every OS and in a ``Content-Disposition`` header.
+
+    Keeps letters (accents too), digits, ``.-_``; drops path parts, control and reserved
+    characters and leading dots; collapses the rest to ``_``.
+    """
+    name = unicodedata.normalize("NFKC", str(name)).replace("\\", "/").split("/")
+    parts = [p for p in name if p not in ("", ".", "..")]
+    s = "_".join(parts)
+    s = re.sub(r"[^\w.\-]+", "_", s, flags=re.UNICODE).strip("._ ")
+    s = re.sub(r"_+", "_", s).replace("_.", ".")
+    if len(s) > max_len:
+        stem, dot, ext = s.rpartition(".")
+        s = (stem[: max_len - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else s[:max_len]
+    return s or default
+
+
+def export_filename(view: View, fmt: str, *, public: bool = False) -> str:
+    """A descriptive, sanitised file name for a view's export, e.g.
+    ``hexwatch_DS-105-2023-PCM_2023-09-20_2023-11-18_r8.geojson``."""
+    parts = ["hexwatch", "public" if public else "", view.spell or "", view.area if view.area != "all" else "",
+             *(view.categories[:3]), view.start.isoformat() if view.start else "",
+             view.end.isoformat() if view.end else "", f"r{view.resolution}"]
+    return safe_filename("_".join(p for p in parts if p) + _EXT[_check_format(fmt)])
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise HexwatchError(f"format {fmt!r} is unknown; use one of {', '.join(FORMATS)}")
+    return fmt
+
+
+# --- geometry ---------------------------------------------------------------------
+
+
+def cells_to_polygons(cells) -> np.ndarray:
+    """Shapely polygons of H3 cells (lon/lat degrees, closed rings), built in Rust by h3ronpy."""
+    cells = np.asarray(cells, dtype=np.uint64)
+    if cells.size == 0:
+        return np.empty(0, dtype=object)
+    wkb = pa.array(_h3v.cells_to_wkb_polygons(cells)).to_numpy(zero_copy_only=False)
+    return shapely.from_wkb(wkb)
+
+
+def rfc7946_geometries(geoms, decimals: int = COORD_DECIMALS) -> np.ndarray:
+    """Round coordinates to ``decimals`` and orient polygons by the right-hand rule
+    (counter-clockwise exteriors, clockwise holes), vectorised over the array."""
+    rounded = shapely.transform(np.asarray(geoms, dtype=object), lambda xy: np.round(xy, decimals))
+    return shapely.orient_polygons(rounded, exterior_cw=False)
+
+
+# --- the public grid's input -----------------------------------------------------
+
+
+def _source_resolution(store: Store, resolution: int) -> int:
+    """The cube resolution to read for ``resolution``: itself, else the nearest finer one."""
+    have = sorted(int(r) for r in store.meta.get("cube_resolutions", CUBE_RESOLUTIONS))
+    finer = [r for r in have if r >= resolution]
+    if not finer:
+        raise HexwatchError(f"the store's cubes stop at resolution {have[-1]}; ask for resolution {have[-1]} or coarser")
+    return finer[0]
+
+
+def grid_cube(store: Store, grid: privacy.PublicGrid, start: date, end: date, categories) -> pd.DataFrame:
+    """Cell-cube rows ``cell, day, category, n`` at the grid's resolution for days
+    ``start..end`` (inclusive) and ``categories``, pre-summed by period in DuckDB (``day``
+    is then the period's first day). Input of :func:`geo.privacy.publish`."""
+    src = _source_resolution(store, grid.resolution)
+    unit = "month" if grid.period == "month" else "week"  # DuckDB's weeks are ISO weeks (Monday first)
+    sql = (f"SELECT cell, date_trunc('{unit}', day)::DATE AS day, category, sum(n)::BIGINT AS n "
+           "FROM read_parquet($path) WHERE resolution = $res AND day BETWEEN $start AND $end "
+           "AND list_contains($cats, category) GROUP BY ALL")
+    with duckdb.connect() as con:
+        frame = con.execute(sql, {"path": str(store.table_path("cube_cell")), "res": src, "start": start,
+                                  "end": end, "cats": list(categories)}).df()
+    frame["cell"] = frame["cell"].to_numpy(dtype=np.uint64)
+    if src != grid.resolution and len(frame):
+        frame["cell"] = cells_to_parent(frame["cell"].to_numpy(), grid.resolution)
+    frame["day"] = frame["day"].to_numpy().astype("datetime64[D]")
+    return frame
+
+
+# --- the view's data --------------------------------------------------------------
+
+
+@dataclass
+class ViewData:
+    """Everything an export or embed of one view shows.
+
+    ``view`` is the view as computed (dates filled; for public output snapped to the
+    grid and clamped in resolution); ``hexes`` has :data:`HEX_COLUMNS` plus ``cell``
+    (``uint64``) and ``geometry``; ``districts`` is a GeoDataFrame with
+    :data:`DISTRICT_COLUMNS` or ``None`` without boundaries; ``categories`` are the
+    categories counted.
+    """
+
+    view: View
+    hexes: pd.DataFrame
+    districts: gpd.GeoDataFrame | None
+    provenance: dict[str, Any]
+    public: bool
+    categories: list[str] = field(default_factory=list)
+
+
+def _open(store: str | os.PathLike | Store) -> Store:
+    return store if isinstance(store, Store) else Store.open(store)
+
+
+def resolve_view(store: Store, view: View, registry=None) -> View:
+    """Fill the open dates of ``view``: a spell's dates when it names one, else the
+    store's coverage."""
+    if view.start and view.end:
+        return view
+    if view.spell:
+        spell = _registry(registry).spell(view.spell)
+        return view.with_defaults(start=spell.start, end=spell.end)
+    cov = store.meta.get("coverage") or {}
+    if not cov.get("start"):
+        raise HexwatchError("the store records no date coverage; give --from and --to")
+    return view.with_defaults(start=date.fromisoformat(cov["start"]), end=date.fromisoformat(cov["end"]))
+
+
+def _registry(registry):
+    if registry is not None:
+        return registry
+    from geo.declarations import Registry
+
+    return Registry.load()
+
+
+def _load_districts(districts: gpd.GeoDataFrame | None, notes: list[str]) -> gpd.GeoDataFrame | None:
+    if districts is not None:
+        return districts
+    from geo import boundaries
+
+    try:
+        return boundaries.load_study_districts()
+    except HexwatchError:
+        notes.append("no district layer: boundaries are not fetched (run `hexwatch boundaries fetch`)")
+        return None
+
+
+def _hex_frame(cells: np.ndarray, low, high, base_low, base_high, ubigeo, view: View, k: int | None) -> pd.DataFrame:
+    """The hex layer; rate and change only where the counts are exact."""
+    count = np.where(low == high, low, np.nan)
+    baseline = np.where(base_low == base_high, base_low, np.nan)
+    area = pa.array(cells_area_km2(cells)).to_numpy(zero_copy_only=False) if cells.size else np.zeros(0)
+    b0, b1 = view.baseline_window()
+    frame = pd.DataFrame({
+        "cell": cells,
+        "layer": "hex",
+        "h3": cells_to_str(cells),
+        "resolution": np.full(cells.size, view.resolution, dtype=np.int8),
+        "ubigeo": ubigeo,
+        "count": pd.array(count, dtype="Int64"),
+        "count_low": low.astype(np.int64),
+        "count_high": high.astype(np.int64),
+        "count_label": privacy.count_labels(low, high, k) if k is not None else low.astype(str).astype(object),
+        "rate_km2": np.round(count / area, 3),
+        "baseline_count": pd.array(baseline, dtype="Int64"),
+        "change_pct": np.round(change_pct(count, baseline, view.days, (b1 - b0).days + 1), 2),
+    })
+    frame["geometry"] = rfc7946_geometries(cells_to_polygons(cells))
+    return frame
+
+
+def _public_hexes(st: Store, view: View, grid: privacy.PublicGrid, cats: list[str], districts) -> pd.DataFrame:
+    """Public hex values for ``view`` (already snapped), from the published grid only."""
+    b0, b1 = view.baseline_window()
+    windows = [privacy.public_counts(privacy.publish(grid_cube(st, grid, s, e, cats), grid), view.resolution, grid)
+               for s, e in ((view.start, view.end), (b0, b1))]
+    m = windows[0].merge(windows[1], on="cell", how="outer", suffixes=("", "_base")).fillna(0)
+    cells = m["cell"].to_numpy(dtype=np.uint64)
+    ubigeo = np.full(cells.size, None, dtype=object)
+    if districts is not None and cells.size:
+        centres = pa.record_batch(_h3v.cells_to_coordinates(cells))
+        ubigeo = locate_points(centres.column("lat").to_numpy(), centres.column("lng").to_numpy(), districts)
+    keep = in_area(ubigeo, view.area) if view.area != "all" else np.ones(cells.size, bool)
+    col = lambda c: m[c].to_numpy(dtype=np.int64)[keep]  # noqa: E731
+    return _hex_frame(cells[keep], col("count_low"), col("count_high"), col("count_low_base"),
+                      col("count_high_base"), ubigeo[keep], view, grid.k)
+
+
+def _official_hexes(sv, view: View) -> pd.DataFrame:
+    """Exact hex values for ``view``: the dashboard's own query (:meth:`StoreViews.hex_counts`)."""
+    hx = sv.hex_counts(view.resolution, (view.start, view.end), list(view.categories) or None,
+                       baseline=view.baseline_window(), area=view.area, max_cells=np.iinfo(np.int64).max)
+    hx = hx.sort_values("cell", ignore_index=True)
+    n, nb = hx["n"].to_numpy(np.int64), hx["n_baseline"].to_numpy(np.int64)
+    ubigeo = hx["ubigeo"].to_numpy(dtype=object) if "ubigeo" in hx else np.full(len(hx), None, dtype=object)
+    return _hex_frame(hx["cell"].to_numpy(np.uint64), n, n, nb, nb, ubigeo, view, None)
+
+
+def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = False, k: int = privacy.DEFAULT_K,
+              grid: privacy.PublicGrid | None = None, registry=None, districts: gpd.GeoDataFrame | None = None,
+              analysis: Mapping[str, Any] | None = None) -> ViewData:
+    """Compute what ``view`` shows, officially (exact counts) or publicly (privacy rules).
+
+    ``grid`` fixes the public grid (default: ``PublicGrid(k=k)``); ``districts`` are the
+    boundaries (default: the fetched study districts; needed for ``area`` and the
+    district layer); ``analysis`` is an analysis result as JSON (``hexwatch analyze
+    --json``), included in official output only.
+    """
+    st = _open(store)
+    notes: list[str] = []
+    requested = view
+    view = resolve_view(st, view, registry)
+    districts = _load_districts(districts, notes)
+    if view.area != "all" and districts is None:
+        raise HexwatchError(f"area {view.area!r} needs district boundaries: run `hexwatch boundaries fetch`, or use --area all")
+    sv = open_views(st, districts)
+    available = sv.categories
+    privacy_info: dict[str, Any] | None = None
+    if public:
+        grid = grid or privacy.PublicGrid(k=k)
+        res = privacy.public_resolution(view.resolution, grid)
+        if res != view.resolution:
+            notes.append(f"resolution {view.resolution} is finer than public maps allow; shown at {res}")
+        cats, cat_notes = privacy.public_categories(view.categories, available, grid)
+        notes += cat_notes
+        start, end = privacy.snap_range(view.start, view.end, grid.period)
+        if view.baseline_start is None:
+            b0, b1 = privacy.previous_periods(start, end, grid.period)
+        else:
+            b0, b1 = privacy.snap_range(view.baseline_start, view.baseline_end, grid.period)
+        if (start, end) != (view.start, view.end):
+            notes.append(f"dates widened to whole {grid.period}s: {start} to {end}")
+        view = view.replace(start=start, end=end, baseline_start=b0, baseline_end=b1, resolution=res,
+                            categories=tuple(cats) if view.categories else ())
+        hexes = _public_hexes(st, view, grid, cats, districts)
+        privacy_info = {"k": grid.k, "grid_resolution": grid.resolution, "period": grid.period,
+                        "groups": dict(grid.groups), "sensitive_patterns": list(grid.sensitive),
+                        "rule": "every number is derived from the fixed published grid (cell x period x group); "
+                                "entries below k are suppressed; see docs/privacy.md"}
+    else:
+        cats = list(view.categories) or available
+        unknown = sorted(set(view.categories) - set(available))
+        if unknown:
+            notes.append("categories not in the store: " + ", ".join(unknown))
+        hexes = _official_hexes(sv, view)
+    dist = district_layer(sv, view, registry, public=public) if districts is not None else None
+    prov = provenance(st, view, requested=requested, public=public, categories=cats, notes=notes,
+                      privacy_info=privacy_info, n_hexes=len(hexes), n_districts=0 if dist is None else len(dist),
+                      analysis=None if public else analysis)
+    return ViewData(view=view, hexes=hexes, districts=dist, provenance=prov, public=public, categories=list(cats))
+
+
+def district_layer(sv, view: View, registry=None, *, public: bool = False) -> gpd.GeoDataFrame:
+    """Districts of the view's area that hold data or were declared in the view's dates,
+    with their emergency status (``sv`` is a :class:`geo.views.StoreViews` with
+    districts). Official layers add ``count``, ``baseline_count`` and ``change_pct``
+    from the district cube; public ones carry no counts (districts are a second
+    partition of space: differencing them against hexes could expose small counts)."""
+    reg = _registry(registry)
+    d = sv.districts.loc[in_area(sv.districts["ubigeo"].to_numpy(dtype=object), view.area)]
+    status = reg.status_frame(list(d["ubigeo"]), view.start, view.end)
+    if view.spell:
+        status = status.loc[status["spell_id"] == view.spell]
+    table = sv.district_table((view.start, view.end), view.baseline_window(), list(view.categories) or None,
+                              area=view.area).set_index("ubigeo")
+    has_data = set(table.index[(table["n"] > 0) | (table["n_baseline"] > 0)])
+    d = d.loc[d["ubigeo"].isin(has_data | set(status["ubigeo"]))]
+    per = status.groupby("ubigeo").agg(spell=("spell_id", lambda s: ";".join(sorted(set(s)))),
+                                       declared_days=("day", "size"))
+    d = d.join(per, on="ubigeo")
+    spells = {sid: reg.spell(sid) for sid in set(status["spell_id"])}
+
+    def spell_attr(fn):
+        return d["spell"].map(lambda s: ";".join(fn(spells[x]) for x in s.split(";")) if isinstance(s, str) else None)
+
+    out = gpd.GeoDataFrame({
+        "layer": "district",
+        "ubigeo": d["ubigeo"].astype(object).to_numpy(),
+        "name": d["name"].astype(object).to_numpy(),
+        "province": d["province"].astype(object).to_numpy(),
+        "department": d["department"].astype(object).to_numpy(),
+        "emergency": d["spell"].notna().to_numpy(),
+        "spell": d["spell"].astype(object).to_numpy(),
+        "decrees": spell_attr(lambda sp: ",".join(sp.decree_ids)).to_numpy(),
+        "emergency_start": spell_attr(lambda sp: sp.start.isoformat()).to_numpy(),
+        "emergency_end": spell_attr(lambda sp: sp.end.isoformat()).to_numpy(),
+        "declared_days": d["declared_days"].fillna(0).astype(np.int64).to_numpy(),
+    }, geometry=rfc7946_geometries(d.geometry.values), crs="EPSG:4326")
+    if not public:
+        row = table.reindex(out["ubigeo"])
+        out["count"] = row["n"].fillna(0).astype(np.int64).to_numpy()
+        out["baseline_count"] = row["n_baseline"].fillna(0).astype(np.int64).to_numpy()
+        out["change_pct"] = np.round(row["change_pct"].to_numpy(dtype=float), 2)
+    return out.reset_index(drop=True)
+
+
+def provenance(store: Store, view: View, *, requested: View | None = None, public: bool = False,
+               categories=(), notes: list[str] = (), privacy_info: Mapping[str, Any] | None = None, n_hexes: int = 0,
+               n_districts: int = 0, analysis: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Where an export comes from: dataset, synthetic flag, time, filters, versions."""
+    meta = store.meta
+    b0, b1 = view.baseline_window()
+    prov: dict[str, Any] = {
+        "dataset": meta.get("dataset", ""),
+        "synthetic": bool(meta.get("synthetic", False)),
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "hexwatch_version": geo.__version__,
+        "store_version": store.version,
+        "store_coverage": meta.get("coverage"),
+        "boundaries": meta.get("boundaries"),
+        "public": public,
+        "filters": view.to_dict() | {"baseline_start": b0.isoformat(), "baseline_end": b1.isoformat()},
+        "query": view.to_query(),
+        "coordinates": "WGS84 longitude/latitude (RFC 7946), 6 decimals",
+        "categories": list(categories),
+        "counts": {"hexes": n_hexes, "districts": n_districts},
+        "notes": list(notes),
+    }
+    if requested is not None and requested != view:
+        prov["requested_filters"] = requested.to_dict()
+    if privacy_info is not None:
+        prov["privacy"] = dict(privacy_info)
+    if analysis is not None:
+        prov["analysis"] = analysis
+    return prov
+
+
+# --- serialisation ----------------------------------------------------------------
+
+
+def _columns_as_lists(frame: pd.DataFrame, columns) -> list[list]:
+    """Column values as Python lists with ``None`` for missing values (JSON null)."""
+    out = []
+    for c in columns:
+        s = frame[c]
+        values = s.astype(object).where(s.notna(), None).tolist()
+        out.append(values)
+    return out
+
+
+def _features(frame: pd.DataFrame, columns, geometry_key: str = "geometry") -> list[dict]:
+    cols = [c for c in columns if c in frame.columns]
+    rows = zip(*_columns_as_lists(frame, cols)) if cols else iter(())
+    geoms = frame[geometry_key].to_numpy() if len(frame) else np.empty(0, object)
+    polys = shapely.get_type_id(geoms) == 3 if len(geoms) else np.zeros(0, bool)
+    if polys.all():
+        # Hexes: one ring each; slice one coordinate array instead of walking shapes in Python.
+        coords, idx = shapely.get_coordinates(geoms, return_index=True)
+        rings = np.split(coords, np.cumsum(np.bincount(idx, minlength=len(geoms)))[:-1])
+        geometries = [{"type": "Polygon", "coordinates": [r]} for r in rings]
+    else:
+        geometries = [g.__geo_interface__ for g in geoms]
+    return [{"type": "Feature", "geometry": g, "properties": dict(zip(cols, row))}
+            for g, row in zip(geometries, rows)]
+
+
+def to_geojson(data: ViewData) -> bytes:
+    """The view as an RFC 7946 FeatureCollection (hexes, then districts), with provenance
+    in the top-level ``hexwatch`` member. Serialised with orjson."""
+    features = _features(data.hexes, HEX_COLUMNS)
+    if data.districts is not None:
+        features += _features(data.districts, DISTRICT_COLUMNS)
+    doc = {"type": "FeatureCollection", "hexwatch": data.provenance, "features": features}
+    return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _tabular(data: ViewData) -> pd.DataFrame:
+    frames = [data.hexes[[c for c in HEX_COLUMNS if c in data.hexes] + ["geometry"]]]
+    if data.districts is not None:
+        frames.append(pd.DataFrame(data.districts[[c for c in DISTRICT_COLUMNS if c in data.districts] + ["geometry"]]))
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    # Rows of the other layer leave holes: keep integer columns integer (nullable) all the same.
+    ints = [c for c in ("resolution", "count", "count_low", "count_high", "baseline_count", "declared_days") if c in out]
+    out[ints] = out[ints].astype("Int64")
+    if "emergency" in out:
+        out["emergency"] = out["emergency"].astype("boolean")
+    return out
+
+
+_FORMULA = re.compile(r"^[=+\-@\t\r]")
+
+
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula (CSV injection) with ``'``."""
+    out = frame.copy()
+    for c in out.columns:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            s = out[c].astype(object)
+            risky = s.map(lambda v: isinstance(v, str) and bool(_FORMULA.match(v)))
+            out[c] = s.where(~risky, "'" + s.astype(str))
+    return out
+
+
+def to_csv(data: ViewData) -> bytes:
+    """The view as CSV: one row per hex and per district (``layer`` column), no geometry
+    (the ``h3`` id and ``ubigeo`` identify the shapes)."""
+    frame = _csv_safe(_tabular(data).drop(columns="geometry"))
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def to_geoparquet(data: ViewData) -> bytes:
+    """The view as GeoParquet (hexes and districts, ``layer`` column, EPSG:4326)."""
+    gdf = gpd.GeoDataFrame(_tabular(data), geometry="geometry", crs="EPSG:4326")
+    buf = io.BytesIO()
+    gdf.to_parquet(buf, compression="zstd")
+    return buf.getvalue()
+
+
+def export_view(store: str | os.PathLike | Store, view: View, fmt: str = "geojson", out: str | os.PathLike = ".", *,
+                public: bool = False, k: int = privacy.DEFAULT_K, grid: privacy.PublicGrid | None = None,
+                registry=None, districts: gpd.GeoDataFrame | None = None,
+                analysis: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write ``view`` as ``fmt`` to ``out`` atomically; return the written paths.
+
+    ``out`` is a file, or a folder (then :func:`export_filename` names the file); the
+    file name is sanitised with :func:`safe_filename`. CSV and GeoParquet get a
+    ``<file>.provenance.json`` sidecar. See :func:`view_data` for the other options.
+    """
+    _check_format(fmt)
+    data = view_data(store, view, public=public, k=k, grid=grid, registry=registry, districts=districts,
+                     analysis=analysis)
+    out = Path(out)
+    path = out / export_filename(data.view, fmt, public=public) if out.is_dir() else out.with_name(safe_filename(out.name))
+    writers = {"geojson": to_geojson, "csv": to_csv, "geoparquet": to_geoparquet}
+    atomic_write_bytes(path, writers[fmt](data))
+    if fmt == "geojson":
+        return [path]
+    sidecar = path.with_name(path.name + ".provenance.json")
+    write_json(sidecar, data.provenance)
+    return [path, sidecar]
