@@ -8,7 +8,6 @@ code 2; a traceback means a bug.
 from __future__ import annotations
 
 import sys
-from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Optional
@@ -74,8 +73,9 @@ def declarations_validate(registry: Optional[Path] = typer.Option(None, help="Re
     problems = reg.validate(known_ubigeos=known)
     for p in problems:
         err.print(str(p), markup=False, highlight=False, soft_wrap=True)
-    if any(p.severity == "error" for p in problems):
-        raise typer.Exit(1)
+    n_errors = sum(p.severity == "error" for p in problems)
+    if n_errors:
+        raise HexwatchError(f"{n_errors} error(s) in {reg.source}; fix the rows named above")
     out.print(f"ok: {len(reg.declarations)} decrees in {len(reg.spells)} spells"
               + (f", {len(problems)} warnings" if problems else ""))
 
@@ -92,7 +92,7 @@ def declarations_status(
 
     u = ubigeo.strip()
     if not (len(u) == 6 and u.isdigit()):
-        raise HexwatchError(f"{ubigeo!r} is not a district ubigeo; write its 6 digits, e.g. 150132 or 070106")
+        raise HexwatchError(f"{ubigeo!r} is not a district ubigeo; write 6 digits, e.g. 150132")
     d = as_date(day)
     spell = Registry.load(registry, include_unconfirmed=unconfirmed).spell_on(u, d)
     if spell is None:
