@@ -531,34 +531,35 @@ class Registry:
             if self.districts is None:
                 raise HexwatchError("status_frame(None, ...) needs the registry loaded with districts=")
             ubigeos = sorted(self.districts)
-        u = pd.Series(pd.unique(pd.Series(list(ubigeos), dtype=object).dropna().astype(str)), dtype=object)
-        q0 = np.datetime64(as_date(start), "D")
-        q1 = np.datetime64(as_date(end), "D")
-        province = (u.str[:4] + "00").to_numpy()
-        u_arr = u.to_numpy()
-        parts_u, parts_d, parts_rank = [], [], []
+        u = np.array(sorted({str(x) for x in ubigeos if isinstance(x, str) or pd.notna(x)}), dtype=object)
+        q0, q1 = np.datetime64(as_date(start), "D"), np.datetime64(as_date(end), "D")
+        n_days = max(int((q1 - q0).astype(int)) + 1, 1)
+        index = pd.Index(u, dtype=object)
+        province = pd.Index([x[:4] + "00" for x in u], dtype=object)
+        # A district-day is the integer key (district position) * n_days + (day - start): sorting
+        # keys sorts by ubigeo then day, and each period contributes one block of keys.
+        keys, ranks = [np.zeros(0, np.int64)], [np.zeros(0, np.int32)]
         for rank, s in enumerate(self.spells):  # spells are by start date: a higher rank is newer
             for p in s.periods:
                 lo, hi = max(q0, np.datetime64(p.start, "D")), min(q1, np.datetime64(p.end, "D"))
                 if lo > hi:
                     continue
-                hit = u_arr[np.isin(u_arr, list(p.districts)) | np.isin(province, list(p.provinces))]
-                if not hit.size:
-                    continue
-                days = np.arange(lo, hi + 1)
-                parts_u.append(np.repeat(hit, days.size))
-                parts_d.append(np.tile(days, hit.size))
-                parts_rank.append(np.full(hit.size * days.size, rank, dtype=np.int32))
-        if not parts_u:
-            return pd.DataFrame({"ubigeo": pd.Series([], dtype=str), "day": pd.Series([], dtype="datetime64[s]"),
-                                 "spell_id": pd.Series([], dtype=str)})
-        frame = pd.DataFrame({"ubigeo": np.concatenate(parts_u), "day": np.concatenate(parts_d).astype("datetime64[s]"),
-                              "rank": np.concatenate(parts_rank)})
-        frame = (frame.sort_values(["ubigeo", "day", "rank"], ascending=[True, True, False], kind="stable")
-                 .drop_duplicates(["ubigeo", "day"]))
-        ids = np.array([s.spell_id for s in self.spells], dtype=object)
-        return pd.DataFrame({"ubigeo": frame["ubigeo"].astype(str).to_numpy(), "day": frame["day"].to_numpy(),
-                             "spell_id": ids[frame["rank"].to_numpy()]}).astype({"ubigeo": str, "spell_id": str})
+                hit = np.flatnonzero(index.isin(p.districts) | province.isin(p.provinces))
+                offsets = np.arange((lo - q0).astype(int), (hi - q0).astype(int) + 1)
+                keys.append((hit[:, None] * n_days + offsets[None, :]).ravel())
+                ranks.append(np.full(keys[-1].size, rank, dtype=np.int32))
+        key, rank = np.concatenate(keys), np.concatenate(ranks)
+        order = np.lexsort((-rank, key))  # on a tie of two spells the newer comes first, and wins
+        key, rank = key[order], rank[order]
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        key, rank = key[first], rank[first]
+        ids = np.array([s.spell_id for s in self.spells] + [""], dtype=object)
+        return pd.DataFrame({
+            "ubigeo": pd.array(u[key // n_days], dtype=str),
+            "day": (q0 + key % n_days).astype("datetime64[s]"),
+            "spell_id": pd.array(ids[rank], dtype=str),
+        })
 
     def validate(self, known_ubigeos: Iterable[str] | None = None) -> list[Problem]:
         """Check every row (confirmed or not); errors first, then warnings.
