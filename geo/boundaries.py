@@ -211,13 +211,19 @@ def _write_set(target: Path, tables: Mapping[str, gpd.GeoDataFrame], provenance:
             frame.to_parquet(buf, index=False, compression="zstd")
             atomic_write_bytes(tmp / f"{name}.parquet", buf.getvalue())
         atomic_write_bytes(tmp / "sources.json", orjson.dumps(provenance, option=orjson.OPT_INDENT_2))
-        if target.exists():  # force=True, or a concurrent fetch won: replace the old set
-            old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
-            os.rename(target, old)
+        stale = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+        try:
+            os.rename(target, stale)  # force=True: move the old set aside first
+        except FileNotFoundError:
+            pass
+        try:
             os.rename(tmp, target)
-            _remove_tree(old)
-        else:
-            os.rename(tmp, target)
+        except OSError:
+            # A concurrent fetch put the same tables there first; keep theirs.
+            if not all((target / f"{name}.parquet").is_file() for name in tables):
+                raise
+            _remove_tree(tmp)
+        _remove_tree(stale)
     except BaseException:
         _remove_tree(tmp)
         raise
