@@ -38,5 +38,5 @@ EXPOSE 8050
 # slim has no curl; the standard library does the probe. /healthz answers 503 while the store is unreadable.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8050/healthz', timeout=4).status != 200)"]
-# exec: gunicorn becomes PID 1's child-free replacement and receives docker stop's SIGTERM.
+# exec: the server replaces the shell as PID 1, so docker stop's SIGTERM reaches it.
 CMD ["sh", "-c", "exec hexwatch serve --store \"$HEXWATCH_STORE\" --host 0.0.0.0"]
