@@ -104,6 +104,94 @@ def declarations_status(
               highlight=False, soft_wrap=True)
 
 
+@app.command("demo")
+def demo(
+    store: Path = StoreOpt,
+    incidents: int = typer.Option(1_000_000, help="Expected number of synthetic incidents."),
+    seed: int = typer.Option(42, help="Random seed: the same seed gives the same data."),
+    effect: float = typer.Option(-0.10, help="Injected change in declared districts while declared (-0.10 = -10 %)."),
+    displacement: float = typer.Option(0.03, help="Injected change in undeclared districts bordering a declared one."),
+    start: str = typer.Option("2022-01-01", help="First day, YYYY-MM-DD."),
+    end: str = typer.Option("2025-12-31", help="Last day, YYYY-MM-DD."),
+) -> None:
+    """Build a SYNTHETIC demo store over the real districts of Lima, Callao and Sullana, with known injected effects."""
+    from geo import boundaries
+    from geo.demo import DemoConfig, build_demo_store, truth_summary
+    from geo.store import Store
+
+    config = DemoConfig(n_incidents=incidents, seed=seed, effect=effect, displacement=displacement, start=start, end=end)
+    boundaries.fetch()
+    report = build_demo_store(store, config, progress=True)
+    out.print(report.summary(), highlight=False, markup=False)
+    out.print(truth_summary(Store.open(store).meta["demo"]), highlight=False, markup=False)
+
+
+# --- sharing: export and embed (one set of view options, parsed by geo.viewspec) ---------
+_FromOpt = typer.Option(None, "--from", help="First day, YYYY-MM-DD (default: the declaration's or the data's).")
+_ToOpt = typer.Option(None, "--to", help="Last day (inclusive), YYYY-MM-DD.")
+_CategoryOpt = typer.Option(None, "--category", help="Category (repeat for several; default: all).")
+_DeclarationOpt = typer.Option(None, "--declaration", help="Declaration spell, e.g. 'DS 105-2023-PCM'.")
+_AreaOpt = typer.Option("all", "--area", help="all, lima_callao or sullana.")
+_ResolutionOpt = typer.Option(8, "--resolution", help="H3 resolution of the hexes (public output: 8 at most).")
+_MetricOpt = typer.Option("count", "--metric", help="count, rate (per km²) or change (vs the baseline).")
+_BaselineFromOpt = typer.Option(None, "--baseline-from", help="Baseline first day (default: the equal window before).")
+_BaselineToOpt = typer.Option(None, "--baseline-to", help="Baseline last day.")
+_KOpt = typer.Option(5, "--k", help="Public output: counts below k are shown as '< k' (3 at least).")
+
+
+def _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to):
+    from geo.viewspec import View
+
+    return View.from_query({"from": start, "to": end, "category": category or [], "declaration": declaration,
+                            "area": area, "res": str(resolution), "metric": metric,
+                            "baseline_from": baseline_from, "baseline_to": baseline_to})
+
+
+@app.command("export")
+def export_cmd(
+    store: Path = StoreOpt,
+    fmt: str = typer.Option("geojson", "--format", help="geojson, csv or geoparquet."),
+    out_path: Path = typer.Option(..., "--out", help="Output file (or folder: a name is made from the view)."),
+    start: Optional[str] = _FromOpt, end: Optional[str] = _ToOpt, category: Optional[list[str]] = _CategoryOpt,
+    declaration: Optional[str] = _DeclarationOpt, area: str = _AreaOpt, resolution: int = _ResolutionOpt,
+    metric: str = _MetricOpt, baseline_from: Optional[str] = _BaselineFromOpt, baseline_to: Optional[str] = _BaselineToOpt,
+    public: bool = typer.Option(False, "--public", help="Apply the public privacy rules (see docs/privacy.md)."),
+    k: int = _KOpt,
+    analysis: Optional[Path] = typer.Option(None, "--analysis", help="JSON from `hexwatch analyze --json` to include (official exports)."),
+) -> None:
+    """Export a view's hexes and districts as GeoJSON (RFC 7946), CSV or GeoParquet, with provenance."""
+    import orjson
+
+    from geo.export import export_view
+
+    view = _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to)
+    extra = orjson.loads(analysis.read_bytes()) if analysis else None
+    for p in export_view(store, view, fmt, out_path, public=public, k=k, analysis=extra):
+        out.print(f"wrote {p}")
+
+
+@app.command("embed")
+def embed_cmd(
+    store: Path = StoreOpt,
+    out_path: Path = typer.Option(..., "--out", help="HTML file to write."),
+    start: Optional[str] = _FromOpt, end: Optional[str] = _ToOpt, category: Optional[list[str]] = _CategoryOpt,
+    declaration: Optional[str] = _DeclarationOpt, area: str = _AreaOpt, resolution: int = _ResolutionOpt,
+    metric: str = _MetricOpt, baseline_from: Optional[str] = _BaselineFromOpt, baseline_to: Optional[str] = _BaselineToOpt,
+    lang: str = typer.Option("es", "--lang", help="es or en."),
+    k: int = _KOpt,
+) -> None:
+    """Write a standalone public HTML map of a view (draws offline; privacy rules applied)."""
+    from geo.embed import embed_html
+    from geo.export import safe_filename
+    from geo.store import atomic_write_bytes
+
+    view = _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to)
+    page = embed_html(store, view, lang=lang, k=k)
+    target = out_path.with_name(safe_filename(out_path.name, default="hexwatch-embed.html"))
+    atomic_write_bytes(target, page.encode("utf-8"))
+    out.print(f"wrote {target} ({len(page) / 1e6:.1f} MB)")
+
+
 def _load_plugins() -> None:
     for ep in entry_points(group="hexwatch.cli"):
         try:
