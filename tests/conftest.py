@@ -97,3 +97,11 @@ def study_districts(boundary_cache):
     from geo import boundaries
 
     return boundaries.load_study_districts(boundary_cache)
+
+
+@pytest.fixture(scope="session")
+def demo_districts(boundary_cache):
+    """The demo area: 50 Lima/Callao (high detail) + 8 Sullana districts (GeoDataFrame, read-only)."""
+    from geo.demo import default_districts
+
+    return default_districts()
