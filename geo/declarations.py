@@ -14,7 +14,7 @@ start, end   first and last day in force, both inclusive (``YYYY-MM-DD``)
 days         calendar days in force counted from ``start`` inclusive, so 60 days
              from 2023-09-20 end on 2023-11-18; give ``end``, ``days`` or both
 areas        district ubigeos (``150132``) or province codes (``150100``: every
-             district whose ubigeo starts with ``1501``), separated by spaces or ``;``
+             district whose ubigeo starts with ``1501``), separated by spaces, ``;`` or ``,``
 area_names   the same areas in words, for people
 extends      the decree this one extends (blank for a new declaration)
 source_url   where the facts come from
@@ -413,8 +413,12 @@ def _read_text(path: Path) -> str:
     raw = path.read_bytes()
     try:
         return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:  # a spreadsheet's "CSV" save on Windows
-        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")  # a spreadsheet's plain "CSV" save on Windows
+    except UnicodeDecodeError:
+        raise HexwatchError(f"{path} is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8") from None
 
 
 def _spells(declarations: tuple[Declaration, ...], include_unconfirmed: bool,

@@ -254,6 +254,15 @@ def test_as_date_refuses_what_is_not_an_iso_date():
             as_date(bad)
 
 
+def test_the_documented_examples_run():
+    import doctest
+
+    import geo.declarations
+
+    result = doctest.testmod(geo.declarations)
+    assert result.failed == 0 and result.attempted >= 15
+
+
 # --- reading a file people edit -----------------------------------------------------------
 
 def test_a_spreadsheet_save_reads_like_the_original(registry, tmp_path):
@@ -270,6 +279,13 @@ def test_a_spreadsheet_save_reads_like_the_original(registry, tmp_path):
     again = Registry.load(path)
     assert again.declarations == registry.declarations
     assert "San Martín de Porres" in again.declaration("ds 105-2023-pcm").area_names
+
+
+def test_a_file_in_an_unknown_encoding_is_one_clear_line(tmp_path):
+    path = tmp_path / "declarations.csv"
+    path.write_bytes(HEADER.encode() + b"\nDS 1-2024-PCM,,2024-01-01,,10,150132,\x81\x8d,,,yes,\n")
+    with pytest.raises(HexwatchError, match="neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8"):
+        Registry.load(path)
 
 
 def test_days_or_end_alone_is_enough_and_ids_are_normalised(tmp_path):
