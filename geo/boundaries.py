@@ -195,8 +195,8 @@ def _download(src: Mapping[str, Any]) -> bytes:
 def _verified(data: bytes, src: Mapping[str, Any], where: str) -> bytes:
     digest = hashlib.sha256(data).hexdigest()
     if digest != src["sha256"]:
-        raise BoundaryError(f"{where} has sha256 {digest}, expected {src['sha256']}: the file is damaged or not "
-                            f"the pinned upstream version; replace it with a fresh copy of {src['url']}")
+        raise BoundaryError(f"{src['file']} failed its sha256 check (got {digest[:12]}..., expected {src['sha256'][:12]}...) "
+                            f"at {where}: it is damaged or not the pinned upstream version; get a fresh copy of {src['url']}")
     return data
 
 
