@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo import boundaries
 from geo.cli import main
 from geo.declarations import (COLUMNS, Declaration, Registry, as_date, default_path, end_date, format_decree_id,
                               normalise_decree_id, parse_declarations)
@@ -45,9 +44,9 @@ def registry() -> Registry:
 
 
 @pytest.fixture(scope="module")
-def district_ubigeos() -> list[str]:
-    boundaries.fetch()
-    return boundaries.load_districts()["ubigeo"].tolist()
+def district_ubigeos(districts) -> list[str]:
+    """The real district ubigeos (through conftest's boundary cache, which the CLI reads too)."""
+    return districts["ubigeo"].tolist()
 
 
 # --- the bundled registry -------------------------------------------------------------
