@@ -191,10 +191,6 @@ def _expand(districts: frozenset[str], provinces: frozenset[str], universe: froz
     return districts | frozenset(u for u in universe if u[:4] in prefixes)
 
 
-def _covers_area(districts: frozenset[str], provinces: frozenset[str], ubigeo: str) -> bool:
-    return ubigeo in districts or (ubigeo[:4] + "00") in provinces
-
-
 @dataclass(frozen=True)
 class Declaration:
     """One row of the registry: a decree, new or extending ``extends``.
@@ -231,10 +227,6 @@ class Declaration:
         """Province codes (``150100``) named in :attr:`areas`: all their districts are covered."""
         return frozenset(a for a in self.areas if _is_province(a))
 
-    def covers(self, ubigeo: str, day: date | str) -> bool:
-        """Whether this decree put district ``ubigeo`` under emergency on ``day``."""
-        return self.start <= as_date(day) <= self.end and _covers_area(self.districts, self.provinces, ubigeo)
-
 
 @dataclass(frozen=True)
 class Period:
@@ -255,7 +247,8 @@ class Period:
 
     def covers(self, ubigeo: str, day: date | str) -> bool:
         """Whether this period covers district ``ubigeo`` on ``day``."""
-        return self.start <= as_date(day) <= self.end and _covers_area(self.districts, self.provinces, ubigeo)
+        return (self.start <= as_date(day) <= self.end
+                and (ubigeo in self.districts or ubigeo[:4] + "00" in self.provinces))
 
     def __iter__(self):
         return iter((self.start, self.end, self.ubigeos, self.decree_id))
