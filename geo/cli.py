@@ -204,12 +204,15 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the app, turning user errors into one line."""
     _load_plugins()
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        # standalone_mode=False hands typer.Exit's code back instead of exiting.
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except HexwatchError as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False)
+        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        err.print(f"error: {exc.strerror}: {exc.filename}", highlight=False, markup=False)
+        err.print(f"error: {exc.strerror}: {exc.filename}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
