@@ -295,7 +295,7 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
                             categories=tuple(cats) if view.categories else ())
         hexes = _public_hexes(st, view, grid, cats, districts)
         privacy_info = {"k": grid.k, "grid_resolution": grid.resolution, "period": grid.period,
-                        "groups": dict(grid.groups), "sensitive_patterns": list(grid.sensitive),
+                        "groups": dict(grid.groups), "sensitive_categories": "left out",
                         "rule": "every number is derived from the fixed published grid (cell x period x group); "
                                 "entries below k are suppressed; see docs/privacy.md"}
     else:

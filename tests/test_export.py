@@ -1,0 +1,211 @@
+"""Exports: round trip against the raw incidents, RFC 7946, provenance, public rules, safety."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import geopandas as gpd
+import h3
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import shapely
+
+from conftest import SHARING_CATEGORIES, sharing_districts
+from geo.cli import main
+from geo.errors import HexwatchError
+from geo.export import export_filename, export_view, safe_filename
+from geo.privacy import DEFAULT_K, SENSITIVE_CATEGORIES
+from geo.viewspec import View
+
+VIEW = View(start=date(2023, 9, 20), end=date(2023, 11, 18), resolution=8, categories=("hurto", "robo"))
+PERU_LON, PERU_LAT = (-81.4, -68.6), (-18.4, 0.1)
+
+
+def truth_counts(store, view: View) -> pd.Series:
+    """The oracle: the store's cell cube summed with plain pandas, per H3 id."""
+    cube = pd.read_parquet(next((store / "versions").glob("*/cube_cell.parquet")))
+    day = pd.to_datetime(cube["day"]).dt.date
+    sel = cube.loc[(cube["resolution"] == view.resolution) & (day >= view.start) & (day <= view.end)
+                   & cube["category"].isin(view.categories)]
+    return sel.groupby(sel["cell"].map(lambda c: h3.int_to_str(int(c))))["n"].sum()
+
+
+@pytest.fixture(scope="module")
+def official_geojson(sharing_store, tmp_path_factory):
+    store, _ = sharing_store
+    out = tmp_path_factory.mktemp("exp") / "view.geojson"
+    export_view(store, VIEW, "geojson", out, districts=sharing_districts(), registry=None)
+    return out
+
+
+def test_geojson_round_trip_gives_the_stores_counts(official_geojson, sharing_store):
+    store, _ = sharing_store
+    gdf = gpd.read_file(official_geojson)
+    hexes = gdf.loc[gdf["layer"] == "hex"].set_index("h3")
+    truth = truth_counts(store, VIEW)
+    in_view = hexes.loc[hexes["count"] > 0, "count"].astype(int)
+    assert in_view.sort_index().to_dict() == truth.sort_index().to_dict()
+    assert (hexes["resolution"] == 8).all()
+    # A hex's polygon is its H3 cell.
+    cell = hexes.index[0]
+    expect = shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(cell)])
+    assert hexes.geometry.iloc[0].equals_exact(expect, tolerance=1e-6)
+
+
+def test_geojson_follows_rfc7946(official_geojson):
+    raw = official_geojson.read_bytes()
+    doc = orjson.loads(raw)
+    assert doc["type"] == "FeatureCollection" and "crs" not in doc
+    assert not re.search(rb"-?\d+\.\d{7,}", raw), "coordinates are rounded to 6 decimals"
+    layers = {f["properties"]["layer"] for f in doc["features"]}
+    assert layers == {"hex", "district"}
+    for f in doc["features"]:
+        geom = shapely.geometry.shape(f["geometry"])
+        assert geom.is_valid
+        for poly in getattr(geom, "geoms", [geom]):
+            ring = f["geometry"]["coordinates"][0] if f["geometry"]["type"] == "Polygon" else None
+            assert poly.exterior.is_ccw, "exterior rings are counter-clockwise (right-hand rule)"
+            assert all(not h.is_ccw for h in poly.interiors)
+            if ring is not None:
+                assert ring[0] == ring[-1], "rings are closed"
+        lon, lat = np.asarray(geom.exterior.coords if geom.geom_type == "Polygon" else geom.geoms[0].exterior.coords).T
+        assert PERU_LON[0] < lon.min() and lon.max() < PERU_LON[1], "longitude first"
+        assert PERU_LAT[0] < lat.min() and lat.max() < PERU_LAT[1]
+
+
+def test_geojson_carries_provenance(official_geojson, sharing_store):
+    store, _ = sharing_store
+    prov = orjson.loads(official_geojson.read_bytes())["hexwatch"]
+    assert prov["synthetic"] is True and prov["dataset"] == "sharing test store"
+    assert prov["store_version"] == (store / "CURRENT").read_text().strip()
+    assert prov["filters"]["start"] == "2023-09-20" and prov["filters"]["categories"] == ["hurto", "robo"]
+    assert View.from_query(prov["query"]) == VIEW
+    assert prov["hexwatch_version"] and prov["generated_at"] and prov["public"] is False
+
+
+def test_csv_and_geoparquet_hold_the_same_rows_with_a_provenance_sidecar(sharing_store, official_geojson, tmp_path):
+    store, _ = sharing_store
+    gj = gpd.read_file(official_geojson)
+    csv_path, csv_side = export_view(store, VIEW, "csv", tmp_path / "v.csv", districts=sharing_districts())
+    pq_path, pq_side = export_view(store, VIEW, "geoparquet", tmp_path / "v.parquet", districts=sharing_districts())
+    csv = pd.read_csv(csv_path, dtype={"ubigeo": str})
+    gpq = gpd.read_parquet(pq_path)
+    for table in (csv, gpq):
+        hexes = table.loc[table["layer"] == "hex"].set_index("h3")["count"].astype(int)
+        assert hexes.sort_index().to_dict() == gj.loc[gj["layer"] == "hex"].set_index("h3")["count"].astype(int).sort_index().to_dict()
+    assert gpq.crs.to_epsg() == 4326 and b"geo" in pq.read_schema(pq_path).metadata
+    for side in (csv_side, pq_side):
+        assert side.name.endswith(".provenance.json")
+        assert orjson.loads(side.read_bytes())["filters"]["categories"] == ["hurto", "robo"]
+
+
+def test_csv_neutralises_spreadsheet_formulas(sharing_store, tmp_path):
+    store, _ = sharing_store
+    path, _ = export_view(store, VIEW, "csv", tmp_path / "v.csv", districts=sharing_districts())
+    names = pd.read_csv(path)["name"].dropna().tolist()
+    assert "'=HYPERLINK(\"x\")" in names and not any(n.startswith("=") for n in names)
+
+
+def test_district_layer_has_counts_officially_and_area_filters_hexes(official_geojson, sharing_store):
+    store, incidents = sharing_store
+    gdf = gpd.read_file(official_geojson)
+    d = gdf.loc[gdf["layer"] == "district"].set_index("ubigeo")
+    day = incidents["day"].to_numpy().astype("datetime64[D]")
+    sel = incidents.loc[(day >= np.datetime64(VIEW.start)) & (day <= np.datetime64(VIEW.end))
+                        & incidents["category"].isin(VIEW.categories)]
+    assert d["count"].astype(int).to_dict() == sel["ubigeo"].value_counts().to_dict()
+    lima = export_view(store, VIEW.replace(area="lima_callao"), "geojson", official_geojson.with_name("lima.geojson"),
+                       districts=sharing_districts())[0]
+    g = gpd.read_file(lima)
+    assert set(g.loc[g["layer"] == "district", "ubigeo"]) == {"150132", "150135"}
+    assert g.loc[g["layer"] == "hex"].bounds["maxy"].max() < -11  # no Sullana hexes (about -4.9)
+
+
+def test_public_export_has_no_small_count_fine_cell_point_or_sensitive_category(sharing_store, tmp_path):
+    store, incidents = sharing_store
+    view = View(start=date(2023, 9, 20), end=date(2023, 11, 18), resolution=10)
+    for fmt in ("geojson", "csv", "geoparquet"):
+        paths = export_view(store, view, fmt, tmp_path / f"pub.{fmt}", public=True, districts=sharing_districts())
+        table = gpd.read_file(paths[0]) if fmt == "geojson" else (
+            pd.read_csv(paths[0], dtype={"ubigeo": str}) if fmt == "csv" else gpd.read_parquet(paths[0]))
+        hexes = table.loc[table["layer"] == "hex"]
+        assert len(hexes) > 50
+        exact = hexes["count"].dropna().astype(int)
+        assert ((exact == 0) | (exact >= DEFAULT_K)).all()
+        assert hexes["count_label"].astype(str).map(lambda s: s == "< 5" or "–" in s or int(s) == 0 or int(s) >= 5).all()
+        assert (hexes["count_label"] == "< 5").any(), "the store holds small cells: some must be suppressed"
+        assert max(h3.get_resolution(c) for c in hexes["h3"]) <= 8
+        assert "count" not in table.loc[table["layer"] == "district"].dropna(axis=1, how="all").columns
+        if fmt != "csv":
+            assert set(table.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+        text = b"".join(p.read_bytes() for p in paths).decode("utf-8", "replace").casefold()
+        assert "violencia familiar" not in text
+        assert not any(s in text for s in SENSITIVE_CATEGORIES if s != "sexual")
+        pts = incidents[["lon", "lat"]].round(6).head(2000)
+        assert not any(f"{x:.6f}".rstrip("0") in text and f"{y:.6f}".rstrip("0") in text
+                       for x, y in pts.itertuples(index=False)), "a raw incident coordinate leaked"
+
+
+def test_public_export_refuses_k_below_3_and_sensitive_categories(sharing_store, tmp_path):
+    store, _ = sharing_store
+    with pytest.raises(HexwatchError, match="k >= 3"):
+        export_view(store, VIEW, "geojson", tmp_path / "x.geojson", public=True, k=2, districts=sharing_districts())
+    with pytest.raises(HexwatchError, match="sensitive"):
+        export_view(store, VIEW.replace(categories=(SHARING_CATEGORIES[2],)), "csv", tmp_path / "x.csv", public=True,
+                    districts=sharing_districts())
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("../../etc/passwd", "etc_passwd"),
+    ("C:\\Windows\\system32\\x.csv", "C_Windows_system32_x.csv"),
+    ('robos "SJL" <2023>.geojson', "robos_SJL_2023.geojson"),
+    ("Año_Perú.csv", "Año_Perú.csv"),
+    ("...", "hexwatch-export"),
+    ("a\x00b\nc.csv", "a_b_c.csv"),
+])
+def test_safe_filename(name, expected):
+    assert safe_filename(name) == expected
+
+
+def test_export_file_names_are_sanitised_and_writes_leave_no_temp_files(sharing_store, tmp_path):
+    store, _ = sharing_store
+    name = export_filename(VIEW.replace(categories=("<script>", "robo")), "geojson")
+    assert re.fullmatch(r"[\w.\-]+", name) and name.endswith(".geojson")
+    (tmp_path / "old.geojson").write_text("old")
+    path = export_view(store, VIEW, "geojson", tmp_path / "old.geojson", districts=sharing_districts())[0]
+    assert orjson.loads(path.read_bytes())["type"] == "FeatureCollection"
+    written = export_view(store, VIEW, "csv", tmp_path / "a<b>|c.csv", districts=sharing_districts())
+    assert [p.name for p in written] == ["a_b_c.csv", "a_b_c.csv.provenance.json"]
+    folder = export_view(store, VIEW, "csv", tmp_path, districts=sharing_districts())[0]
+    assert folder.parent == tmp_path and folder.name.startswith("hexwatch_")
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_cli_export_writes_the_view_and_reports_user_errors(sharing_store, tmp_path, capsys):
+    store, _ = sharing_store
+    out = tmp_path / "cli.geojson"
+    main(["export", "--store", str(store), "--format", "geojson", "--out", str(out), "--from", "2023-09-20",
+          "--to", "2023-11-18", "--category", "robo", "--category", "hurto", "--resolution", "8"])
+    gdf = gpd.read_file(out)
+    hexes = gdf.loc[gdf["layer"] == "hex"].set_index("h3")
+    assert hexes.loc[hexes["count"] > 0, "count"].astype(int).sort_index().to_dict() == \
+        truth_counts(store, VIEW).sort_index().to_dict()
+    with pytest.raises(SystemExit) as exc:
+        main(["export", "--store", str(store), "--format", "shp", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2 and "geojson, csv, geoparquet" in capsys.readouterr().err
+
+
+def test_district_emergency_status_from_the_registry_on_real_boundaries(sharing_store, study_districts, tmp_path):
+    store, _ = sharing_store
+    view = View(start=date(2023, 10, 1), end=date(2023, 10, 31), area="lima_callao", spell="DS-105-2023-PCM")
+    gdf = gpd.read_file(export_view(store, view, "geojson", tmp_path / "d.geojson", districts=study_districts)[0])
+    d = gdf.loc[gdf["layer"] == "district"].set_index("ubigeo")
+    assert d.loc["150132", "emergency"] and d.loc["150132", "spell"] == "DS-105-2023-PCM"
+    assert d.loc["150132", "declared_days"] == 31 and str(d.loc["150132", "emergency_start"])[:10] == "2023-09-20"
+    assert "DS-105-2023-PCM" in d.loc["150132", "decrees"]
+    assert not d.loc[d.index.str.startswith("0701"), "emergency"].any()  # Callao was not under DS 105
+    assert not d.index.str.startswith("2006").any()  # Sullana is outside the area
