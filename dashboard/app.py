@@ -1,0 +1,152 @@
+"""The app factory: ``create_app(store_dir)`` -> a Dash app (its Flask server is ``app.server``).
+
+Map library: dash-leaflet (see ``docs/dashboard.md`` for why). Every JS and CSS file is
+served by the app itself (Dash's ``serve_locally``; dash-leaflet bundles Leaflet), so
+the page works with no internet; without a tile URL the map has a plain background
+and the district outlines give the context.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+from pathlib import Path
+
+import dash
+import flask
+from dash import ALL, Input, Output, State, ctx as dash_ctx
+
+from dashboard import layout as shell_layout
+from dashboard.context import AppContext
+from dashboard.i18n import DATE_PICKER_FORMAT, fmt_date, norm_lang, t
+from dashboard.pages import PAGES
+from dashboard.state import UIState, apply, monday
+from geo.errors import HexwatchError
+from geo.store import Store
+
+_ASSETS = Path(__file__).parent / "assets"
+
+# Controller inputs: component id/prop -> the name :func:`dashboard.state.apply` knows.
+_INPUTS = [
+    ("url", "search", "url"), ("lang", "value", "lang"), ("dates", "start_date", "start"),
+    ("dates", "end_date", "end"), ("week", "value", "week"), ("tick", "n_intervals", "tick"),
+    ("play", "n_clicks", "play"), ("cats", "value", "cats"), ("spell", "value", "spell"), ("area", "value", "area"),
+    ("metric", "value", "metric"), ("res", "value", "res"), ("mode", "value", "mode"),
+    ("baseline", "start_date", "baseline_start"), ("baseline", "end_date", "baseline_end"),
+    ("district-fill", "clickData", "click"), ("hexes", "clickData", "click"), ("panel-close", "n_clicks", "close"),
+]
+# Which action a firing input means (both date props are one "dates" action, etc.).
+_ACTION = {"url": "url", "lang": "lang", "dates": "dates", "week": "week", "tick": "tick", "play": "play",
+           "cats": "cats", "spell": "spell", "area": "area", "metric": "metric", "res": "res", "mode": "mode",
+           "baseline": "baseline", "district-fill": "click", "hexes": "click", "panel-close": "close"}
+
+
+def controls_for(state: UIState) -> list:
+    """Control values (and week-slider range) that show ``state``, in :func:`register_controller`'s order."""
+    v = state.view
+    marks = {}
+    n = state.n_weeks()
+    step = max(1, -(-n // 5))  # at most five labelled weeks: more overlap
+    for i in range(0, n, step):
+        marks[i] = fmt_date(monday(state.view.start) + dt.timedelta(days=7 * i), state.lang)
+    return [
+        state.lang, v.start.isoformat(), v.end.isoformat(), state.week_index(), max(n - 1, 0), marks,
+        list(v.categories), v.spell, v.area, v.metric, "auto" if state.zoomres else str(v.resolution), state.mode,
+        v.baseline_start.isoformat() if v.baseline_start else None,
+        v.baseline_end.isoformat() if v.baseline_end else None,
+        not state.playing, t("filters.pause" if state.playing else "filters.play", state.lang),
+        fmt_date(state.day, state.lang), state.notice,
+    ]
+
+
+def register_controller(app: dash.Dash, ctx: AppContext) -> None:
+    """The one callback that turns URL and control changes into the state (and back)."""
+    outputs = [Output("lang", "value"), Output("dates", "start_date"), Output("dates", "end_date"),
+               Output("week", "value"), Output("week", "max"), Output("week", "marks"), Output("cats", "value"),
+               Output("spell", "value"), Output("area", "value"), Output("metric", "value"), Output("res", "value"),
+               Output("mode", "value"), Output("baseline", "start_date"), Output("baseline", "end_date"),
+               Output("tick", "disabled"), Output("play", "children"), Output("week-label", "children"),
+               Output("notice", "children"), Output("url", "search"), Output("state", "data")]
+
+    @app.callback(*outputs, *[Input(i, p) for i, p, _ in _INPUTS], State("state", "data"))
+    def controller(*args):
+        *values, prev = args
+        catalog = ctx.catalog()
+        c = {name: val for (_, _, name), val in zip(_INPUTS, values)}
+        trigger = dash_ctx.triggered_id
+        action = _ACTION.get(trigger) if isinstance(trigger, str) else None
+        if action == "click":
+            c["click"] = dash_ctx.triggered[0]["value"]
+        state = UIState.from_store(prev, catalog) if prev else None
+        if state is None or action in (None, "url"):
+            state = apply(state or UIState.from_query("", catalog), "url", c, catalog)
+        else:
+            state = apply(state, action, c, catalog)
+        return [*controls_for(state), state.to_query(), state.to_store()]
+
+
+def register_labels(app: dash.Dash, ctx: AppContext) -> None:
+    """Translate every :func:`dashboard.layout.label` and the controls' option texts on a language change."""
+
+    @app.callback(Output({"type": "t", "key": ALL}, "children"), Input("lang", "value"))
+    def labels(lang):
+        lang = norm_lang(lang)
+        return [t(o["id"]["key"], lang) for o in dash_ctx.outputs_list]
+
+    @app.callback(Output("spell", "options"), Output("spell", "placeholder"), Output("area", "options"),
+                  Output("metric", "options"), Output("res", "options"), Output("mode", "options"),
+                  Output("cats", "placeholder"), Output("dates", "display_format"), Output("baseline", "display_format"),
+                  Input("lang", "value"))
+    def options(lang):
+        lang = norm_lang(lang)
+        o = shell_layout.control_options(ctx.spells, lang)
+        return (o["spell"], t("filters.spell_none", lang), o["area"], o["metric"], o["res"], o["mode"],
+                t("filters.category_all", lang), DATE_PICKER_FORMAT[lang], DATE_PICKER_FORMAT[lang])
+
+
+def create_app(store: str | os.PathLike, *, public: bool = False, districts=None, registry=None,
+               pages: list[str] | None = None, tiles_url: str | None = None,
+               tiles_attribution: str = "", requests_pathname_prefix: str | None = None) -> dash.Dash:
+    """Build the dashboard for the store folder ``store``.
+
+    ``public`` limits what the page shows (see :mod:`dashboard.access`); ``districts``
+    (GeoDataFrame) and ``registry`` default to the study boundaries and the bundled
+    declarations; ``pages`` to :data:`dashboard.pages.PAGES`; ``tiles_url`` (e.g. an
+    XYZ tile server you run) adds a basemap, otherwise the background is plain.
+    Raises :class:`geo.errors.HexwatchError` if the store cannot be opened.
+    """
+    Store.open(store)  # fail now, with the store's own message, rather than on the first request
+    ctx = AppContext(Path(store), public=public, districts_override=districts, registry_override=registry,
+                     tiles_url=tiles_url or os.environ.get("HEXWATCH_TILES_URL") or None,
+                     tiles_attribution=tiles_attribution)
+    app = dash.Dash(__name__, assets_folder=str(_ASSETS), title="hexwatch", update_title=None,
+                    serve_locally=True, suppress_callback_exceptions=False,
+                    requests_pathname_prefix=requests_pathname_prefix)
+    app.server.config["HEXWATCH_PUBLIC"] = public
+    app.server.config["HEXWATCH_STORE"] = str(store)
+    modules = [(importlib.import_module(f"dashboard.pages.{p}.layout"), importlib.import_module(f"dashboard.pages.{p}.callbacks"))
+               for p in (pages or PAGES)]
+
+    def serve_layout():
+        catalog = ctx.catalog()
+        synthetic = bool(ctx.views().meta.get("synthetic"))
+        return shell_layout.shell(catalog, [lay.layout(ctx) for lay, _ in modules], synthetic=synthetic, spells=ctx.spells)
+
+    app.layout = serve_layout
+    register_controller(app, ctx)
+    register_labels(app, ctx)
+    for _, cb in modules:
+        cb.register(app, ctx)
+
+    @app.server.route("/healthz")
+    def healthz():
+        try:
+            version = Store.open(ctx.store_dir).version
+        except HexwatchError as exc:
+            return flask.jsonify({"ok": False, "error": str(exc)}), 503
+        return flask.jsonify({"ok": True, "store_version": version})
+
+    app.hexwatch = ctx  # for tests and for pages added later
+    return app
+

@@ -1,0 +1,99 @@
+/* hexwatch dashboard: browser-side pieces.
+ * - decodeHexes: rebuilds hex features from the compact payload (see dashboard/mapdata.py).
+ * - renderDistricts: merges district outlines with the emergency status of the selected day.
+ * - hexStyle/districtStyle/outlineStyle: Leaflet styles; classNames are the machine-readable
+ *   marks tests read (hw-hex, hw-district, hw-d-<ubigeo>, hw-emergency).
+ * Number formats mirror dashboard/i18n.py: 1.234,5 (es) and 1,234.5 (en).
+ */
+(function () {
+  function fmtNum(v, lang, d) {
+    if (v === null || v === undefined || Number.isNaN(v)) return null;
+    var s = Number(v).toLocaleString('en-US', {minimumFractionDigits: d, maximumFractionDigits: d});
+    if (lang === 'en') return s;
+    return s.replace(/,/g, '\u0000').replace(/\./g, ',').replace(/\u0000/g, '.');
+  }
+  function fmtPct(v, lang) {
+    if (v === null || v === undefined || Number.isNaN(v)) return null;
+    return (v > 0 ? '+' : '') + fmtNum(v, lang, 1) + (lang === 'es' ? ' %' : '%');
+  }
+  var EMPTY = {type: 'FeatureCollection', features: []};
+
+  function decodeHexes(p) {
+    if (!p || !p.n) return [EMPTY, '0', '0'];
+    var n = p.n.length;
+    var raw = atob(p.geom);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    var buf = bytes.buffer;
+    var m = (bytes.length - 17 * n) / 4;
+    var cells = new BigUint64Array(buf, 0, n);
+    var lat = new Int32Array(buf, 8 * n, n);
+    var lon = new Int32Array(buf, 12 * n, n);
+    var off = new Int16Array(buf, 16 * n, 2 * m);
+    var nv = new Uint8Array(buf, 16 * n + 4 * m, n);
+    var L = p.labels, lang = p.lang, features = new Array(n), k = 0;
+    for (var h = 0; h < n; h++) {
+      var ring = [];
+      for (var j = 0; j < nv[h]; j++, k++) {
+        ring.push([(lon[h] + off[2 * k + 1]) / 1e6, (lat[h] + off[2 * k]) / 1e6]);
+      }
+      ring.push(ring[0]);
+      var cls = p.cls[h], u = p.ub[h];
+      var cell = cells[h].toString(16);
+      var tip = '<b>' + L.cell + '</b> ' + cell +
+        '<br>' + L.count + ': ' + fmtNum(p.n[h], lang, 0) +
+        '<br>' + L.baseline + ': ' + fmtNum(p.b[h], lang, 0) +
+        ' · ' + L.change + ': ' + (p.chg[h] === null ? L.none : fmtPct(p.chg[h], lang));
+      if (p.rate) tip += '<br>' + L.rate + ': ' + fmtNum(p.rate[h], lang, 2);
+      tip += '<br>' + L.district + ': ' + (u >= 0 ? p.names[u] + ' (' + p.ubs[u] + ')' : L.outside);
+      if (u >= 0 && p.emer[u]) tip += '<br><b>' + L.emergency + ':</b> ' + p.emer[u];
+      features[h] = {type: 'Feature', geometry: {type: 'Polygon', coordinates: [ring]},
+        properties: {cell: cell, n: p.n[h], b: p.b[h], chg: p.chg[h], ubigeo: u >= 0 ? p.ubs[u] : null,
+                     fill: cls < 0 ? p.na : p.palette[cls], tooltip: tip}};
+    }
+    return [{type: 'FeatureCollection', features: features}, String(n), String(p.total)];
+  }
+
+  function renderDistricts(geo, emer) {
+    if (!geo) return [EMPTY, EMPTY, '', '0'];
+    var d = (emer && emer.districts) || {};
+    var title = (emer && emer.title) || '';
+    var fill = [], outline = [], declared = [];
+    geo.features.forEach(function (f) {
+      var ub = f.properties.ubigeo, e = d[ub];
+      var props = Object.assign({}, f.properties, {emergency: !!e});
+      props.tooltip = '<b>' + f.properties.name + '</b> (' + ub + ')' + (e ? '<br><b>' + title + ':</b> ' + e.label : '');
+      if (e) { props.decree = e.decree; props.start = e.start; props.end = e.end; declared.push(ub); }
+      var g = {type: 'Feature', geometry: f.geometry, properties: props};
+      fill.push(g);
+      if (e) outline.push(g);
+    });
+    return [{type: 'FeatureCollection', features: fill}, {type: 'FeatureCollection', features: outline},
+            declared.sort().join(' '), String(fill.length)];
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    hexwatch: {decodeHexes: decodeHexes, renderDistricts: renderDistricts}
+  });
+  window.hexwatch = {
+    hexStyle: function (f) {
+      return {fillColor: f.properties.fill, fillOpacity: 0.75, color: '#555', weight: 0.3, className: 'hw-hex'};
+    },
+    districtStyle: function (f) {
+      var ub = f.properties.ubigeo;
+      if (f.properties.emergency) {
+        return {color: '#b2182b', weight: 2, fillColor: '#b2182b', fillOpacity: 0.10,
+                className: 'hw-district hw-d-' + ub + ' hw-emergency'};
+      }
+      return {color: '#666', weight: 1, fillColor: '#ffffff', fillOpacity: 0.01, className: 'hw-district hw-d-' + ub};
+    },
+    outlineStyle: function (f) {
+      return {color: '#b2182b', weight: 3, dashArray: '6 4', fill: false,
+              className: 'hw-emergency-outline hw-d-' + f.properties.ubigeo + ' hw-emergency'};
+    }
+  };
+  window.dashAgGridFunctions = Object.assign({}, window.dashAgGridFunctions, {
+    hexwatchFmt: function (v, lang, d) { return v === null || v === undefined ? '' : fmtNum(v, lang, d); },
+    hexwatchPct: function (v, lang) { return v === null || v === undefined ? '—' : fmtPct(v, lang); }
+  });
+})();

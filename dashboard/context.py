@@ -1,0 +1,111 @@
+"""What every callback needs: the store, the districts, the registry, and their catalogue.
+
+One :class:`AppContext` per app. Everything it caches is derived from immutable inputs
+(a store version, the boundary files, the registry CSV), so two gunicorn workers hold
+equal copies and answer alike; the store is reopened on each call, so a new version
+written by ingest is served from the next request on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from geo.store import Store
+from dashboard.state import Catalog
+from geo.views import MIN_BASELINE, StoreViews, open_views
+from geo.viewspec import AREAS
+
+
+@dataclass(frozen=True)
+class SpellInfo:
+    """A declaration spell as the dashboard lists it."""
+
+    spell_id: str
+    start: dt.date
+    end: dt.date
+    ubigeos: frozenset[str]
+    decree_ids: tuple[str, ...]
+    confirmed: bool
+
+
+@dataclass(eq=False)  # hashed by identity: callbacks cache per-app results with lru_cache
+class AppContext:
+    """Inputs of one app: ``store_dir`` plus optional preloaded districts and registry."""
+
+    store_dir: Path
+    public: bool = False
+    districts_override: Any = None
+    registry_override: Any = None
+    tiles_url: str | None = None
+    tiles_attribution: str = ""
+    min_baseline: int = MIN_BASELINE
+
+    @cached_property
+    def districts(self):
+        """The districts the dashboard draws: those of its areas (Lima, Callao, Sullana)."""
+        d = self.districts_override
+        if d is None:
+            from geo.boundaries import load_study_districts
+
+            d = load_study_districts()
+        prefixes = tuple(p for ps in AREAS.values() for p in ps)
+        d = d[d["ubigeo"].str[:4].isin(prefixes)].reset_index(drop=True)
+        return d
+
+    @cached_property
+    def registry(self):
+        """The declarations registry (:class:`geo.declarations.Registry`)."""
+        if self.registry_override is not None:
+            return self.registry_override
+        from geo.declarations import Registry
+
+        # Province-wide decrees (e.g. all of Lima) expand to the districts drawn here.
+        return Registry.load(districts=self.districts["ubigeo"].tolist())
+
+    def store(self) -> Store:
+        """The store's live version (reopened each call: cheap, and sees new versions)."""
+        return Store.open(self.store_dir)
+
+    def views(self) -> StoreViews:
+        """Cached views of the live version."""
+        return open_views(self.store(), self.districts)
+
+    def catalog(self) -> Catalog:
+        """Coverage, categories and spells of the live version (what the controls offer)."""
+        views = self.views()
+        start, end = views.day_range
+        return Catalog(start=start, end=end, categories=tuple(views.categories),
+                       spells={s.spell_id: (s.start, s.end) for s in self.spells})
+
+    @cached_property
+    def spells(self) -> list[SpellInfo]:
+        """Every spell of the registry, earliest first."""
+        out = [SpellInfo(s.spell_id, s.start, s.end, frozenset(s.ubigeos), tuple(s.decree_ids), bool(s.confirmed))
+               for s in self.registry.spells]
+        return sorted(out, key=lambda s: (s.start, s.spell_id))
+
+    def spell(self, spell_id: str | None) -> SpellInfo | None:
+        """The spell with this id, or None."""
+        return next((s for s in self.spells if s.spell_id == spell_id), None)
+
+    def emergency_on(self, day: dt.date) -> dict[str, dict[str, str]]:
+        """Declared districts on ``day``: ubigeo -> ``{"decree", "start", "end", "spell", ...}``.
+
+        ``start``/``end`` are those of the decree period covering the day; ``spell_*``
+        those of the whole chain of extensions.
+        """
+        out = {}
+        for ubigeo, spell in self.registry.declared_ubigeos(day).items():
+            decree, start, end = spell.spell_id, spell.start, spell.end
+            for p_start, p_end, p_ubigeos, p_decree in spell.periods:
+                if p_start <= day <= p_end and ubigeo in p_ubigeos:
+                    decree, start, end = p_decree, p_start, p_end
+                    break
+            out[ubigeo] = {"decree": decree, "start": start.isoformat(), "end": end.isoformat(),
+                           "spell": spell.spell_id, "spell_start": spell.start.isoformat(),
+                           "spell_end": spell.end.isoformat(), "confirmed": bool(spell.confirmed)}
+        return out

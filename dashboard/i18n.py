@@ -1,0 +1,229 @@
+"""Spanish (default) and English: every label, number and date the dashboard shows.
+
+Numbers and dates are formatted here, in Python, so that server-rendered text, chart
+ticks and tooltips agree; the browser receives finished strings, except hex and table
+values, which ``assets/hexwatch.js`` formats with the same rules.
+
+>>> fmt_num(1234.5, "es", 1), fmt_num(1234.5, "en", 1)
+('1.234,5', '1,234.5')
+>>> import datetime as dt
+>>> fmt_date(dt.date(2023, 10, 15), "es"), fmt_date(dt.date(2023, 10, 15), "en")
+('15 oct. 2023', 'Oct 15, 2023')
+>>> t("filters.category", "en")
+'Category'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+LANGS = ("es", "en")
+DEFAULT_LANG = "es"
+
+_MONTHS = {
+    "es": ["ene.", "feb.", "mar.", "abr.", "may.", "jun.", "jul.", "ago.", "sep.", "oct.", "nov.", "dic."],
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+}
+_MONTHS_LONG = {
+    "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+           "noviembre", "diciembre"],
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"],
+}
+_DAYS = {"es": ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"],
+         "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]}
+
+# key -> (es, en). Keys are dotted by where they appear.
+_T: dict[str, tuple[str, str]] = {
+    "app.title": ("hexwatch: incidentes y estados de emergencia", "hexwatch: incidents and states of emergency"),
+    "app.subtitle": ("Incidentes policiales en hexágonos H3 y los distritos en estado de emergencia",
+                     "Police incidents in H3 hexagons and the districts under a state of emergency"),
+    "banner.synthetic": ("DATOS SINTÉTICOS: generados para demostración, no son incidentes reales",
+                         "SYNTHETIC DATA: generated for demonstration, not real incidents"),
+    "lang.label": ("Idioma", "Language"),
+    "filters.title": ("Filtros", "Filters"),
+    "filters.dates": ("Periodo", "Period"),
+    "filters.week": ("Semana", "Week"),
+    "filters.week_of": ("Semana del", "Week of"),
+    "filters.play": ("▶ Reproducir", "▶ Play"),
+    "filters.pause": ("⏸ Pausa", "⏸ Pause"),
+    "filters.category": ("Categoría", "Category"),
+    "filters.category_all": ("Todas las categorías", "All categories"),
+    "filters.spell": ("Declaratoria de emergencia", "Emergency declaration"),
+    "filters.spell_none": ("Ninguna", "None"),
+    "filters.area": ("Zona", "Area"),
+    "area.lima_callao": ("Lima + Callao", "Lima + Callao"),
+    "area.sullana": ("Sullana", "Sullana"),
+    "area.all": ("Todas", "All"),
+    "filters.metric": ("Color de los hexágonos", "Hexagon colour"),
+    "metric.count": ("Incidentes", "Incidents"),
+    "metric.rate": ("Incidentes por km²", "Incidents per km²"),
+    "metric.change": ("Cambio vs. línea de base", "Change vs. baseline"),
+    "filters.resolution": ("Resolución H3", "H3 resolution"),
+    "res.auto": ("Automática (según zoom)", "Automatic (by zoom)"),
+    "filters.mode": ("El mapa muestra", "The map shows"),
+    "mode.range": ("Todo el periodo", "The whole period"),
+    "mode.week": ("La semana elegida", "The selected week"),
+    "filters.baseline": ("Línea de base", "Baseline"),
+    "filters.baseline_hint": ("Por defecto, el periodo de igual duración inmediatamente anterior.",
+                              "By default, the equally long period just before."),
+    "map.title": ("Mapa", "Map"),
+    "map.legend_count": ("Incidentes en el periodo", "Incidents in the period"),
+    "map.legend_rate": ("Incidentes por km² en el periodo", "Incidents per km² in the period"),
+    "map.legend_change": ("Cambio de la tasa diaria vs. línea de base (%)", "Change of the daily rate vs. baseline (%)"),
+    "map.legend_na": ("sin dato (línea de base < {k} incidentes)", "no value (baseline < {k} incidents)"),
+    "map.legend_emergency": ("Distrito en estado de emergencia el {day}", "District under emergency on {day}"),
+    "map.capped": ("Se muestran las {shown} celdas con más incidentes de {total}; acerque el mapa para ver el resto.",
+                   "Showing the {shown} busiest of {total} cells; zoom in to see the rest."),
+    "map.summary": ("{n} incidentes en {cells} celdas (resolución {res}), {start} – {end}",
+                    "{n} incidents in {cells} cells (resolution {res}), {start} – {end}"),
+    "map.emergency_on": ("Emergencia el {day}: {n} distritos", "Emergency on {day}: {n} districts"),
+    "tip.cell": ("Celda", "Cell"),
+    "tip.count": ("Incidentes", "Incidents"),
+    "tip.baseline": ("Línea de base", "Baseline"),
+    "tip.change": ("Cambio", "Change"),
+    "tip.rate": ("Por km²", "Per km²"),
+    "tip.district": ("Distrito", "District"),
+    "tip.emergency": ("Emergencia", "Emergency"),
+    "tip.none": ("sin dato", "no value"),
+    "tip.outside": ("fuera de los distritos", "outside the districts"),
+    "trends.title": ("Tendencias", "Trends"),
+    "trends.series_title": ("Incidentes semanales: distritos declarados vs. comparación (índice, pre-periodo = 100)",
+                            "Weekly incidents: declared vs. comparison districts (index, pre-period = 100)"),
+    "trends.series_raw_title": ("Incidentes semanales", "Weekly incidents"),
+    "trends.pick_spell": ("Elija una declaratoria para comparar distritos declarados con los demás de la zona.",
+                          "Pick a declaration to compare declared districts with the others in the area."),
+    "trends.group_declared": ("Declarados", "Declared"),
+    "trends.group_comparison": ("Comparación", "Comparison"),
+    "trends.group_all": ("Todos los distritos de la zona", "All districts in the area"),
+    "trends.declared_band": ("Periodo declarado", "Declared period"),
+    "trends.week_axis": ("Semana (desde el lunes)", "Week (from Monday)"),
+    "trends.index_axis": ("Índice (pre-periodo = 100)", "Index (pre-period = 100)"),
+    "trends.count_axis": ("Incidentes por semana", "Incidents per week"),
+    "trends.note": ("La comparación son los distritos de la zona que la declaratoria no cubrió. Es una descripción, "
+                    "no una estimación causal: vea el panel «¿Funcionó?».",
+                    "Comparison: the districts of the area the declaration did not cover. This describes, it does "
+                    "not estimate an effect: see the “Did it work?” panel."),
+    "table.title": ("Por distrito: línea de base vs. periodo", "By district: baseline vs. period"),
+    "table.download": ("Descargar CSV", "Download CSV"),
+    "col.ubigeo": ("Ubigeo", "Ubigeo"),
+    "col.name": ("Distrito", "District"),
+    "col.declared": ("Declarado", "Declared"),
+    "col.n_baseline": ("Línea de base", "Baseline"),
+    "col.n": ("Periodo", "Period"),
+    "col.change_pct": ("Cambio %", "Change %"),
+    "yes": ("sí", "yes"),
+    "no": ("no", "no"),
+    "panel.title": ("Distrito", "District"),
+    "panel.close": ("Cerrar", "Close"),
+    "panel.status_on": ("En estado de emergencia el {day}: {decree} ({start} – {end})",
+                        "Under a state of emergency on {day}: {decree} ({start} – {end})"),
+    "panel.status_off": ("Sin estado de emergencia el {day}", "Not under a state of emergency on {day}"),
+    "panel.counts": ("{n} incidentes en el periodo; {b} en la línea de base ({chg})",
+                     "{n} incidents in the period; {b} in the baseline ({chg})"),
+    "panel.spells": ("Declaratorias que cubrieron este distrito", "Declarations that covered this district"),
+    "panel.hint": ("Haga clic en un distrito o hexágono del mapa para ver su detalle.",
+                   "Click a district or hexagon on the map to see its detail."),
+    "about.title": ("Sobre los datos", "About the data"),
+    "about.dataset": ("Conjunto de datos", "Dataset"),
+    "about.coverage": ("Cobertura", "Coverage"),
+    "about.incidents": ("Incidentes", "Incidents"),
+    "about.gaps": ("Periodos de 7 días o más sin ningún incidente", "Runs of 7 or more days without any incident"),
+    "about.no_gaps": ("ninguno", "none"),
+    "about.ingest": ("Informe de ingesta", "Ingest report"),
+    "about.accepted": ("Filas aceptadas", "Accepted rows"),
+    "about.rejected": ("Filas rechazadas", "Rejected rows"),
+    "about.input": ("Filas leídas", "Rows read"),
+    "about.reason": ("Motivo", "Reason"),
+    "about.rows": ("Filas", "Rows"),
+    "about.no_report": ("Este almacén no tiene informe de ingesta.", "This store has no ingest report."),
+    "about.version": ("Versión del almacén", "Store version"),
+    "about.synthetic_note": ("Los datos son sintéticos: los efectos de las declaratorias fueron inyectados a propósito.",
+                             "The data is synthetic: the declarations' effects were injected on purpose."),
+    "error.title": ("No se pudo mostrar esta vista", "This view could not be shown"),
+}
+
+
+def t(key: str, lang: str, **fields) -> str:
+    """The text for ``key`` in ``lang`` (falls back to Spanish), with ``{fields}`` filled in."""
+    es, en = _T[key]
+    text = en if lang == "en" else es
+    return text.format(**fields) if fields else text
+
+
+def keys() -> list[str]:
+    """Every translation key (for tests and for pattern-matched label callbacks)."""
+    return list(_T)
+
+
+def norm_lang(lang: str | None) -> str:
+    """``lang`` if supported, else the default (Spanish)."""
+    return lang if lang in LANGS else DEFAULT_LANG
+
+
+def fmt_num(x: float | int | None, lang: str, decimals: int = 0) -> str:
+    """A number with the locale's separators: ``1.234,5`` (es) or ``1,234.5`` (en)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return t("tip.none", lang)
+    s = f"{x:,.{decimals}f}"
+    if lang == "en":
+        return s
+    return s.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def fmt_int(x: int | None, lang: str) -> str:
+    """An integer with thousands separators."""
+    return fmt_num(x, lang, 0)
+
+
+def fmt_pct(x: float | None, lang: str, decimals: int = 1) -> str:
+    """A signed percentage: ``+12,5 %`` (es) or ``+12.5%`` (en)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return t("tip.none", lang)
+    s = ("+" if x > 0 else "") + fmt_num(x, lang, decimals)
+    return s + (" %" if lang == "es" else "%")
+
+
+def fmt_date(d: dt.date | str, lang: str) -> str:
+    """``15 oct. 2023`` (es) or ``Oct 15, 2023`` (en)."""
+    if isinstance(d, str):
+        d = dt.date.fromisoformat(d)
+    m = _MONTHS[norm_lang(lang)][d.month - 1]
+    return f"{m} {d.day}, {d.year}" if lang == "en" else f"{d.day} {m} {d.year}"
+
+
+def fmt_month(d: dt.date, lang: str) -> str:
+    """A month tick label: ``oct. 2023`` / ``Oct 2023``."""
+    return f"{_MONTHS[norm_lang(lang)][d.month - 1]} {d.year}"
+
+
+def plotly_locale(lang: str) -> dict:
+    """A Plotly locale definition (month names, separators) for ``config.locales``.
+
+    Registering it per graph keeps every axis and hover date in the chosen language
+    without loading Plotly's locale scripts from a CDN.
+    """
+    lang = norm_lang(lang)
+    return {
+        "moduleType": "locale",
+        "name": lang,
+        "dictionary": {},
+        "format": {
+            "days": [d.capitalize() if lang == "en" else d for d in _DAYS[lang][6:] + _DAYS[lang][:6]],
+            "shortDays": [d[:3] for d in _DAYS[lang][6:] + _DAYS[lang][:6]],
+            "months": _MONTHS_LONG[lang],
+            "shortMonths": _MONTHS[lang],
+            "date": "%d/%m/%Y" if lang == "es" else "%m/%d/%Y",
+            "decimal": "," if lang == "es" else ".",
+            "thousands": "." if lang == "es" else ",",
+        },
+    }
+
+
+#: Plotly layout ``separators`` (decimal then thousands) per language.
+PLOTLY_SEPARATORS = {"es": ",.", "en": ".,"}
+#: d3 date format of hover labels per language (with the locale's month names).
+PLOTLY_DATE_FORMAT = {"es": "%-d %b %Y", "en": "%b %-d, %Y"}
+#: DatePickerRange display formats (numeric, so the browser's own language cannot clash).
+DATE_PICKER_FORMAT = {"es": "DD/MM/YYYY", "en": "MM/DD/YYYY"}

@@ -1,0 +1,60 @@
+"""About-the-data callback: coverage and the ingest report (accepted, rejected and why)."""
+
+from __future__ import annotations
+
+from dash import Input, Output, html, no_update
+
+from dashboard.access import guarded
+from dashboard.i18n import fmt_date, fmt_int, t
+from dashboard.state import UIState
+
+
+def about_panel(ctx, lang: str) -> list:
+    """The panel's content in ``lang``."""
+    views = ctx.views()
+    cov = views.coverage()
+    out = [
+        html.Dl([
+            html.Dt(t("about.dataset", lang)), html.Dd(cov["dataset"] or "—"),
+            html.Dt(t("about.coverage", lang)), html.Dd(f"{fmt_date(cov['start'], lang)} – {fmt_date(cov['end'], lang)}",
+                                                      id="about-coverage"),
+            html.Dt(t("about.incidents", lang)), html.Dd(fmt_int(cov["n_incidents"], lang)),
+            html.Dt(t("about.gaps", lang)),
+            html.Dd(", ".join(f"{fmt_date(g['start'], lang)} – {fmt_date(g['end'], lang)}" for g in cov["gaps"])
+                    or t("about.no_gaps", lang)),
+            html.Dt(t("about.version", lang)), html.Dd(views.version),
+        ]),
+    ]
+    if cov["synthetic"]:
+        out.append(html.P(t("about.synthetic_note", lang), className="hw-emergency-text"))
+    report = views.ingest_report()
+    out.append(html.H4(t("about.ingest", lang)))
+    if not report:
+        out.append(html.P(t("about.no_report", lang)))
+        return out
+    out.append(html.Dl([
+        html.Dt(t("about.input", lang)), html.Dd(fmt_int(report.get("n_input"), lang)),
+        html.Dt(t("about.accepted", lang)), html.Dd(fmt_int(report.get("n_accepted"), lang), id="about-accepted"),
+        html.Dt(t("about.rejected", lang)), html.Dd(fmt_int(report.get("n_rejected"), lang), id="about-rejected"),
+    ]))
+    reasons = report.get("rejects_by_reason") or {}
+    if reasons:
+        out.append(html.Table([
+            html.Thead(html.Tr([html.Th(t("about.reason", lang)), html.Th(t("about.rows", lang))])),
+            html.Tbody([html.Tr([html.Td(html.Code(r)), html.Td(fmt_int(n, lang))])
+                        for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])]),
+        ], id="about-reasons"))
+    return out
+
+
+def register(app, ctx) -> None:
+    """Add the about callback (and the synthetic-data banner, which reads the same meta)."""
+
+    @app.callback(Output("about-body", "children"), Output("synthetic-banner", "style"), Input("state", "data"))
+    @guarded("about")
+    def update_about(state_data):
+        if not state_data:
+            return no_update, no_update
+        state = UIState.from_store(state_data, ctx.catalog())
+        synthetic = bool(ctx.views().meta.get("synthetic"))
+        return about_panel(ctx, state.lang), ({} if synthetic else {"display": "none"})

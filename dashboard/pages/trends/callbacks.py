@@ -1,0 +1,95 @@
+"""Trends callbacks: the weekly series, the district table and its CSV download."""
+
+from __future__ import annotations
+
+import pandas as pd
+from dash import Input, Output, State, dcc, no_update
+
+from dashboard.access import guarded
+from dashboard.charts import declared_bands, graph_config, weekly_figure
+from dashboard.i18n import t
+from dashboard.state import UIState
+from geo.viewspec import in_area
+
+
+def series_figure(ctx, state: UIState):
+    """The weekly chart for a state, and a note saying what it compares."""
+    lang, v = state.lang, state.view
+    views = ctx.views()
+    area = [u for u, ok in zip(views.ubigeos, in_area(views.ubigeos, v.area)) if ok]
+    start = min(v.start, state.baseline[0])
+    spell = ctx.spell(v.spell)
+    area_spells = [s for s in ctx.spells if s.ubigeos & set(area)]
+    bands = declared_bands([spell] if spell else area_spells, start, v.end, lang)
+    if spell is None:
+        series = views.weekly_series({"all": area}, (start, v.end), v.categories)
+        names = {"all": t("trends.group_all", lang)}
+        return weekly_figure(series, lang, y="n", bands=bands, day=state.day, names=names,
+                             title=t("trends.series_raw_title", lang)), t("trends.pick_spell", lang)
+    declared = [u for u in area if u in spell.ubigeos]
+    comparison = [u for u in area if u not in spell.ubigeos]
+    series = views.weekly_series({"declared": declared, "comparison": comparison}, (start, v.end), v.categories,
+                                 index_before=spell.start)
+    names = {"declared": f"{t('trends.group_declared', lang)} ({len(declared)})",
+             "comparison": f"{t('trends.group_comparison', lang)} ({len(comparison)})"}
+    return weekly_figure(series, lang, y="index", bands=bands, day=state.day, names=names,
+                         title=t("trends.series_title", lang)), f"{spell.spell_id}: {', '.join(spell.decree_ids)}"
+
+
+def district_rows(ctx, state: UIState) -> pd.DataFrame:
+    """Per-district baseline vs period rows for the state's filters."""
+    v = state.view
+    spell = ctx.spell(v.spell)
+    declared = spell.ubigeos if spell else set(ctx.emergency_on(state.day))
+    return ctx.views().district_table(state.window, state.baseline, v.categories, area=v.area, declared=declared,
+                                      min_baseline=ctx.min_baseline)
+
+
+def column_defs(lang: str) -> list[dict]:
+    """AG Grid columns with localised headers and number formats."""
+    num = {"type": "numericColumn", "filter": "agNumberColumnFilter",
+           "valueFormatter": {"function": f"hexwatchFmt(params.value, '{lang}', 0)"}}
+    return [
+        {"field": "ubigeo", "headerName": t("col.ubigeo", lang), "width": 110},
+        {"field": "name", "headerName": t("col.name", lang), "flex": 1},
+        {"field": "declared", "headerName": t("col.declared", lang), "width": 120,
+         "valueFormatter": {"function": f"params.value ? '{t('yes', lang)}' : '{t('no', lang)}'"}},
+        {"field": "n_baseline", "headerName": t("col.n_baseline", lang), **num},
+        {"field": "n", "headerName": t("col.n", lang), **num, "sort": "desc"},
+        {"field": "change_pct", "headerName": t("col.change_pct", lang), "type": "numericColumn",
+         "filter": "agNumberColumnFilter", "valueFormatter": {"function": f"hexwatchPct(params.value, '{lang}')"}},
+    ]
+
+
+def register(app, ctx) -> None:
+    """Add the trends callbacks to ``app``."""
+
+    @app.callback(Output("series", "figure"), Output("series", "config"), Output("series-note", "children"),
+                  Input("state", "data"))
+    @guarded("series")
+    def update_series(state_data):
+        if not state_data:
+            return no_update, no_update, no_update
+        state = UIState.from_store(state_data, ctx.catalog())
+        fig, note = series_figure(ctx, state)
+        return fig, graph_config(state.lang), note
+
+    @app.callback(Output("district-table", "rowData"), Output("district-table", "columnDefs"), Input("state", "data"))
+    @guarded("table")
+    def update_table(state_data):
+        if not state_data:
+            return no_update, no_update
+        state = UIState.from_store(state_data, ctx.catalog())
+        rows = district_rows(ctx, state)
+        rows = rows.astype({"change_pct": object}).where(rows["change_pct"].notna(), None)
+        return rows.to_dict("records"), column_defs(state.lang)
+
+    @app.callback(Output("table-download", "data"), Input("table-download-btn", "n_clicks"), State("state", "data"),
+                  prevent_initial_call=True)
+    @guarded("download")
+    def download_table(n_clicks, state_data):
+        state = UIState.from_store(state_data, ctx.catalog())
+        rows = district_rows(ctx, state)
+        (a, b), (ba, bb) = state.window, state.baseline
+        rows = rows.rename(columns={"n": f"n_{a}_{b}", "n_baseline": f"n_{ba}_{bb}"})
+        return dcc.send_data_frame(rows.to_csv, f"hexwatch_districts_{a}_{b}.csv", index=False)

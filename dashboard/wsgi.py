@@ -1,0 +1,23 @@
+"""WSGI entry for gunicorn: ``gunicorn 'dashboard.wsgi:create_from_env()'``.
+
+Reads ``HEXWATCH_STORE`` (required) and ``HEXWATCH_PUBLIC`` (``1`` for public mode).
+Each worker builds its own app from the same immutable store version, so workers hold
+no state the others lack.
+"""
+
+from __future__ import annotations
+
+import os
+
+from geo.errors import HexwatchError
+
+
+def create_from_env():
+    """The Flask server of a dashboard configured by environment variables."""
+    from dashboard.app import create_app
+
+    store = os.environ.get("HEXWATCH_STORE")
+    if not store:
+        raise HexwatchError("set HEXWATCH_STORE to the store folder (e.g. HEXWATCH_STORE=var/demo-store)")
+    public = os.environ.get("HEXWATCH_PUBLIC", "") not in ("", "0", "false", "no")
+    return create_app(store, public=public).server
