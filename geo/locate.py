@@ -49,7 +49,7 @@ from h3ronpy import ContainmentMode
 from h3ronpy import vector as _h3v
 
 from geo.errors import HexwatchError
-from geo.h3index import DEFAULT_RESOLUTION, _workers, cell_resolution, cells_to_parent, latlng_to_cells
+from geo.h3index import DEFAULT_RESOLUTION, _workers, cell_resolution, latlng_to_cells
 from geo.store import atomic_write_bytes
 
 #: How far (degrees) a cell's straight-edged hexagon is grown before it is compared
@@ -112,8 +112,8 @@ class DistrictLocator:
     def positions(self, lat, lon, *, cells=None) -> np.ndarray:
         """Row position in ``districts`` of each point's district (``int32``, -1 = none).
 
-        ``cells`` may pass the points' H3 cells (``uint64``) at this locator's
-        resolution or finer, when the caller has them already; they must be the cells
+        ``cells`` may pass the points' H3 cells (``uint64``, 0 = no cell) at this
+        locator's resolution when the caller has them already; they must be the cells
         of ``lat``/``lon``.
         """
         lat = np.ascontiguousarray(lat, dtype=np.float64)
@@ -226,12 +226,13 @@ class DistrictLocator:
         cells = np.asarray(cells, dtype=np.uint64)
         if cells.shape != (n,):
             raise ValueError(f"cells must hold one cell per point ({n}), got shape {cells.shape}")
-        res = cell_resolution(cells[cells != 0])
-        if res.size and int(res.min()) < self.resolution:
-            raise ValueError(f"cells at resolution {int(res.min())} are coarser than the locator's {self.resolution}")
-        if res.size and int(res.max()) == self.resolution == int(res.min()):
-            return cells
-        return cells_to_parent(cells, self.resolution)
+        res = np.unique(cell_resolution(cells[cells != 0]))
+        # H3 is not exactly nested (a child pokes out of its parent), so the parent of
+        # a point's fine cell may not hold the point: only same-resolution cells do.
+        if res.size and res.tolist() != [self.resolution]:
+            raise ValueError(f"cells are at resolution {res.tolist()}, the locator at {self.resolution}; "
+                             f"pass cells at {self.resolution} or build the locator at theirs")
+        return cells
 
     # -- geometry -----------------------------------------------------------------
 
@@ -343,14 +344,18 @@ _LOCATORS: dict[tuple, DistrictLocator] = {}
 _MAX_LOCATORS = 4
 
 
-def assign_districts(lat, lon, districts: gpd.GeoDataFrame, *, cells=None, resolution: int = DEFAULT_RESOLUTION,
+def assign_districts(lat, lon, districts: gpd.GeoDataFrame, *, cells=None, resolution: int | None = None,
                      cache_dir: str | os.PathLike | None | bool = None) -> np.ndarray:
     """The ubigeo of the district holding each point, or ``None``; see the module doc.
 
-    ``lat``/``lon`` are degrees (WGS84); ``cells`` optionally the points' H3 cells at
-    ``resolution`` or finer. Locators are reused across calls with the same boundary
-    set, so repeated calls only pay for cells they have not seen.
+    ``lat``/``lon`` are degrees (WGS84); ``cells`` optionally the points' H3 cells, all
+    at one resolution (7-12), which then is the lookup's resolution (else
+    ``resolution``, default 9). Locators are reused across calls with the same
+    boundary set, so repeated calls only pay for cells they have not seen.
     """
+    if resolution is None:
+        found = np.unique(cell_resolution(np.asarray(cells, np.uint64)[np.asarray(cells) != 0])) if cells is not None else []
+        resolution = int(found[0]) if len(found) == 1 and found[0] in RESOLUTIONS else DEFAULT_RESOLUTION
     key = (boundary_set_hash(districts), resolution, str(cache_dir))
     locator = _LOCATORS.pop(key, None) or DistrictLocator(districts, resolution=resolution, cache_dir=cache_dir)
     _LOCATORS[key] = locator  # most recently used last
