@@ -146,14 +146,6 @@ def views_store(tmp_path_factory, boundary_cache) -> Path:
 
 
 @pytest.fixture(scope="session")
-def dashboard_districts(boundary_cache):
-    """The dashboard's districts (Lima, Callao, Sullana) from the real boundaries."""
-    from geo.demo import default_districts
-
-    return default_districts()
-
-
-@pytest.fixture(scope="session")
 def demo_districts(boundary_cache):
     """The demo area: 50 Lima/Callao (high detail) + 8 Sullana districts (GeoDataFrame, read-only)."""
     from geo.demo import default_districts

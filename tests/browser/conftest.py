@@ -60,11 +60,11 @@ def chrome(profile_dir: str, *, width: int = 1400, height: int = 1000):
 
 
 @pytest.fixture(scope="module")
-def served_app(views_store, dashboard_districts):
+def served_app(views_store, demo_districts):
     """The dashboard over the small synthetic store, served for the module."""
     from dashboard import create_app
 
-    app = create_app(views_store, districts=dashboard_districts)
+    app = create_app(views_store, districts=demo_districts)
     served = ServedApp(app.server)
     yield served
     served.stop()
