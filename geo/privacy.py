@@ -168,6 +168,21 @@ def snap_range(start: date, end: date, period: str) -> tuple[date, date]:
     raise HexwatchError(f"public period {period!r} is unknown; use one of {', '.join(PERIODS)}")
 
 
+def previous_periods(start: date, end: date, period: str) -> tuple[date, date]:
+    """The window of as many whole periods as ``[start, end]`` holds, just before it (the
+    default baseline of a public view, so that it never overlaps the view).
+
+    >>> previous_periods(date(2023, 9, 1), date(2023, 11, 30), "month")
+    (datetime.date(2023, 6, 1), datetime.date(2023, 8, 31))
+    """
+    start, end = snap_range(start, end, period)
+    if period == "week":
+        return start - (end - start + timedelta(days=1)), start - timedelta(days=1)
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    m = start.year * 12 + start.month - 1 - months
+    return date(m // 12, m % 12 + 1, 1), start - timedelta(days=1)
+
+
 def period_starts(days, period: str) -> np.ndarray:
     """First day (``datetime64[D]``) of each day's period: the 1st of its month or its ISO Monday."""
     d = np.asarray(days).astype("datetime64[D]")
