@@ -19,37 +19,38 @@
   var EMPTY = {type: 'FeatureCollection', features: []};
 
   function decodeHexes(p) {
-    if (!p || !p.n) return [EMPTY, '0', '0'];
-    var n = p.n.length;
-    var raw = atob(p.geom);
+    if (!p || !p.count) return [EMPTY, '0', '0'];
+    var n = p.count, q = p.q;
+    var raw = atob(p.buf);
     var bytes = new Uint8Array(raw.length);
     for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
     var buf = bytes.buffer;
-    var m = (bytes.length - 17 * n) / 4;
+    var m = (bytes.length - 30 * n) / 2;  // vertices in all (see dashboard/mapdata.py)
     var cells = new BigUint64Array(buf, 0, n);
-    var lat = new Int32Array(buf, 8 * n, n);
-    var lon = new Int32Array(buf, 12 * n, n);
-    var off = new Int16Array(buf, 16 * n, 2 * m);
-    var nv = new Uint8Array(buf, 16 * n + 4 * m, n);
+    var lat = new Int32Array(buf, 8 * n, n), lon = new Int32Array(buf, 12 * n, n);
+    var cnt = new Uint32Array(buf, 16 * n, n), base = new Uint32Array(buf, 20 * n, n);
+    var chg = new Int16Array(buf, 24 * n, n), ub = new Int16Array(buf, 26 * n, n);
+    var off = new Int8Array(buf, 28 * n, 2 * m);
+    var nv = new Uint8Array(buf, 28 * n + 2 * m, n), cls = new Int8Array(buf, 29 * n + 2 * m, n);
     var L = p.labels, lang = p.lang, features = new Array(n), k = 0;
     for (var h = 0; h < n; h++) {
       var ring = [];
       for (var j = 0; j < nv[h]; j++, k++) {
-        ring.push([(lon[h] + off[2 * k + 1]) / 1e6, (lat[h] + off[2 * k]) / 1e6]);
+        ring.push([(lon[h] + off[2 * k + 1] * q) / 1e6, (lat[h] + off[2 * k] * q) / 1e6]);
       }
       ring.push(ring[0]);
-      var cls = p.cls[h], u = p.ub[h];
+      var u = ub[h], c = chg[h] === -32768 ? null : chg[h] / 10;
       var cell = cells[h].toString(16);
       var tip = '<b>' + L.cell + '</b> ' + cell +
-        '<br>' + L.count + ': ' + fmtNum(p.n[h], lang, 0) +
-        '<br>' + L.baseline + ': ' + fmtNum(p.b[h], lang, 0) +
-        ' · ' + L.change + ': ' + (p.chg[h] === null ? L.none : fmtPct(p.chg[h], lang));
+        '<br>' + L.count + ': ' + fmtNum(cnt[h], lang, 0) +
+        '<br>' + L.baseline + ': ' + fmtNum(base[h], lang, 0) +
+        ' · ' + L.change + ': ' + (c === null ? L.none : fmtPct(c, lang));
       if (p.rate) tip += '<br>' + L.rate + ': ' + fmtNum(p.rate[h], lang, 2);
       tip += '<br>' + L.district + ': ' + (u >= 0 ? p.names[u] + ' (' + p.ubs[u] + ')' : L.outside);
       if (u >= 0 && p.emer[u]) tip += '<br><b>' + L.emergency + ':</b> ' + p.emer[u];
       features[h] = {type: 'Feature', geometry: {type: 'Polygon', coordinates: [ring]},
-        properties: {cell: cell, n: p.n[h], b: p.b[h], chg: p.chg[h], ubigeo: u >= 0 ? p.ubs[u] : null,
-                     fill: cls < 0 ? p.na : p.palette[cls], tooltip: tip}};
+        properties: {cell: cell, n: cnt[h], b: base[h], chg: c, ubigeo: u >= 0 ? p.ubs[u] : null,
+                     fill: cls[h] < 0 ? p.na : p.palette[cls[h]], tooltip: tip}};
     }
     return [{type: 'FeatureCollection', features: features}, String(n), String(p.total)];
   }

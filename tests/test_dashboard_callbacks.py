@@ -1,0 +1,277 @@
+"""Dashboard callbacks, called directly and through Dash's HTTP endpoint, on a small store."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from dashboard import create_app
+from dashboard.access import AccessDenied
+from dashboard.i18n import fmt_date, fmt_num, fmt_pct, keys, t
+from dashboard.mapdata import CHANGE_BREAKS, classes, encode_hexes, hex_geometry
+from dashboard.pages.about.callbacks import about_panel
+from dashboard.pages.map.callbacks import district_panel, emergency_labels, hex_view
+from dashboard.pages.trends.callbacks import district_rows, series_figure
+from dashboard.state import UIState, apply, resolution_for_zoom
+from dashboard.testing import response_values, update_request
+from geo.store import Store
+
+Q = "from=2023-09-20&to=2023-11-18&day=2023-10-15&area=lima_callao"
+LIMA_BOUNDS = [[-12.3, -77.2], [-11.7, -76.7]]
+
+
+@pytest.fixture(scope="module")
+def app(views_store, demo_districts):
+    return create_app(views_store, districts=demo_districts)
+
+
+@pytest.fixture(scope="module")
+def public_app(views_store, demo_districts):
+    return create_app(views_store, districts=demo_districts, public=True)
+
+
+@pytest.fixture(scope="module")
+def ctx(app):
+    return app.hexwatch
+
+
+def state(ctx, query=Q):
+    return UIState.from_query(query, ctx.catalog())
+
+
+def post(app, output, values, changed=None):
+    r = app.server.test_client().post("/_dash-update-component", json=update_request(app, output, values, changed))
+    assert r.status_code == 200, r.data[:500]
+    return response_values(r.get_json()), len(r.data)
+
+
+# -- i18n -------------------------------------------------------------------------------
+
+
+def test_locale_formats_numbers_dates_and_percentages():
+    assert (fmt_num(1234567.25, "es", 1), fmt_num(1234567.25, "en", 1)) == ("1.234.567,2", "1,234,567.2")
+    assert fmt_date(dt.date(2024, 1, 5), "es") == "5 ene. 2024" and fmt_date(dt.date(2024, 1, 5), "en") == "Jan 5, 2024"
+    assert (fmt_pct(-12.34, "es"), fmt_pct(12.34, "en")) == ("-12,3 %", "+12.3%")
+
+
+def test_every_label_has_both_languages_and_they_differ_somewhere():
+    differ = [k for k in keys() if t(k, "es") != t(k, "en")]
+    assert len(differ) > 0.8 * len(keys())
+
+
+# -- URL state ----------------------------------------------------------------------------
+
+
+def test_url_round_trip_restores_every_filter(ctx):
+    q = ("from=2023-09-20&to=2023-11-18&category=ROBO&category=HURTO&declaration=ds 105-2023-pcm&area=sullana"
+         "&res=9&metric=change&lang=en&day=2023-10-15&mode=week&zoomres=0&district=200601")
+    s = state(ctx, q)
+    assert s.view.spell == "DS-105-2023-PCM" and s.view.categories == ("HURTO", "ROBO") and s.view.resolution == 9
+    assert (s.lang, s.mode, s.zoomres, s.district, s.day) == ("en", "week", False, "200601", dt.date(2023, 10, 15))
+    assert UIState.from_query(s.to_query(), ctx.catalog()) == s
+
+
+def test_bad_url_values_fall_back_with_a_notice(ctx):
+    s = state(ctx, "from=2023-13-40&lang=xx&category=NOPE")
+    assert s.notice and "from" in s.notice and s.lang == "es"
+    assert s.view.end == ctx.catalog().end and s.view.categories == ()
+
+
+def test_reducer_spell_play_week_and_click(ctx):
+    cat = ctx.catalog()
+    s = apply(state(ctx), "spell", {"spell": "DS-105-2023-PCM"}, cat)
+    assert (s.view.start, s.view.end, s.day) == (dt.date(2023, 9, 20), dt.date(2024, 1, 17), dt.date(2023, 9, 20))
+    s = apply(s, "play", {}, cat)
+    assert s.playing and s.mode == "week"
+    s2 = apply(s, "tick", {}, cat)
+    assert s2.day == dt.date(2023, 9, 25)  # the next Monday
+    s3 = apply(s2, "week", {"week": s2.n_weeks() - 1}, cat)
+    assert apply(s3, "tick", {}, cat).day == s3.view.start  # wraps round at the end
+    s4 = apply(s3, "click", {"click": {"properties": {"ubigeo": "150132"}}}, cat)
+    assert s4.district == "150132" and apply(s4, "close", {}, cat).district is None
+    assert apply(s, "res", {"res": "10"}, cat).zoomres is False
+
+
+def test_zoom_picks_a_resolution():
+    assert [resolution_for_zoom(z) for z in (8, 12, 13, 16)] == [7, 8, 9, 10]
+
+
+# -- map ----------------------------------------------------------------------------------
+
+
+def test_hex_payload_counts_equal_the_view_and_change_with_category(ctx):
+    s = state(ctx)
+    payload, _, summary, _ = hex_view(ctx, s, 10, None, "official")
+    views = ctx.views()
+    hx = views.hex_counts(7, s.window, baseline=s.baseline, area="lima_callao")
+    assert payload["res"] == 7 and payload["count"] == len(hx) and payload["total"] == hx["n"].sum()
+    robo = state(ctx, Q + "&category=ROBO")
+    p2, *_ = hex_view(ctx, robo, 10, None, "official")
+    assert 0 < p2["total"] < payload["total"]
+    assert t("map.summary", "es").split(" ")[1] in summary  # "incidentes"
+
+
+def test_encoded_hexes_decode_to_h3_boundaries():
+    import h3
+
+    for res in (7, 8, 9, 10):  # a payload holds one resolution
+        _check_round_trip(h3, res)
+
+
+def _check_round_trip(h3, res):
+    cells = np.array([h3.str_to_int(h3.latlng_to_cell(-12.05 + d, -77.04, res)) for d in (0, 0.01, 0.02, 0.05)],
+                     dtype=np.uint64)
+    buf, q = encode_hexes(cells, np.array([1, 2, 3, 70000]), np.array([0, 5, 9, 1]),
+                          np.array([np.nan, 12.34, -50.0, 0.0]), np.array([-1, 0, 1, 0]), np.array([-1, 0, 3, 5]))
+    raw = base64.b64decode(buf)
+    n = len(cells)
+    got_cells = np.frombuffer(raw, "<u8", n)
+    lat = np.frombuffer(raw, "<i4", n, 8 * n)
+    lon = np.frombuffer(raw, "<i4", n, 12 * n)
+    counts = np.frombuffer(raw, "<u4", n, 16 * n)
+    chg = np.frombuffer(raw, "<i2", n, 24 * n)
+    m = (len(raw) - 30 * n) // 2
+    off = np.frombuffer(raw, np.int8, 2 * m, 28 * n).astype(np.int64) * q
+    nv = np.frombuffer(raw, np.uint8, n, 28 * n + 2 * m)
+    assert got_cells.tolist() == cells.tolist() and counts.tolist() == [1, 2, 3, 70000]
+    assert chg.tolist() == [-32768, 123, -500, 0]
+    k = 0
+    for i, cell in enumerate(cells):
+        want = h3.cell_to_boundary(h3.int_to_str(int(cell)))
+        assert nv[i] == len(want)
+        for la, lo in want:
+            edge_m = h3.average_hexagon_edge_length(h3.get_resolution(h3.int_to_str(int(cell))), "m")
+            err_deg = max(abs((lat[i] + off[2 * k]) / 1e6 - la), abs((lon[i] + off[2 * k + 1]) / 1e6 - lo))
+            assert err_deg * 111_000 < edge_m * 0.02  # within 2 % of an edge: invisible at the zoom it is drawn
+            k += 1
+
+
+def test_payload_stays_small_per_hex(ctx):
+    s = state(ctx, "from=2022-01-01&to=2025-12-31&area=lima_callao&zoomres=0&res=10")
+    payload, *_ = hex_view(ctx, s, 16, None, "official")
+    import orjson
+
+    assert payload["count"] > 3000
+    assert len(orjson.dumps(payload)) / payload["count"] < 80  # 5,000 hexes < 400 KB
+
+
+def test_colour_classes_are_fixed_for_change_and_quantiles_for_counts():
+    cls, breaks, palette = classes(np.array([-80.0, -5.0, 30.0, np.nan]), "change")
+    assert breaks == CHANGE_BREAKS and cls.tolist() == [0, 3, 5, -1] and len(palette) == len(breaks) + 1
+    cls, breaks, palette = classes(np.arange(1, 101, dtype=float), "count")
+    assert len(palette) == len(breaks) + 1 and cls.min() == 0 and cls.max() == len(breaks)
+
+
+def test_sjl_is_under_emergency_in_october_2023_not_august(ctx):
+    assert "150132" in emergency_labels(ctx, dt.date(2023, 10, 15), "es")
+    assert emergency_labels(ctx, dt.date(2023, 10, 15), "es")["150132"]["decree"] == "DS-105-2023-PCM"
+    assert "150132" not in emergency_labels(ctx, dt.date(2023, 8, 15), "es")
+
+
+def test_district_panel_names_status_and_counts(ctx):
+    s = state(ctx, Q + "&district=150132&lang=en")
+    panel = district_panel(ctx, s)
+    text = str(panel)
+    assert "San Juan de Lurigancho (150132)" in text and "Under a state of emergency on Oct 15, 2023" in text
+    row = ctx.views().district_table(s.window, s.baseline)
+    n = int(row[row["ubigeo"] == "150132"]["n"].iloc[0])
+    assert f"{n:,} incidents in the period" in text
+
+
+# -- trends, table, about -----------------------------------------------------------------
+
+
+def test_series_compares_declared_with_comparison_indexed_to_pre_period(ctx):
+    fig, note = series_figure(ctx, state(ctx, Q + "&declaration=DS-105-2023-PCM"))
+    names = [tr.name for tr in fig.data if tr.x is not None and len(tr.x) and tr.x[0] is not None]
+    assert any(n.startswith("Declarados (2)") for n in names) and any(n.startswith("Comparación (48)") for n in names)
+    assert len(fig.layout.shapes) >= 2  # the declared band and the selected day
+    assert fig.layout.separators == ",." and "DS-105-2023-PCM" in note
+
+
+def test_series_without_spell_shows_counts_and_bands_of_the_area(ctx):
+    fig, note = series_figure(ctx, state(ctx, "from=2023-06-01&to=2024-12-31&area=lima_callao&lang=en"))
+    assert fig.layout.yaxis.title.text == "Incidents per week" and fig.layout.separators == ".,"
+    assert any(s.type == "rect" for s in fig.layout.shapes) and note == t("trends.pick_spell", "en")
+
+
+def test_table_rows_match_views_and_mark_declared(ctx):
+    s = state(ctx, Q + "&declaration=DS-105-2023-PCM&category=ROBO")
+    rows = district_rows(ctx, s)
+    assert len(rows) == 50 and set(rows[rows["declared"]]["ubigeo"]) == {"150132", "150135"}
+    direct = ctx.views().district_counts(s.window, ["ROBO"])
+    assert rows.set_index("ubigeo")["n"].to_dict() == {u: direct[u] for u in rows["ubigeo"]}
+
+
+def test_about_panel_shows_coverage_and_ingest_report(ctx):
+    text = str(about_panel(ctx, "en"))
+    assert "Jan 1, 2022 – Dec 31, 2025" in text and "bad_coordinate" in text and "Rejected rows" in text
+
+
+# -- over HTTP, with the access checks ----------------------------------------------------
+
+
+def test_controller_over_http_restores_the_url_state(app):
+    out, _ = post(app, "state.data", {"url.search": "?" + Q + "&lang=en&category=ROBO"})
+    assert out["lang.value"] == "en" and out["cats.value"] == ["ROBO"] and out["dates.start_date"] == "2023-09-20"
+    assert "category=ROBO" in out["url.search"] and out["state.data"]["q"] == out["url.search"]
+
+
+def test_map_callback_over_http_and_language_switch(app, ctx):
+    st = state(ctx).to_store()
+    out, size = post(app, "hex-payload.data", {"state.data": st, "map.zoom": 11, "map.bounds": LIMA_BOUNDS}, "state.data")
+    assert out["hex-payload.data"]["count"] > 0 and "incidentes" in out["map-summary.children"]
+    en = state(ctx, Q + "&lang=en").to_store()
+    out, _ = post(app, "hex-payload.data", {"state.data": en, "map.zoom": 11, "map.bounds": LIMA_BOUNDS}, "state.data")
+    assert "incidents" in out["map-summary.children"] and out["hex-payload.data"]["labels"]["count"] == "Incidents"
+
+
+def test_labels_callback_translates_every_label(app):
+    ids = [{"key": k, "type": "t"} for k in ("app.title", "filters.category")]
+    r = app.server.test_client().post("/_dash-update-component", json={
+        "output": '{"key":["ALL"],"type":"t"}.children',
+        "outputs": [{"id": i, "property": "children"} for i in ids],
+        "inputs": [{"id": "lang", "property": "value", "value": "en"}], "state": [], "changedPropIds": ["lang.value"]})
+    assert r.status_code == 200, r.data[:300]
+    got = [o for o in r.get_json()["response"].values()]
+    assert [g["children"] for g in got] == [t("app.title", "en"), "Category"]
+
+
+def test_every_data_callback_is_guarded(app):
+    guarded = {k for k, v in app.callback_map.items() if getattr(v.get("callback"), "access_kind", None)}
+    for output in ("hex-payload.data", "emergency.data", "district-table.rowData", "series.figure", "about-body.children",
+                   "panel-body.children", "table-download.data", "district-geo.data"):
+        assert any(output in k for k in guarded), output
+
+
+def test_public_mode_coarsens_hexes_hides_small_counts_and_denies_tables(public_app):
+    ctx = public_app.hexwatch
+    st = UIState.from_query("from=2022-01-01&to=2025-12-31&area=lima_callao&zoomres=0&res=10", ctx.catalog()).to_store()
+    out, _ = post(public_app, "hex-payload.data", {"state.data": st, "map.zoom": 16, "map.bounds": LIMA_BOUNDS}, "state.data")
+    payload = out["hex-payload.data"]
+    assert payload["res"] == 8
+    counts = np.frombuffer(base64.b64decode(payload["buf"]), "<u4", payload["count"], 16 * payload["count"])
+    assert counts.min() >= 5
+    with public_app.server.test_request_context():
+        from dashboard.access import check
+
+        with pytest.raises(AccessDenied):
+            check("table")
+
+
+def test_healthz_reports_the_store_version(app, views_store):
+    r = app.server.test_client().get("/healthz")
+    assert r.status_code == 200 and r.get_json() == {"ok": True, "store_version": Store.open(views_store).version}
+
+
+def test_csv_download_holds_the_table(app, ctx):
+    st = state(ctx, Q + "&declaration=DS-105-2023-PCM").to_store()
+    out, _ = post(app, "table-download.data", {"table-download-btn.n_clicks": 1, "state.data": st},
+                  "table-download-btn.n_clicks")
+    csv = out["table-download.data"]["content"]
+    # The baseline is the equally long window before: 60 days from 2023-07-22.
+    assert csv.splitlines()[0] == "ubigeo,name,declared,n_2023-07-22_2023-09-19,n_2023-09-20_2023-11-18,change_pct"
+    assert len(csv.splitlines()) == 51 and out["table-download.data"]["filename"].endswith(".csv")
