@@ -33,8 +33,8 @@ import hashlib
 import io
 import os
 import tomllib
+import shutil
 import uuid
-import warnings
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -230,8 +230,6 @@ def _write_set(target: Path, tables: Mapping[str, gpd.GeoDataFrame], provenance:
 
 
 def _remove_tree(path: Path) -> None:
-    import shutil
-
     shutil.rmtree(path, ignore_errors=True)
 
 
