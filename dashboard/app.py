@@ -147,6 +147,12 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
             return flask.jsonify({"ok": False, "error": str(exc)}), 503
         return flask.jsonify({"ok": True, "store_version": version})
 
+    @app.server.after_request
+    def tag_worker(response):
+        # Which process answered: lets ops (and the gunicorn test) tell workers apart.
+        response.headers["X-Hexwatch-Worker"] = str(os.getpid())
+        return response
+
     app.hexwatch = ctx  # for tests and for pages added later
     return app
 

@@ -275,3 +275,54 @@ def test_csv_download_holds_the_table(app, ctx):
     # The baseline is the equally long window before: 60 days from 2023-07-22.
     assert csv.splitlines()[0] == "ubigeo,name,declared,n_2023-07-22_2023-09-19,n_2023-09-20_2023-11-18,change_pct"
     assert len(csv.splitlines()) == 51 and out["table-download.data"]["filename"].endswith(".csv")
+
+
+# -- gunicorn ------------------------------------------------------------------------------
+
+
+def test_hexwatch_serve_runs_gunicorn_with_two_workers_that_answer_alike(app, ctx, views_store):
+    import json
+    import re
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    proc = subprocess.Popen([sys.executable, "-m", "geo.cli", "serve", "--store", str(views_store), "--host", "127.0.0.1",
+                             "--port", "0", "--workers", "2"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    listening = threading.Event()
+
+    def read():
+        for line in proc.stderr:
+            lines.append(line)
+            if "Listening at:" in line:
+                listening.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert listening.wait(60), "".join(lines)
+        url = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", "".join(lines)).group(1)
+        bodies = [update_request(app, "state.data", {"url.search": "?" + Q + "&category=ROBO"}),
+                  update_request(app, "hex-payload.data", {"state.data": state(ctx).to_store(), "map.zoom": 11,
+                                                           "map.bounds": LIMA_BOUNDS}, "state.data")]
+
+        def call(i):
+            req = urllib.request.Request(url + "/_dash-update-component", data=json.dumps(bodies[i % 2]).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return i % 2, r.headers["X-Hexwatch-Worker"], r.read()
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(call, range(40)))
+        workers = {w for _, w, _ in answers}
+        assert len(workers) == 2, f"answered by {workers}"
+        for kind in (0, 1):
+            assert len({body for k, _, body in answers if k == kind}) == 1  # every worker gives the same answer
+        health = json.loads(urllib.request.urlopen(url + "/healthz", timeout=30).read())
+        assert health["store_version"] == Store.open(views_store).version
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)

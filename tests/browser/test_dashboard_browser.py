@@ -1,0 +1,93 @@
+"""The dashboard in a real headless Chromium (Debian's), served on a loopback port."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+pytestmark = pytest.mark.browser
+
+BASE = "from=2023-09-20&to=2023-11-18&area=lima_callao"
+
+
+def wait_for(fn, timeout: float = 20.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def status(browser) -> dict[str, str]:
+    el = browser.find_element(By.ID, "map-status")
+    return {k: el.get_attribute(f"data-{k}") for k in ("hexes", "total", "emergency", "districts")}
+
+
+def severe(browser) -> list[str]:
+    return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def load(browser, url: str, query: str):
+    browser.get(f"{url}/?{query}")
+    wait_for(lambda: browser.execute_script("return document.querySelectorAll('path.hw-hex').length") > 0,
+             what="hexes drawn")
+    wait_for(lambda: status(browser)["districts"] not in ("0", None), what="districts drawn")
+
+
+def test_page_loads_draws_hexes_without_console_errors(served_app, browser, artifacts):
+    load(browser, served_app.url, BASE + "&day=2023-10-15")
+    n_paths = browser.execute_script("return document.querySelectorAll('path.hw-hex').length")
+    st = status(browser)
+    assert n_paths == int(st["hexes"]) > 0 and int(st["total"]) > 0
+    assert "DATOS SINTÉTICOS" in browser.find_element(By.ID, "synthetic-banner").text
+    assert browser.find_element(By.ID, "legend").text.strip()
+    assert not severe(browser)
+    browser.save_screenshot(str(artifacts / "dashboard.png"))
+
+
+def test_sjl_is_drawn_under_emergency_in_october_not_august(served_app, browser):
+    load(browser, served_app.url, BASE + "&day=2023-10-15")
+    wait_for(lambda: "150132" in status(browser)["emergency"].split(), what="SJL under emergency")
+    assert browser.execute_script("return document.querySelectorAll('path.hw-d-150132.hw-emergency').length") > 0
+    load(browser, served_app.url, "from=2023-08-01&to=2023-08-31&area=lima_callao&day=2023-08-15")
+    wait_for(lambda: status(browser)["emergency"] == "", what="no district under emergency")
+    assert browser.execute_script("return document.querySelectorAll('path.hw-d-150132.hw-emergency').length") == 0
+    assert browser.execute_script("return document.querySelectorAll('path.hw-d-150132').length") > 0
+    assert not severe(browser)
+
+
+def test_category_filter_changes_drawn_counts_and_the_url(served_app, browser):
+    load(browser, served_app.url, BASE + "&day=2023-10-15")
+    before = int(status(browser)["total"])
+    browser.find_element(By.ID, "cats").click()
+    option = wait_for(lambda: [o for o in browser.find_elements(By.CSS_SELECTOR, ".dash-dropdown-content [role=option]")
+                               if o.text.strip() == "ROBO"], what="the category list")[0]
+    option.click()
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    wait_for(lambda: int(status(browser)["total"]) != before, what="drawn counts to change")
+    after = int(status(browser)["total"])
+    assert 0 < after < before
+    assert "category=ROBO" in browser.current_url
+    # The URL is the bookmark: loading it again restores the filter and the same counts.
+    url = browser.current_url
+    browser.get("about:blank")
+    browser.get(url)
+    wait_for(lambda: status(browser)["total"] == str(after), what="the bookmarked view")
+    assert not severe(browser)
+
+
+def test_switching_to_english_changes_labels(served_app, browser):
+    load(browser, served_app.url, BASE + "&day=2023-10-15")
+    title = browser.find_element(By.TAG_NAME, "h1")
+    assert title.text.startswith("hexwatch: incidentes")
+    browser.find_element(By.CSS_SELECTOR, "#lang input[value='en']").click()
+    wait_for(lambda: browser.find_element(By.TAG_NAME, "h1").text.startswith("hexwatch: incidents"), what="English title")
+    wait_for(lambda: "incidents in" in browser.find_element(By.ID, "map-summary").text, what="English summary")
+    assert "Oct 15, 2023" in browser.find_element(By.ID, "week-label").text
+    assert "lang=en" in browser.current_url
+    assert not severe(browser)
