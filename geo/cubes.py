@@ -1,0 +1,253 @@
+"""Count cubes: incidents by (H3 cell, day, category) at several resolutions, and by
+(district, day, category), with weekly roll-ups.
+
+The cell cube is built from each point's cell at the finest cube resolution: one
+parallel sort of a 64-bit key packed as ``day | category | base cell and digits``
+puts every cell's children next to each other (an H3 parent is a prefix of its
+children's digits), so each coarser resolution is a cumulative sum over runs of the
+already sorted keys, not another group-by. Keys that do not fit 64 bits (more than
+179 years of days, thousands of categories, resolutions above 10) go through a Polars
+group-by instead, with the same result.
+
+Output schemas are the store's (see ``docs/CONTRACTS.md``): ``cube_cell`` =
+``resolution: int8, cell: uint64, day: date32, category: string, n: int32`` and
+``cube_district`` = ``ubigeo: string, day: date32, category: string, n: int32``, sorted
+by resolution, day, category, cell (district cubes by day, category, ubigeo).
+
+Example
+-------
+>>> import pandas as pd, datetime as dt
+>>> from geo.h3index import latlng_to_cells
+>>> inc = pd.DataFrame({"lat": [-12.05, -12.05, -12.30], "lon": [-77.04, -77.04, -76.90],
+...                     "day": [dt.date(2023, 9, 21)] * 3, "category": ["robo", "robo", "hurto"],
+...                     "ubigeo": ["150101", "150101", None]})
+>>> inc["cell"] = latlng_to_cells(inc["lat"].to_numpy(), inc["lon"].to_numpy(), 10)
+>>> cube = cell_cube(inc, resolutions=(7, 10))
+>>> cube.groupby("resolution")["n"].sum().to_dict()
+{7: 3, 10: 3}
+>>> district_cube(inc)[["ubigeo", "category", "n"]].to_dict("records")
+[{'ubigeo': '150101', 'category': 'robo', 'n': 2}]
+>>> weekly(district_cube(inc))["week"].tolist()
+[datetime.date(2023, 9, 18)]
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+
+from geo.h3index import CUBE_RESOLUTIONS, _workers, cell_resolution, cells_to_parent, latlng_to_cells
+
+#: Arrow schema of the store's ``cube_cell`` table.
+CUBE_CELL_SCHEMA = pa.schema([("resolution", pa.int8()), ("cell", pa.uint64()), ("day", pa.date32()),
+                              ("category", pa.string()), ("n", pa.int32())])
+#: Arrow schema of the store's ``cube_district`` table.
+CUBE_DISTRICT_SCHEMA = pa.schema([("ubigeo", pa.string()), ("day", pa.date32()), ("category", pa.string()),
+                                  ("n", pa.int32())])
+
+_MODE_CELL = np.uint64(1) << np.uint64(59)
+
+
+def _frame(data) -> pl.DataFrame:
+    if isinstance(data, pl.DataFrame):
+        return data
+    if isinstance(data, pa.Table):
+        return pl.from_arrow(data)
+    return pl.from_pandas(pd.DataFrame(data))
+
+
+def _days(s: pl.Series) -> np.ndarray:
+    """Days since 1970-01-01 (``int64``) of a date or datetime column."""
+    if s.dtype != pl.Date:
+        s = s.cast(pl.Date)
+    return s.to_physical().to_numpy().astype(np.int64)
+
+
+def _codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:
+    """Category codes in alphabetical order of the categories, and the categories."""
+    s = s.cast(pl.String)
+    cats = sorted(s.drop_nulls().unique().to_list())
+    codes = s.cast(pl.Enum(cats)).to_physical().fill_null(0).to_numpy().astype(np.int64) if cats else np.zeros(len(s), np.int64)
+    return codes, cats
+
+
+def _bits(n_values: int) -> int:
+    return max(1, int(n_values - 1).bit_length())
+
+
+def _sorted_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``key`` in ascending order and how often each occurs (parallel sort)."""
+    runs = pl.Series("k", key, dtype=pl.UInt64).sort(multithreaded=True).rle().struct.unnest()
+    return runs["value"].to_numpy(), runs["len"].to_numpy().astype(np.int64)
+
+
+def _runs(sorted_key: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys of a sorted array and the summed ``weights`` of each."""
+    if not len(sorted_key):
+        return sorted_key, weights
+    first = np.empty(len(sorted_key), bool)
+    first[0] = True
+    np.not_equal(sorted_key[1:], sorted_key[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return sorted_key[starts], np.add.reduceat(weights, starts)
+
+
+def _category_array(codes: np.ndarray, cats: list[str]) -> pa.Array:
+    return pa.array(cats, type=pa.string()).take(pa.array(codes.astype(np.int32, copy=False)))
+
+
+def _date_array(days: np.ndarray) -> pa.Array:
+    return pa.array(days.astype(np.int32), type=pa.int32()).cast(pa.date32())
+
+
+def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series | Sequence[str],
+                     resolutions: Sequence[int] = CUBE_RESOLUTIONS) -> pa.Table:
+    """The cell cube (store schema, Arrow) from parallel arrays of points.
+
+    ``cells``: ``uint64`` H3 cells at ``max(resolutions)`` or finer (``0`` = no cell,
+    skipped); ``days``: days since 1970-01-01; ``categories``: text per point.
+    """
+    resolutions = sorted({int(r) for r in resolutions}, reverse=True)
+    if not resolutions:
+        raise ValueError("give at least one cube resolution")
+    finest = resolutions[0]
+    cells = np.asarray(cells, dtype=np.uint64)
+    days = np.asarray(days, np.int64)
+    cat_codes, cats = _codes(pl.Series("category", categories))
+    keep = cells != 0
+    if not keep.all():
+        cells, days, cat_codes = cells[keep], days[keep], cat_codes[keep]
+    if not len(cells):
+        return CUBE_CELL_SCHEMA.empty_table()
+    res = cell_resolution(cells)
+    if int(res.min()) != finest or int(res.max()) != finest:
+        cells = cells_to_parent(cells, finest)
+    day0 = int(days.min())
+    cell_bits = 7 + 3 * finest  # base cell + one 3-bit digit per resolution
+    cat_bits, day_bits = _bits(len(cats)), _bits(int(days.max()) - day0 + 1)
+    if cell_bits + cat_bits + day_bits > 64:
+        return _cell_cube_groupby(cells, days, cat_codes, cats, resolutions)
+    key = (cells >> np.uint64(3 * (15 - finest))) & np.uint64((1 << cell_bits) - 1)
+    key |= (days - day0).astype(np.uint64) << np.uint64(cell_bits + cat_bits)
+    key |= cat_codes.astype(np.uint64) << np.uint64(cell_bits)
+    keys, counts = _sorted_runs(key)
+    del key
+    levels = []
+    for r in resolutions:
+        if r != finest:
+            # Dropping one resolution's digit keeps the keys sorted: equal runs are parents.
+            keys, counts = _runs(keys >> np.uint64(3 * (prev - r)), counts)
+        levels.append((r, keys, counts))
+        prev = r
+
+    def level_table(level) -> pa.Table:
+        r, k, c = level
+        bits = cell_bits - 3 * (finest - r)
+        cell = (k & np.uint64((1 << bits) - 1)) << np.uint64(3 * (15 - r))
+        cell |= _MODE_CELL | (np.uint64(r) << np.uint64(52)) | np.uint64((1 << (3 * (15 - r))) - 1)
+        return pa.table({
+            "resolution": pa.array(np.full(len(k), r, np.int8)),
+            "cell": pa.array(cell, pa.uint64()),
+            "day": _date_array((k >> np.uint64(bits + cat_bits)).astype(np.int64) + day0),
+            "category": _category_array((k >> np.uint64(bits)) & np.uint64((1 << cat_bits) - 1), cats),
+            "n": pa.array(c.astype(np.int32)),
+        }, schema=CUBE_CELL_SCHEMA)
+
+    # Arrow and NumPy release the GIL: the levels are decoded side by side.
+    with ThreadPoolExecutor(max_workers=min(len(levels), _workers())) as pool:
+        tables = list(pool.map(level_table, levels[::-1]))
+    return pa.concat_tables(tables)
+
+
+def _cell_cube_groupby(cells, days, cat_codes, cats, resolutions) -> pa.Table:
+    parts = []
+    for r in sorted(resolutions):
+        g = (pl.DataFrame({"cell": cells_to_parent(cells, r), "day": days, "cat": cat_codes})
+             .group_by(["day", "cat", "cell"]).len().sort(["day", "cat", "cell"]))
+        parts.append(pa.table({
+            "resolution": pa.array(np.full(g.height, r, np.int8)),
+            "cell": pa.array(g["cell"].to_numpy(), pa.uint64()),
+            "day": _date_array(g["day"].to_numpy()),
+            "category": _category_array(g["cat"].to_numpy(), cats),
+            "n": pa.array(g["len"].to_numpy().astype(np.int32)),
+        }, schema=CUBE_CELL_SCHEMA))
+    return pa.concat_tables(parts)
+
+
+def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, categories: pl.Series | Sequence[str]) -> pa.Table:
+    """The district cube (store schema, Arrow) from parallel arrays; null ubigeos are skipped."""
+    u_codes, names = _codes(pl.Series("ubigeo", ubigeos, dtype=pl.String))
+    located = pl.Series("ubigeo", ubigeos, dtype=pl.String).is_not_null().to_numpy()
+    cat_codes, cats = _codes(pl.Series("category", categories))
+    days = np.asarray(days, np.int64)[located]
+    u_codes, cat_codes = u_codes[located], cat_codes[located]
+    if not len(days):
+        return CUBE_DISTRICT_SCHEMA.empty_table()
+    day0 = int(days.min())
+    u_bits, cat_bits, day_bits = _bits(len(names)), _bits(len(cats)), _bits(int(days.max()) - day0 + 1)
+    if u_bits + cat_bits + day_bits <= 64:
+        key = ((days - day0).astype(np.uint64) << np.uint64(cat_bits + u_bits)) | \
+            (cat_codes.astype(np.uint64) << np.uint64(u_bits)) | u_codes.astype(np.uint64)
+        keys, counts = _sorted_runs(key)
+        d = (keys >> np.uint64(cat_bits + u_bits)).astype(np.int64) + day0
+        c = ((keys >> np.uint64(u_bits)) & np.uint64((1 << cat_bits) - 1)).astype(np.int64)
+        u = (keys & np.uint64((1 << u_bits) - 1)).astype(np.int64)
+    else:
+        g = pl.DataFrame({"d": days, "c": cat_codes, "u": u_codes}).group_by(["d", "c", "u"]).len().sort(["d", "c", "u"])
+        d, c, u, counts = (g[k].to_numpy() for k in ("d", "c", "u", "len"))
+    return pa.table({"ubigeo": _category_array(u, names), "day": _date_array(d), "category": _category_array(c, cats),
+                     "n": pa.array(np.asarray(counts).astype(np.int32))}, schema=CUBE_DISTRICT_SCHEMA)
+
+
+def cell_cube(incidents, resolutions: Sequence[int] = CUBE_RESOLUTIONS, index_resolution: int | None = None) -> pd.DataFrame:
+    """Counts by ``(resolution, cell, day, category)`` for each of ``resolutions``.
+
+    ``incidents`` (pandas, Arrow or Polars) needs ``day`` (date or datetime) and
+    ``category``, and either ``cell`` (``uint64`` at ``index_resolution``, inferred when
+    ``None``) or ``lat``/``lon`` in degrees. When the cells are coarser than the finest
+    requested resolution they are recomputed from ``lat``/``lon``. Every resolution's
+    counts add up to the number of rows with a cell.
+    """
+    frame = _frame(incidents)
+    finest = max(resolutions)
+    cells = frame["cell"].to_numpy().astype(np.uint64) if "cell" in frame.columns else None
+    if cells is not None and index_resolution is None:
+        nz = cells[cells != 0]
+        index_resolution = int(cell_resolution(nz[:1])[0]) if len(nz) else finest
+    if cells is None or index_resolution < finest:
+        if not {"lat", "lon"} <= set(frame.columns):
+            raise ValueError(f"cells are at resolution {index_resolution}, coarser than {finest}; "
+                             f"give lat/lon so they can be recomputed")
+        cells = latlng_to_cells(frame["lat"].to_numpy(), frame["lon"].to_numpy(), finest)
+    return cell_cube_arrays(cells, _days(frame["day"]), frame["category"], resolutions).to_pandas()
+
+
+def district_cube(incidents) -> pd.DataFrame:
+    """Counts by ``(ubigeo, day, category)`` of the located rows (``ubigeo`` not null)."""
+    frame = _frame(incidents)
+    return district_cube_arrays(frame["ubigeo"], _days(frame["day"]), frame["category"]).to_pandas()
+
+
+def weekly(cube, key: Sequence[str] | None = None) -> pd.DataFrame:
+    """Roll a daily cube up to weeks starting on Monday: ``week`` (date) replaces ``day``.
+
+    ``key``: the columns kept besides the week (default: every column but ``day`` and
+    ``n``). Counts are summed into ``n`` (``int64``); rows are sorted by key and week.
+
+    >>> import datetime as dt
+    >>> c = pd.DataFrame({"ubigeo": ["150132"] * 3, "day": [dt.date(2023, 9, 17), dt.date(2023, 9, 18), dt.date(2023, 9, 24)],
+    ...                   "category": ["robo"] * 3, "n": [1, 2, 3]})
+    >>> weekly(c)[["week", "n"]].to_dict("records")
+    [{'week': datetime.date(2023, 9, 11), 'n': 1}, {'week': datetime.date(2023, 9, 18), 'n': 5}]
+    """
+    frame = _frame(cube)
+    key = [c for c in frame.columns if c not in ("day", "n")] if key is None else list(key)
+    day = pl.col("day").cast(pl.Date)
+    out = (frame.with_columns((day - pl.duration(days=day.dt.weekday() - 1)).alias("week"))
+           .group_by([*key, "week"]).agg(pl.col("n").cast(pl.Int64).sum()).sort([*key, "week"]))
+    return out.to_arrow().to_pandas()

@@ -1,0 +1,990 @@
+"""Incident files -> canonical frames: every input row is accepted or rejected with a reason.
+
+Three kinds of file are read:
+
+- **points** (any city): CSV (delimiter sniffed; UTF-8, UTF-8 with BOM or Latin-1),
+  Parquet or GeoJSON (Point features), with the columns named by the user;
+- **mininter**: Peru's geo-referenced police reports (``fecha_hora_hecho``,
+  ``lat_hecho``, ``long_hecho``, ``tipo_hecho``, ``subtipo_hecho``, ``ubigeo_hecho``,
+  and ``id_denuncia``/``nro_denuncia`` when present);
+- **sidpol**: Peru's SIDPOL open dataset of district-month counts (``ANIO, MES,
+  DPTO_HECHO_NEW, PROV_HECHO, DIST_HECHO, UBIGEO_HECHO, P_MODALIDADES, cantidad``).
+
+Validation is vectorised (Polars). A rejected row keeps its 1-based data row number,
+a machine ``reason`` (see :data:`REJECT_REASONS`), a human ``detail`` and the original
+row as JSON, so ``len(accepted) + len(rejects) == n_input`` always holds.
+
+Times are local (America/Lima) and naive. Strings are tried against ISO 8601
+(``2023-09-21 14:35:00``, ``2023-09-21T14:35``, ``2023-09-21``), ``dd/mm/yyyy
+HH:MM[:SS]``, ``yyyy/mm/dd`` and ``dd-mm-yyyy``; ten- and thirteen-digit numbers are
+epoch seconds and milliseconds (UTC, converted to Lima time); times with an offset
+(``Z``, ``-05:00``) are converted to Lima time. A ``time_format`` (strftime codes, or
+``epoch_s``/``epoch_ms``) replaces the detection.
+
+When a file has no id column (or a row's id is blank), the id is a hash of the row's
+parsed content (time, coordinates to 1e-7 degrees, category, subcategory), so the same
+incident gets the same id from CSV, Parquet or GeoJSON and a re-ingest adds nothing;
+the k-th identical row of a file gets the suffix ``-k`` so genuinely repeated reports
+are kept.
+
+Example
+-------
+>>> import tempfile, os
+>>> p = os.path.join(tempfile.mkdtemp(), "x.csv")
+>>> _ = open(p, "w").write("when;y;x;what\\n21/09/2023 14:35;-12.05;-77.04;Robo\\n;-12.05;-77.04;Robo\\n")
+>>> parsed = read_points(p, lat="y", lon="x", time="when", category="what")
+>>> parsed.accepted[["time", "category"]].to_dict("records")
+[{'time': Timestamp('2023-09-21 14:35:00'), 'category': 'robo'}]
+>>> parsed.rejects["reason"].tolist(), parsed.n_input
+(['unparseable_time'], 2)
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import os
+from datetime import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import orjson
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from geo.errors import HexwatchError
+
+#: Machine codes of rejected rows, with what each means.
+REJECT_REASONS: dict[str, str] = {
+    "malformed_row": "the row could not be split into the header's columns",
+    "missing_coordinate": "latitude or longitude is empty",
+    "bad_coordinate": "latitude/longitude not a number, not finite, out of range, or 0,0",
+    "unparseable_time": "the time (or year/month) could not be read",
+    "missing_category": "the category is empty",
+    "duplicate_id": "the id repeats an earlier row of the same file",
+    "unknown_ubigeo": "the ubigeo is not a 6-digit code of a known district",
+    "bad_count": "the count is not a non-negative whole number",
+    "already_in_store": "the store already holds this incident (or district-month)",
+    "outside_area": "the point lies outside every district (only when clipping)",
+}
+
+#: Column names of a point file's roles, as keyword arguments of :func:`read_points`.
+POINT_ROLES = ("lat", "lon", "time", "category", "id", "subcategory")
+#: Default source columns of a MININTER geo-referenced police report file, by role.
+MININTER_COLUMNS: dict[str, str] = {
+    "time": "fecha_hora_hecho", "lat": "lat_hecho", "lon": "long_hecho", "category": "tipo_hecho",
+    "subcategory": "subtipo_hecho", "district_name": "distrito_hecho", "reported_ubigeo": "ubigeo_hecho",
+}
+#: Id columns looked for (in this order) in a MININTER file.
+MININTER_ID_COLUMNS = ("id_denuncia", "nro_denuncia", "id", "id_hecho")
+#: Columns of Peru's SIDPOL district-month open dataset.
+SIDPOL_COLUMNS = ("ANIO", "MES", "DPTO_HECHO_NEW", "PROV_HECHO", "DIST_HECHO", "UBIGEO_HECHO",
+                  "P_MODALIDADES", "cantidad")
+
+#: Schema of the store's ``rejects`` table.
+REJECTS_SCHEMA = pa.schema([("source_file", pa.string()), ("row_number", pa.int64()),
+                            ("reason", pa.string()), ("detail", pa.string()), ("raw", pa.string())])
+#: Columns of an accepted point frame (the store's ``incidents`` without ``cell``/``ubigeo``,
+#: plus ``reported_ubigeo``: the ubigeo the file itself gives, MININTER only).
+POINT_COLUMNS = ("incident_id", "time", "day", "category", "subcategory", "lat", "lon", "source", "reported_ubigeo")
+#: Columns of an accepted SIDPOL frame (the store's ``district_month``).
+DISTRICT_MONTH_COLUMNS = ("ubigeo", "year", "month", "category", "n")
+
+TIMEZONE = "America/Lima"
+# Tokens that mean "no value" in exported spreadsheets.
+_NULL_TOKENS = ("", "na", "n/a", "nan", "null", "none", "-", "nd", "s/d")
+# Tried in order on the strings the previous formats could not read.
+_TIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d",
+    "%d/%m/%Y %H:%M:%S%.f", "%d/%m/%Y %H:%M", "%d/%m/%Y",
+    "%Y/%m/%d %H:%M:%S%.f", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+    "%d-%m-%Y %H:%M:%S%.f", "%d-%m-%Y %H:%M", "%d-%m-%Y",
+    "%Y%m%d",
+)
+_TIME_FORMATS_TZ = ("%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M%#z")
+_TIME_HELP = "known: ISO 8601, dd/mm/yyyy HH:MM[:SS], epoch seconds/ms; or pass a time format"
+# Accepted times: anything else is almost surely a unit or typing error.
+_TIME_MIN = datetime(1900, 1, 1)
+_TIME_MAX = datetime(2100, 1, 1)
+_MONTHS_ES = {"ENERO": 1, "FEBRERO": 2, "MARZO": 3, "ABRIL": 4, "MAYO": 5, "JUNIO": 6, "JULIO": 7, "AGOSTO": 8,
+              "SETIEMBRE": 9, "SEPTIEMBRE": 9, "OCTUBRE": 10, "NOVIEMBRE": 11, "DICIEMBRE": 12}
+# Peru's departments are 01-25; anything else cannot be an INEI ubigeo.
+_DEPARTMENTS = {f"{i:02d}" for i in range(1, 26)}
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a reader made of a file.
+
+    ``accepted``: canonical rows (:data:`POINT_COLUMNS` for point files,
+    :data:`DISTRICT_MONTH_COLUMNS` for SIDPOL); ``rejects``: the store's ``rejects``
+    schema; ``n_input``: data rows in the file. ``len(accepted) + len(rejects) == n_input``.
+    """
+
+    accepted: pd.DataFrame
+    rejects: pd.DataFrame
+    n_input: int
+
+
+@dataclass
+class ParsedFrames:
+    """:class:`Parsed` as Polars frames (what :mod:`geo.ingest` works on; no pandas copy)."""
+
+    accepted: pl.DataFrame
+    rejects: pl.DataFrame
+    n_input: int
+    kind: str
+    notes: list[str] = field(default_factory=list)
+    #: Where each accepted row came from: its position in the file's table (for :meth:`reject`).
+    accepted_pos: np.ndarray | None = None
+    raw: _Raw | None = None
+
+    def __post_init__(self) -> None:
+        if self.accepted.height + self.rejects.height != self.n_input:
+            raise AssertionError(f"parser lost rows: {self.accepted.height} accepted + "
+                                 f"{self.rejects.height} rejected != {self.n_input} input")
+
+    def reject(self, mask: np.ndarray, reason: str, detail: pl.Series | str, *, source_file: str,
+               with_raw: bool = True) -> tuple[pl.DataFrame, np.ndarray]:
+        """Move accepted rows where ``mask`` holds to rejects (a later stage's verdict).
+
+        Returns the new reject rows (``raw`` left empty unless ``with_raw``, which costs
+        a JSON encoding per row) and the mask of rows kept; ``self`` is updated so that
+        the counts still add up.
+        """
+        idx = np.flatnonzero(mask)
+        if isinstance(detail, str):
+            detail = pl.repeat(detail, len(idx), eager=True, dtype=pl.String)
+        elif len(detail) == len(mask):
+            detail = detail.gather(idx)
+        pos = self.accepted_pos[idx] if self.accepted_pos is not None else idx
+        rows = self.raw.row_number[pos] if self.raw is not None else pos + 1
+        raw = self.raw.rows_json(pos) if (with_raw and self.raw is not None) else \
+            pl.Series("raw", [None] * len(idx), dtype=pl.String)
+        new = pl.DataFrame({"source_file": pl.repeat(source_file, len(idx), eager=True, dtype=pl.String),
+                            "row_number": pl.Series(rows, dtype=pl.Int64), "reason": pl.repeat(reason, len(idx), eager=True),
+                            "detail": detail.alias("detail"), "raw": raw.alias("raw")})
+        keep = ~np.asarray(mask, dtype=bool)
+        self.accepted = self.accepted.filter(pl.Series(keep))
+        if self.accepted_pos is not None:
+            self.accepted_pos = self.accepted_pos[keep]
+        self.rejects = pl.concat([self.rejects, new])
+        return new, keep
+
+    def to_parsed(self) -> Parsed:
+        """The pandas form (dates as :class:`datetime.date`, as :meth:`geo.store.Store.read` gives)."""
+        return Parsed(self.accepted.to_arrow().to_pandas(), self.rejects.to_arrow().cast(REJECTS_SCHEMA).to_pandas(),
+                      self.n_input)
+
+
+@dataclass
+class _Raw:
+    """A file's rows before validation: the source columns and each row's data row number.
+
+    ``table`` may hold only the columns validation needs (Parquet is read pruned);
+    :meth:`rows_json` fetches whole original rows for the few that are rejected.
+    """
+
+    table: pa.Table
+    row_number: np.ndarray  # int64, 1-based data row of each table row
+    malformed: pl.DataFrame  # rejects for rows that could not be split into columns
+    fmt: str
+    notes: list[str] = field(default_factory=list)
+    path: Path | None = None
+    pruned: bool = False
+
+    @property
+    def n_input(self) -> int:
+        return self.table.num_rows + self.malformed.height
+
+    def column(self, name: str | None) -> pl.Series | None:
+        if name is None:
+            return None
+        s = pl.from_arrow(self.table.column(name))
+        return s if isinstance(s, pl.Series) else s.to_series()
+
+    def rows_json(self, idx: np.ndarray) -> pl.Series:
+        """The original rows at table positions ``idx`` as JSON objects (column -> value)."""
+        if not len(idx):
+            return pl.Series("raw", [], dtype=pl.String)
+        if self.pruned and self.path is not None:
+            sub = _parquet_rows(self.path, idx)
+        else:
+            sub = self.table.take(pa.array(idx))
+        return _json_rows(sub.drop_columns([c for c in sub.column_names if c.startswith("__")]))
+
+
+# --------------------------------------------------------------------------- ubigeo
+
+
+def normalise_ubigeo(values: Iterable) -> np.ndarray:
+    """6-character ubigeo strings from ints, floats or strings; ``None`` where invalid.
+
+    Police data writes ubigeos as integers, so the leading zero is restored; spaces and a
+    ``.0`` suffix are dropped. A ubigeo has 5 or 6 digits once cleaned and starts with a
+    department code 01-25.
+
+    >>> normalise_ubigeo([10202, "150132", " 70106.0", 150132.0, "15013", "abc", None, 990101]).tolist()
+    ['010202', '150132', '070106', '150132', '015013', None, None, None]
+    """
+    s = _series("u", values)
+    return _normalise_ubigeo_pl(s).to_numpy().astype(object)
+
+
+def _series(name: str, values: Iterable) -> pl.Series:
+    """A Polars Series from any sequence; mixed Python objects become text."""
+    if isinstance(values, pl.Series):
+        s = values
+    else:
+        vals = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
+        if not isinstance(vals, np.ndarray):
+            vals = list(vals)
+        try:
+            s = pl.Series(name, vals, strict=False)
+        except (TypeError, pl.exceptions.PolarsError):
+            s = pl.Series(name, [None if v is None else str(v) for v in vals], dtype=pl.String)
+    if s.dtype == pl.Object:
+        s = pl.Series(s.name, [None if v is None else str(v) for v in s.to_list()], dtype=pl.String)
+    return s
+
+
+def _normalise_ubigeo_pl(s: pl.Series) -> pl.Series:
+    """Vectorised :func:`normalise_ubigeo` on a Series of any dtype (nulls stay null)."""
+    return _map_distinct(s, _normalise_ubigeo_distinct)
+
+
+def _normalise_ubigeo_distinct(s: pl.Series) -> pl.Series:
+    if s.dtype.is_float():
+        whole = s.is_finite() & (s == s.floor()) & (s.abs() < 1e9)
+        s = pl.select(pl.when(whole).then(s).otherwise(None)).to_series().cast(pl.Int64, strict=False).alias(s.name)
+    text = s.cast(pl.String, strict=False).str.strip_chars()
+    digits = text.str.extract(r"^(\d{5,6})(?:\.0*)?$", 1).str.zfill(6)
+    ok = digits.str.slice(0, 2).is_in(sorted(_DEPARTMENTS))
+    return pl.select(pl.when(ok).then(digits).otherwise(None)).to_series().alias(s.name)
+
+
+def _map_distinct(s: pl.Series, fn) -> pl.Series:
+    """``fn`` (Series -> Series) computed once per distinct value and mapped back.
+
+    For low-cardinality columns (categories, ubigeos): millions of rows, a few hundred
+    values. Nulls map to null.
+    """
+    uniq = s.drop_nulls().unique()
+    if len(uniq) * 4 > len(s):
+        return fn(s)
+    mapped = fn(uniq)
+    if not len(uniq):
+        return pl.Series(s.name, [None] * len(s), dtype=mapped.dtype)
+    return s.replace_strict(uniq, mapped, default=None, return_dtype=mapped.dtype).alias(s.name)
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def _detect_format(path: Path, fmt: str) -> str:
+    if fmt != "auto":
+        if fmt not in ("csv", "parquet", "geojson"):
+            raise HexwatchError(f"unknown file format {fmt!r}; use csv, parquet or geojson")
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq", ".geoparquet"):
+        return "parquet"
+    if suffix in (".geojson", ".json"):
+        return "geojson"
+    if suffix in (".csv", ".txt", ".tsv"):
+        return "csv"
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head == b"PAR1":
+        return "parquet"
+    return "geojson" if head.lstrip()[:1] == b"{" else "csv"
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise HexwatchError(f"{path} does not exist")
+    if path.is_dir():
+        raise HexwatchError(f"{path} is a folder; give a CSV, Parquet or GeoJSON file")
+    if path.stat().st_size == 0:
+        raise HexwatchError(f"{path.name} is empty; export the data again")
+
+
+def _load(path: Path, fmt: str, resolve) -> tuple[_Raw, dict[str, str | None]]:
+    """Read ``path`` and map roles to its columns with ``resolve(column_names)``.
+
+    Parquet is read with only the resolved columns (whole rows are fetched again for
+    rejects); CSV and GeoJSON are read whole, as their parsing dominates anyway.
+    """
+    _check_file(path)
+    fmt = _detect_format(path, fmt)
+    if fmt == "parquet":
+        names = _unique_names(_parquet_schema(path).names)
+        cols = resolve(names)
+        wanted = sorted({c for c in cols.values() if c is not None}, key=names.index)
+        return _read_parquet(path, wanted), cols
+    raw = _read_csv(path) if fmt == "csv" else _read_geojson(path)
+    return raw, resolve(raw.table.column_names)
+
+
+def _no_malformed() -> pl.DataFrame:
+    return pl.DataFrame(schema={"source_file": pl.String, "row_number": pl.Int64, "reason": pl.String,
+                                "detail": pl.String, "raw": pl.String})
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        base = name.strip() or f"column_{i + 1}"
+        cand, k = base, 2
+        while cand in seen:
+            cand, k = f"{base}_{k}", k + 1
+        seen.add(cand)
+        out.append(cand)
+    return out
+
+
+def _to_utf8(data: bytes) -> tuple[bytes, str]:
+    """The file as UTF-8 bytes and the encoding it was in.
+
+    A file that is not valid UTF-8 is read as UTF-8 anyway (bad bytes replaced) when it
+    holds more valid multi-byte characters than bad bytes (a truncated or lightly
+    damaged UTF-8 file), else as Windows-1252/Latin-1 (spreadsheet exports in Peru).
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        data, bom = data[len(codecs.BOM_UTF8):], "utf-8-sig"
+    else:
+        bom = ""
+    try:
+        data.decode("utf-8")
+        return data, bom or "utf-8"
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="replace")
+    n_bad = text.count("\ufffd") - data.count("\xef\xbf\xbd".encode("latin-1"))
+    n_multibyte = len(data) - len(text) + n_bad
+    if bom or n_multibyte > n_bad:
+        return text.encode("utf-8"), (bom or "utf-8") + " (damaged bytes replaced)"
+    try:
+        return data.decode("cp1252").encode("utf-8"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1").encode("utf-8"), "latin-1"
+
+
+def _sniff_delimiter(head: str) -> str:
+    lines = [ln for ln in head.splitlines()[:50] if ln.strip()]
+    if len(lines) > 1 and not head.endswith("\n"):
+        lines = lines[:-1]  # a cut line would skew the counts
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+    except csv.Error:
+        # Fall back to the candidate that appears most often in the header line.
+        first = lines[0] if lines else ""
+        counts = {d: first.count(d) for d in ",;\t|"}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def _read_csv(path: Path) -> _Raw:
+    data, encoding = _to_utf8(path.read_bytes())
+    head = data[:65536].decode("utf-8", errors="replace")
+    if not head.strip():
+        raise HexwatchError(f"{path.name} holds no rows; export the data again")
+    delimiter = _sniff_delimiter(head)
+    first_line = head.splitlines()[0]
+    header = next(csv.reader([first_line], delimiter=delimiter), [])
+    names = _unique_names(header)
+    if not names:
+        raise HexwatchError(f"{path.name} has no header line; the first line must name the columns")
+
+    def read(use_threads: bool) -> tuple[pa.Table, list[tuple[int | None, str, int, int]]]:
+        bad: list[tuple[int | None, str, int, int]] = []
+
+        def handler(row) -> str:
+            bad.append((row.number, row.text, row.expected_columns, row.actual_columns))
+            return "skip"
+
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=use_threads),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=handler),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+        return table, bad
+
+    try:
+        table, bad = read(True)
+        if bad and any(b[0] is None for b in bad):
+            table, bad = read(False)  # row numbers of bad rows are only known single-threaded
+    except pa.ArrowInvalid as exc:
+        raise HexwatchError(f"cannot read {path.name} as CSV ({str(exc).splitlines()[0]}); check the delimiter and quoting") from None
+    notes = [] if encoding in ("utf-8", "utf-8-sig") else [f"{path.name}: read as {encoding}"]
+    # Arrow counts the header as row 1 of the file; data rows are numbered from 1.
+    bad_rows = np.array([b[0] - 1 for b in bad], dtype=np.int64)
+    n_total = table.num_rows + len(bad)
+    row_number = np.setdiff1d(np.arange(1, n_total + 1, dtype=np.int64), bad_rows, assume_unique=True)
+    malformed = _no_malformed() if not bad else pl.DataFrame({
+        "source_file": [path.name] * len(bad),
+        "row_number": bad_rows,
+        "reason": ["malformed_row"] * len(bad),
+        "detail": [f"{actual} fields where the header has {expected}" for _, _, expected, actual in bad],
+        "raw": pl.Series([{"_line": text} for _, text, _, _ in bad]).struct.json_encode(),
+    }, schema_overrides={"row_number": pl.Int64})
+    return _Raw(table, row_number, malformed, "csv", notes, path=path)
+
+
+def _parquet_schema(path: Path) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise HexwatchError(f"cannot read {path.name} as Parquet ({str(exc).splitlines()[0]}); "
+                            f"the file may be truncated: export it again") from None
+
+
+def _read_parquet(path: Path, columns: list[str]) -> _Raw:
+    names = _parquet_schema(path).names
+    physical = dict(zip(_unique_names(names), range(len(names))))
+    try:
+        pf = pq.ParquetFile(path)
+        table = pf.read(columns=[names[physical[c]] for c in columns]) if len(set(names)) == len(names) else \
+            pf.read().select([physical[c] for c in columns])
+    except (pa.ArrowException, OSError) as exc:
+        raise HexwatchError(f"cannot read {path.name} as Parquet ({str(exc).splitlines()[0]}); "
+                            f"the file may be truncated: export it again") from None
+    table = table.rename_columns(columns)
+    return _Raw(table, np.arange(1, table.num_rows + 1, dtype=np.int64), _no_malformed(), "parquet",
+                path=path, pruned=len(columns) < len(names))
+
+
+def _parquet_rows(path: Path, idx: np.ndarray) -> pa.Table:
+    """Whole rows at positions ``idx`` of a Parquet file, reading only their row groups."""
+    pf = pq.ParquetFile(path)
+    sizes = np.array([pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)], dtype=np.int64)
+    starts = np.r_[0, np.cumsum(sizes)]
+    groups = np.unique(np.searchsorted(starts, idx, side="right") - 1)
+    table = pf.read_row_groups(groups.tolist())
+    offsets = np.r_[0, np.cumsum(sizes[groups])]
+    local = offsets[np.searchsorted(groups, np.searchsorted(starts, idx, side="right") - 1)] + \
+        (idx - starts[np.searchsorted(starts, idx, side="right") - 1])
+    return table.rename_columns(_unique_names(table.column_names)).take(pa.array(local))
+
+
+def _read_geojson(path: Path) -> _Raw:
+    import pyogrio
+    import shapely
+
+    try:
+        _, table = pyogrio.read_arrow(path)
+    except Exception as exc:  # pyogrio's DataSourceError and GDAL's errors share no base class
+        raise HexwatchError(f"cannot read {path.name} as GeoJSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                            f"the file may be truncated or not a FeatureCollection") from None
+    geom_col = next((c for c in ("wkb_geometry", "geometry") if c in table.column_names), None)
+    if geom_col is None:
+        raise HexwatchError(f"{path.name} has no geometries; give Point features")
+    geoms = shapely.from_wkb(table.column(geom_col).to_numpy(zero_copy_only=False), on_invalid="ignore")
+    is_point = shapely.get_type_id(geoms) == 0
+    x = np.where(is_point, shapely.get_x(geoms), np.nan)
+    y = np.where(is_point, shapely.get_y(geoms), np.nan)
+    gtype = shapely.get_type_id(geoms)
+    props = table.drop_columns([geom_col])
+    props = props.rename_columns(_unique_names(props.column_names))
+    # A missing geometry is a missing coordinate; another geometry type is a bad one.
+    lon = pa.array(np.where(gtype == -1, np.nan, x), mask=gtype == -1)
+    lat = pa.array(np.where(gtype == -1, np.nan, y), mask=gtype == -1)
+    type_names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+                           "MultiPolygon", "GeometryCollection", "missing"], dtype=object)
+    props = props.append_column("__lon", lon).append_column("__lat", lat)
+    props = props.append_column("__geometry_type", pa.array(type_names[gtype], type=pa.string()))
+    return _Raw(props, np.arange(1, props.num_rows + 1, dtype=np.int64), _no_malformed(), "geojson", path=path)
+
+
+def _resolve_columns(available: list[str], wanted: Mapping[str, str | None], path: Path,
+                     optional: Iterable[str] = ()) -> dict[str, str | None]:
+    """Map each role to a column of the file: exact name first, then ignoring case/spaces."""
+    folded = {c.strip().lower(): c for c in reversed(available)}
+    resolved: dict[str, str | None] = {}
+    for role, name in wanted.items():
+        if name is None:
+            resolved[role] = None
+        elif name in available:
+            resolved[role] = name
+        elif name.strip().lower() in folded:
+            resolved[role] = folded[name.strip().lower()]
+        elif role in optional:
+            resolved[role] = None
+        else:
+            shown = [c for c in available if not c.startswith("__")]
+            listing = ", ".join(shown[:40]) + (f", ... ({len(shown)} in all)" if len(shown) > 40 else "")
+            raise HexwatchError(f"{path.name} has no column {name!r} (for {role}); columns found: {listing or 'none'}")
+    return resolved
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _blank(s: pl.Series) -> pl.Series:
+    """True where a value is missing: null, or text that is empty or a null token."""
+    if s.dtype == pl.String:
+        return s.is_null() | s.str.strip_chars().str.to_lowercase().is_in(list(_NULL_TOKENS))
+    return s.is_null()
+
+
+def _to_float(s: pl.Series) -> pl.Series:
+    """Floats from numbers or text (decimal comma allowed); null where not a number."""
+    if s.dtype.is_numeric():
+        return s.cast(pl.Float64)
+    if s.dtype == pl.Boolean or s.dtype.is_temporal():
+        return pl.Series(s.name, [None] * len(s), dtype=pl.Float64)
+    text = s.cast(pl.String, strict=False).str.strip_chars().str.replace_all(",", ".", literal=True)
+    return text.cast(pl.Float64, strict=False)
+
+
+def _clean_text(s: pl.Series, *, lower: bool) -> pl.Series:
+    """Trimmed text with inner whitespace collapsed (lower case when asked); blanks -> null."""
+    def clean(u: pl.Series) -> pl.Series:
+        t = u.cast(pl.String, strict=False).str.strip_chars().str.replace_all(r"\s+", " ")
+        if lower:
+            t = t.str.to_lowercase()
+        return pl.select(pl.when(_blank(t)).then(None).otherwise(t)).to_series().alias(u.name)
+
+    return _map_distinct(s, clean)
+
+
+def parse_times(values: pl.Series | Iterable, time_format: str | None = None) -> pl.Series:
+    """Local naive times (``Datetime[ms]``) from text, numbers or timestamps; null where unreadable.
+
+    Detects the formats listed in this module's docstring unless ``time_format`` (strftime
+    codes, or ``epoch_s``/``epoch_ms``) is given. Times outside 1900-2099 are null.
+
+    >>> parse_times(["2023-09-21 14:35:00", "21/09/2023 14:35", "1695325200", "x"]).dt.to_string("%Y-%m-%d %H:%M").to_list()
+    ['2023-09-21 14:35', '2023-09-21 14:35', '2023-09-21 14:40', None]
+    """
+    s = _series("time", values)
+    if isinstance(s.dtype, pl.Datetime):
+        out = s
+        if s.dtype.time_zone is not None:
+            out = s.dt.convert_time_zone(TIMEZONE).dt.replace_time_zone(None)
+        out = out.dt.cast_time_unit("ms")
+    elif s.dtype == pl.Date:
+        out = s.cast(pl.Datetime("ms"))
+    elif s.dtype.is_numeric():
+        out = _epoch(s.cast(pl.Float64), time_format)
+    else:
+        out = _parse_time_text(s.cast(pl.String, strict=False), time_format)
+    in_range = (out >= _TIME_MIN) & (out < _TIME_MAX)
+    return pl.select(pl.when(in_range).then(out).otherwise(None)).to_series().alias(s.name)
+
+
+def _epoch(x: pl.Series, time_format: str | None) -> pl.Series:
+    """Epoch numbers (UTC) to Lima time; seconds unless ``epoch_ms`` or the value is ≥ 1e11."""
+    if time_format not in (None, "epoch", "epoch_s", "epoch_ms"):
+        return pl.Series(x.name, [None] * len(x), dtype=pl.Datetime("ms"))
+    finite = x.is_finite() & (x.abs() < 1e15)
+    ms = x * 1000.0 if time_format == "epoch_s" else (x if time_format == "epoch_ms" else
+                                                      pl.select(pl.when(x.abs() >= 1e11).then(x).otherwise(x * 1000.0)).to_series())
+    ms = pl.select(pl.when(finite).then(ms.round(0)).otherwise(None)).to_series().cast(pl.Int64, strict=False)
+    return (ms.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC").dt.convert_time_zone(TIMEZONE)
+            .dt.replace_time_zone(None).alias(x.name))
+
+
+def _parse_time_text(s: pl.Series, time_format: str | None) -> pl.Series:
+    if time_format in ("epoch", "epoch_s", "epoch_ms"):
+        return _epoch(_to_float(s), time_format)
+    if time_format is not None:
+        try:
+            parsed = s.str.strip_chars().str.to_datetime(time_format, time_unit="ms", strict=False, exact=True)
+        except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError) as exc:
+            raise HexwatchError(f"time format {time_format!r} is not valid ({str(exc).splitlines()[0]}); "
+                                f"use strftime codes, e.g. %d/%m/%Y %H:%M") from None
+        if isinstance(parsed.dtype, pl.Datetime) and parsed.dtype.time_zone is not None:
+            parsed = parsed.dt.convert_time_zone(TIMEZONE).dt.replace_time_zone(None)
+        return parsed
+    # The common case (one format for the whole file) costs one pass; later formats only
+    # see the strings the earlier ones could not read.
+    out = s.str.to_datetime(_TIME_FORMATS[0], time_unit="ms", strict=False, exact=True)
+    todo = np.flatnonzero((out.is_null() & s.is_not_null()).to_numpy())
+    if not len(todo):
+        return out
+    values = out.to_numpy().copy()
+    rest = s.gather(todo).str.strip_chars().str.replace(r"^(\d{4}-\d{1,2}-\d{1,2})T", "$1 ").str.replace(r"Z$", "+00:00")
+    got = pl.Series(rest.name, [None] * len(rest), dtype=pl.Datetime("ms"))
+    for fmt in _TIME_FORMATS + _TIME_FORMATS_TZ:
+        missing = got.is_null()
+        if not missing.any():
+            break
+        attempt = rest.str.to_datetime(fmt, time_unit="ms", strict=False, exact=True)
+        if attempt.dtype.time_zone is not None:
+            attempt = attempt.dt.convert_time_zone(TIMEZONE).dt.replace_time_zone(None)
+        got = got.fill_null(attempt)
+    # Bare numbers: ten digits are epoch seconds, thirteen epoch milliseconds.
+    digits = rest.str.extract(r"^(\d{10}|\d{13})(?:\.\d+)?$", 0)
+    got = got.fill_null(_epoch(digits.cast(pl.Float64, strict=False), None))
+    values[todo] = got.to_numpy()
+    return pl.Series(s.name, values, dtype=pl.Datetime("ms"))
+
+
+def _reasons(rules: list[tuple[pl.Series, str, pl.Series | str]], n: int) -> tuple[pl.Series, pl.Series]:
+    """First failing rule of each row: ``(reason, detail)``, null where every rule passes."""
+    reason = pl.Series("reason", [None] * n, dtype=pl.String)
+    detail = pl.Series("detail", [None] * n, dtype=pl.String)
+    for fails, code, why in rules:
+        take = fails.fill_null(False) & reason.is_null()
+        if not take.any():
+            continue
+        why_s = why if isinstance(why, pl.Series) else pl.repeat(why, n, eager=True, dtype=pl.String)
+        reason = pl.select(pl.when(take).then(pl.lit(code)).otherwise(reason)).to_series()
+        detail = pl.select(pl.when(take).then(why_s).otherwise(detail)).to_series()
+    return reason.alias("reason"), detail.alias("detail")
+
+
+def _quoted(s: pl.Series) -> pl.Series:
+    text = s.cast(pl.String, strict=False).fill_null("")
+    return "'" + text.str.slice(0, 60) + "'"
+
+
+def _json_rows(sub: pa.Table) -> pl.Series:
+    """Rows of an Arrow table as JSON objects (values as read; exotic types as text)."""
+    frame = pl.from_arrow(sub)
+    if isinstance(frame, pl.Series):
+        frame = frame.to_frame()
+    safe = [pl.col(c) if (frame[c].dtype.is_numeric() or frame[c].dtype in (pl.String, pl.Boolean))
+            else pl.col(c).cast(pl.String, strict=False) for c in frame.columns]
+    try:
+        return frame.select(pl.struct(safe).struct.json_encode().alias("raw")).to_series()
+    except pl.exceptions.PolarsError:
+        return pl.Series("raw", [orjson.dumps(r, default=str).decode() for r in sub.to_pylist()], dtype=pl.String)
+
+
+def _rejects_frame(raw: _Raw, idx: np.ndarray, reason: pl.Series, detail: pl.Series, source_file: str) -> pl.DataFrame:
+    """Reject rows for table positions ``idx`` (with their reasons), plus the malformed rows."""
+    bad = pl.DataFrame({
+        "source_file": pl.repeat(source_file, len(idx), eager=True, dtype=pl.String),
+        "row_number": pl.Series(raw.row_number[idx], dtype=pl.Int64),
+        "reason": reason.alias("reason"),
+        "detail": detail.alias("detail"),
+        "raw": raw.rows_json(idx),
+    })
+    malformed = raw.malformed.with_columns(pl.lit(source_file).alias("source_file"))
+    return pl.concat([malformed, bad]).sort("row_number") if malformed.height else bad.sort("row_number")
+
+
+# --------------------------------------------------------------------------- ids
+
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a fixed, well-spread 64-bit mix (stable across versions)."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * _MIX1
+        x = (x ^ (x >> np.uint64(27))) * _MIX2
+        return x ^ (x >> np.uint64(31))
+
+
+def _text_hash(s: pl.Series) -> np.ndarray:
+    """A stable 64-bit hash of each string (blake2b of each distinct value); null -> 0."""
+    uniq = s.drop_nulls().unique()
+    codes = [int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little") for v in uniq.to_list()]
+    mapped = s.replace_strict(uniq, pl.Series(codes, dtype=pl.UInt64), default=0, return_dtype=pl.UInt64) if len(uniq) else \
+        pl.Series([0] * len(s), dtype=pl.UInt64)
+    return mapped.to_numpy()
+
+
+def content_ids(time: pl.Series, lat: pl.Series, lon: pl.Series, category: pl.Series,
+                subcategory: pl.Series | None = None) -> pl.Series:
+    """Deterministic incident ids from parsed content: ``"h<uint64>"``, ``-k`` on the k-th repeat.
+
+    Stable across runs, versions and file formats (a fixed mix of the time in ms,
+    coordinates in 1e-7 degrees and blake2b hashes of the texts).
+
+    >>> import polars as pl
+    >>> t = pl.Series([1_695_300_900_000, 1_695_300_900_000]).cast(pl.Datetime("ms"))
+    >>> ids = content_ids(t, pl.Series([-12.05, -12.05]), pl.Series([-77.04, -77.04]), pl.Series(["robo", "robo"]))
+    >>> ids[1] == ids[0] + "-1"
+    True
+    """
+    parts = [
+        time.cast(pl.Datetime("ms")).dt.epoch("ms").fill_null(0).to_numpy().astype(np.int64).view(np.uint64),
+        (lat.fill_nan(None).fill_null(0) * 1e7).round(0).cast(pl.Int64).to_numpy().view(np.uint64),
+        (lon.fill_nan(None).fill_null(0) * 1e7).round(0).cast(pl.Int64).to_numpy().view(np.uint64),
+        _text_hash(category.cast(pl.String)),
+        _text_hash(subcategory.cast(pl.String)) if subcategory is not None else np.zeros(len(time), np.uint64),
+    ]
+    h = np.full(len(time), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for i, p in enumerate(parts):
+            h = _mix64(h ^ (p + np.uint64(i + 1) * np.uint64(0x9E3779B97F4A7C15)))
+    hs = pl.Series("incident_id", h, dtype=pl.UInt64)
+    ids = "h" + hs.cast(pl.String)
+    if hs.n_unique() == len(hs):
+        return ids
+    k = pl.DataFrame({"h": hs}).select(pl.int_range(pl.len()).over("h").alias("k")).to_series()
+    return pl.select(pl.when(k > 0).then(ids + "-" + k.cast(pl.String)).otherwise(ids)).to_series().alias("incident_id")
+
+
+def _repeated_ids(ids: pl.Series, candidate: np.ndarray, row_number: np.ndarray) -> tuple[np.ndarray, pl.Series]:
+    """Positions of ``candidate`` rows whose id repeats an earlier candidate's, and why.
+
+    Fast path: a per-run 64-bit hash with ``n_unique`` proves the ids distinct without
+    sorting the strings; only when it cannot are the repeated ids sought.
+    """
+    cand_idx = np.flatnonzero(candidate)
+    sub = ids.gather(cand_idx)
+    if sub.hash(seed=0).n_unique() == len(sub):
+        return np.zeros(0, np.int64), pl.Series("detail", [], dtype=pl.String)
+    frame = pl.DataFrame({"id": sub, "pos": cand_idx, "row": row_number[cand_idx]})
+    dup_ids = frame.group_by("id").len().filter(pl.col("len") > 1)["id"]
+    dups = (frame.filter(pl.col("id").is_in(dup_ids.implode())).sort("pos")
+            .with_columns(pl.col("row").first().over("id").alias("first_row"), pl.int_range(pl.len()).over("id").alias("k"))
+            .filter(pl.col("k") > 0))
+    detail = "id '" + dups["id"].str.slice(0, 60) + "' already on row " + dups["first_row"].cast(pl.String)
+    return dups["pos"].to_numpy().astype(np.int64), detail.alias("detail")
+
+
+# --------------------------------------------------------------------------- points
+
+
+def _gather(s: pl.Series | None, idx: np.ndarray) -> pl.Series | None:
+    return None if s is None else s.gather(idx)
+
+
+def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | None, source_file: str,
+            source: str, kind: str) -> ParsedFrames:
+    n = raw.table.num_rows
+    lat_raw, lon_raw, time_raw = raw.column(cols["lat"]), raw.column(cols["lon"]), raw.column(cols["time"])
+    lat, lon = _to_float(lat_raw), _to_float(lon_raw)
+    times = parse_times(time_raw, time_format)
+    category = _clean_text(raw.column(cols["category"]), lower=True)
+    gtype = raw.column("__geometry_type") if raw.fmt == "geojson" else None
+    good = pl.DataFrame({"lat": lat, "lon": lon, "t": times, "c": category}).select(
+        (pl.col("lat").is_finite() & pl.col("lon").is_finite() & (pl.col("lat").abs() <= 90) & (pl.col("lon").abs() <= 180)
+         & ((pl.col("lat") != 0) | (pl.col("lon") != 0)) & pl.col("t").is_not_null() & pl.col("c").is_not_null())
+        .fill_null(False)).to_series()
+    if gtype is not None:
+        good = good & (gtype == "Point")
+    ok = good.to_numpy()
+    # Only the failing rows need explaining; text is built for them alone.
+    bad_idx = np.flatnonzero(~ok)
+    reason, detail = _explain_points(_gather(lat_raw, bad_idx), _gather(lon_raw, bad_idx), _gather(lat, bad_idx),
+                                     _gather(lon, bad_idx), _gather(time_raw, bad_idx), _gather(times, bad_idx),
+                                     _gather(category, bad_idx), _gather(gtype, bad_idx))
+    subcategory = _clean_text(raw.column(cols["subcategory"]), lower=False) if cols.get("subcategory") else \
+        pl.Series("subcategory", [None] * n, dtype=pl.String)
+    given = raw.column(cols.get("id"))
+    if given is None:
+        ids = pl.Series("incident_id", [None] * n, dtype=pl.String)
+        need = ok
+    else:
+        ids = given.cast(pl.String, strict=False).str.strip_chars()
+        need = ok & (ids.is_null() | (ids == "")).to_numpy()
+    if need.any():
+        at = np.flatnonzero(need)
+        ids = ids.scatter(at, content_ids(times.gather(at), lat.gather(at), lon.gather(at), category.gather(at),
+                                          subcategory.gather(at)))
+    repeat_idx, repeat_detail = _repeated_ids(ids, ok, raw.row_number)
+    ok[repeat_idx] = False
+    idx = np.concatenate([bad_idx, repeat_idx])
+    reason = pl.concat([reason, pl.repeat("duplicate_id", len(repeat_idx), eager=True, dtype=pl.String)])
+    detail = pl.concat([detail, repeat_detail])
+    reported = _normalise_ubigeo_pl(raw.column(cols["reported_ubigeo"])) if cols.get("reported_ubigeo") else \
+        pl.Series([None] * n, dtype=pl.String)
+    keep = pl.Series(ok)
+    accepted = pl.DataFrame({
+        "incident_id": ids, "time": times, "day": times.dt.date(), "category": category, "subcategory": subcategory,
+        "lat": lat, "lon": lon, "source": pl.repeat(source, n, eager=True, dtype=pl.String), "reported_ubigeo": reported,
+    }, schema=dict(zip(POINT_COLUMNS, (pl.String, pl.Datetime("ms"), pl.Date, pl.String, pl.String, pl.Float64,
+                                       pl.Float64, pl.String, pl.String)))).filter(keep)
+    return ParsedFrames(accepted, _rejects_frame(raw, idx, reason, detail, source_file), raw.n_input, kind, list(raw.notes),
+                        accepted_pos=np.flatnonzero(ok), raw=raw)
+
+
+def _explain_points(lat_raw, lon_raw, lat, lon, time_raw, times, category, gtype) -> tuple[pl.Series, pl.Series]:
+    """Reason and detail of each failing row (inputs are the failing rows only)."""
+    q_lat, q_lon = _quoted(lat_raw), _quoted(lon_raw)
+    rules: list[tuple[pl.Series, str, pl.Series | str]] = []
+    if gtype is not None:
+        rules.append((gtype == "missing", "missing_coordinate", "feature has no geometry"))
+        rules.append((gtype != "Point", "bad_coordinate", "geometry is a " + gtype + ", not a Point"))
+    rules += [
+        (_blank(lat_raw) | _blank(lon_raw), "missing_coordinate", "latitude or longitude is empty"),
+        (lat.is_null() | lon.is_null() | ~lat.is_finite() | ~lon.is_finite(), "bad_coordinate",
+         "lat " + q_lat + " / lon " + q_lon + " is not a finite number"),
+        ((lat.abs() > 90) | (lon.abs() > 180), "bad_coordinate",
+         "lat " + q_lat + " / lon " + q_lon + " out of range (|lat| <= 90, |lon| <= 180)"),
+        ((lat == 0) & (lon == 0), "bad_coordinate", "0,0 is a placeholder, not a place"),
+        (_blank(time_raw), "unparseable_time", "time is empty"),
+        (times.is_null(), "unparseable_time", "cannot read time " + _quoted(time_raw) + f" ({_TIME_HELP})"),
+        (category.is_null(), "missing_category", "category is empty"),
+    ]
+    return _reasons(rules, len(lat))
+
+
+def parse_points(path: str | os.PathLike, columns: Mapping[str, str | None], *, time_format: str | None = None,
+                 fmt: str = "auto", source: str | None = None) -> ParsedFrames:
+    """:func:`read_points` returning Polars frames (``columns`` maps roles to file columns)."""
+    path = Path(path)
+    wanted = {role: columns.get(role) for role in POINT_ROLES}
+
+    def resolve(available: list[str]) -> dict[str, str | None]:
+        w = dict(wanted)
+        if "__lat" in available:  # GeoJSON: coordinates from the Point geometries
+            w["lat"], w["lon"] = w["lat"] or "__lat", w["lon"] or "__lon"
+        for role in ("lat", "lon", "time", "category"):
+            if not w.get(role):
+                raise HexwatchError(f"name the {role} column of {path.name} (--{role} COLUMN)")
+        return {**_resolve_columns(available, w, path), "reported_ubigeo": None}
+
+    raw, cols = _load(path, fmt, resolve)
+    return _points(raw, cols, time_format=time_format, source_file=path.name, source=source or path.name, kind="points")
+
+
+def read_points(path: str | os.PathLike, *, lat: str | None = None, lon: str | None = None, time: str,
+                category: str, id: str | None = None, subcategory: str | None = None,
+                time_format: str | None = None, fmt: str = "auto") -> Parsed:
+    """Read a generic point file (CSV, Parquet or GeoJSON) whose columns the user names.
+
+    ``lat``/``lon`` name the coordinate columns in degrees (WGS84); a GeoJSON file takes
+    them from its Point geometries (lon, lat order) unless named. ``id`` names a unique
+    id column (else ids are content hashes, see the module docstring). ``fmt`` is
+    ``auto`` (by extension, then content), ``csv``, ``parquet`` or ``geojson``.
+    Raises :class:`HexwatchError` naming a missing column and the columns found.
+    """
+    return parse_points(path, {"lat": lat, "lon": lon, "time": time, "category": category, "id": id,
+                               "subcategory": subcategory}, time_format=time_format, fmt=fmt).to_parsed()
+
+
+# --------------------------------------------------------------------------- MININTER
+
+
+def parse_mininter(path: str | os.PathLike, *, columns: Mapping[str, str | None] | None = None,
+                   time_format: str | None = None, fmt: str = "auto", source: str | None = None) -> ParsedFrames:
+    """:func:`read_mininter` returning Polars frames; ``columns`` overrides default names by role."""
+    path = Path(path)
+    given = {role: name for role, name in (columns or {}).items() if name}
+
+    def resolve(available: list[str]) -> dict[str, str | None]:
+        lower = {c.strip().lower() for c in available}
+        wanted: dict[str, str | None] = {**MININTER_COLUMNS,
+                                         "id": next((c for c in MININTER_ID_COLUMNS if c in lower), None), **given}
+        optional = {"subcategory", "district_name", "reported_ubigeo"} - set(given)
+        return _resolve_columns(available, wanted, path, optional=optional)
+
+    raw, cols = _load(path, fmt, resolve)
+    cols.pop("district_name", None)
+    return _points(raw, cols, time_format=time_format, source_file=path.name, source=source or path.name, kind="mininter")
+
+
+def read_mininter(path: str | os.PathLike, *, time_format: str | None = None) -> Parsed:
+    """Read Peru's geo-referenced police reports (the MININTER layer).
+
+    Category is ``tipo_hecho`` (trimmed, lower case, accents kept), subcategory
+    ``subtipo_hecho``; ``ubigeo_hecho`` is kept as ``reported_ubigeo`` (what the police
+    wrote, compared with the located district in the ingest report, never used to
+    assign it). The id is ``id_denuncia``/``nro_denuncia`` when present. Times as
+    ``2023-09-21 14:35:00`` or ``21/09/2023 14:35`` (see the module docstring).
+    """
+    return parse_mininter(path, time_format=time_format).to_parsed()
+
+
+# --------------------------------------------------------------------------- SIDPOL
+
+
+def parse_sidpol(path: str | os.PathLike, *, known_ubigeos: Iterable[str] | None = None, fmt: str = "auto",
+                 source: str | None = None) -> ParsedFrames:
+    """:func:`read_sidpol` returning Polars frames."""
+    path = Path(path)
+    raw, cols = _load(path, fmt, lambda available: _resolve_columns(available, {
+        "year": "ANIO", "month": "MES", "ubigeo": "UBIGEO_HECHO", "category": "P_MODALIDADES", "count": "cantidad"}, path))
+    u_raw, y_raw, m_raw, n_raw = (raw.column(cols[k]) for k in ("ubigeo", "year", "month", "count"))
+    ubigeo = _normalise_ubigeo_pl(u_raw)
+    year = _to_float(y_raw)
+    month_name = _map_distinct(m_raw, lambda u: u.cast(pl.String, strict=False).str.strip_chars().str.to_uppercase()
+                               .replace_strict(_MONTHS_ES, default=None, return_dtype=pl.Float64))
+    month = _to_float(m_raw).fill_null(month_name)
+    count = _to_float(n_raw)
+    category = _clean_text(raw.column(cols["category"]), lower=True)
+    known = None if known_ubigeos is None else pl.Series(sorted({str(u) for u in known_ubigeos}), dtype=pl.String)
+    frame = pl.DataFrame({"u": ubigeo, "y": year, "m": month, "c": category, "n": count})
+    good = frame.select((
+        pl.col("u").is_not_null() & (pl.col("u").is_in(known.implode()) if known is not None else pl.lit(True))
+        & (pl.col("y") == pl.col("y").floor()) & (pl.col("y") >= 1900) & (pl.col("y") <= 2099)
+        & (pl.col("m") == pl.col("m").floor()) & (pl.col("m") >= 1) & (pl.col("m") <= 12)
+        & pl.col("c").is_not_null()
+        & pl.col("n").is_finite() & (pl.col("n") >= 0) & (pl.col("n") == pl.col("n").floor()) & (pl.col("n") <= 2**53)
+    ).fill_null(False)).to_series().to_numpy()
+    idx = np.flatnonzero(~good)
+    sub = {k: v.gather(idx) for k, v in {"u_raw": u_raw, "u": ubigeo, "y_raw": y_raw, "y": year, "m_raw": m_raw,
+                                         "m": month, "c": category, "n_raw": n_raw, "n": count}.items()}
+    rules: list[tuple[pl.Series, str, pl.Series | str]] = [
+        (sub["u"].is_null(), "unknown_ubigeo", _quoted(sub["u_raw"]) + " is not a 6-digit ubigeo"),
+    ]
+    if known is not None:
+        rules.append((~sub["u"].is_in(known.implode()), "unknown_ubigeo", sub["u"] + " is not a district of the boundaries"))
+    y, m, c = sub["y"], sub["m"], sub["n"]
+    rules += [
+        (y.is_null() | (y != y.floor()) | (y < 1900) | (y > 2099) | m.is_null() | (m != m.floor()) | (m < 1) | (m > 12),
+         "unparseable_time", "year " + _quoted(sub["y_raw"]) + " / month " + _quoted(sub["m_raw"]) + " is not a year-month"),
+        (sub["c"].is_null(), "missing_category", "P_MODALIDADES is empty"),
+        (c.is_null() | ~c.is_finite() | (c < 0) | (c != c.floor()) | (c > 2**53),
+         "bad_count", "cantidad " + _quoted(sub["n_raw"]) + " is not a whole number >= 0"),
+    ]
+    reason, detail = _reasons(rules, len(idx))
+    keep = pl.Series(good)
+    accepted = pl.DataFrame({
+        "ubigeo": ubigeo, "year": year.cast(pl.Int16, strict=False), "month": month.cast(pl.Int8, strict=False),
+        "category": category, "n": count.cast(pl.Int64, strict=False),
+    }).filter(keep)
+    return ParsedFrames(accepted, _rejects_frame(raw, idx, reason, detail, path.name), raw.n_input, "sidpol", list(raw.notes),
+                        accepted_pos=np.flatnonzero(good), raw=raw)
+
+
+def read_sidpol(path: str | os.PathLike, *, known_ubigeos: Iterable[str] | None = None) -> Parsed:
+    """Read Peru's SIDPOL district-month counts into ``district_month`` rows.
+
+    ``UBIGEO_HECHO`` is an integer in the open data (``10202`` is ``"010202"``);
+    ``known_ubigeos`` (e.g. the boundary districts) rejects codes of no known district
+    as ``unknown_ubigeo``. ``MES`` may be a number or a Spanish month name. Rows are
+    returned as read (one per input row); :mod:`geo.ingest` sums repeated keys.
+    """
+    return parse_sidpol(path, known_ubigeos=known_ubigeos).to_parsed()
+
+
+# --------------------------------------------------------------------------- kind detection
+
+
+def detect_kind(path: str | os.PathLike, fmt: str = "auto") -> str:
+    """``"sidpol"``, ``"mininter"`` or ``"points"`` from a file's column names."""
+    path = Path(path)
+    fmt = _detect_format(path, fmt)
+    if fmt == "parquet":
+        try:
+            names = pq.read_schema(path).names
+        except (pa.ArrowException, OSError):
+            return "points"
+    elif fmt == "geojson":
+        return "points"
+    else:
+        with open(path, "rb") as fh:
+            head, _ = _to_utf8(fh.read(65536))
+        text = head.decode("utf-8", errors="replace")
+        first = text.splitlines()[0] if text.strip() else ""
+        names = next(csv.reader([first], delimiter=_sniff_delimiter(text)), [])
+    lower = {n.strip().lower() for n in names}
+    if {"ubigeo_hecho", "cantidad", "anio", "mes"} <= lower:
+        return "sidpol"
+    if {"lat_hecho", "long_hecho", "fecha_hora_hecho"} <= lower:
+        return "mininter"
+    return "points"

@@ -1,0 +1,643 @@
+"""Ingest a file into a store: parse, index in H3, locate districts, merge, cube, write.
+
+:func:`ingest_file` is the one entry point (the ``hexwatch ingest`` command wraps it)::
+
+    parse (geo.incidents) -> H3 cells (latlng_to_cells at ``resolution``, the cell
+    stored with each incident, and at the finest cube resolution, 10, for the cubes)
+    -> districts (geo.locate.DistrictLocator, cached per boundary set, reusing the
+    cells) -> drop rows the store already holds (by incident_id) -> cubes from all
+    incidents (geo.cubes) -> geo.store.write_version (atomic: a crash leaves the
+    previous version live)
+
+Two H3 passes, not one plus ``cells_to_parent``: H3 cells are not nested, and for
+about 7% of points the parent of the point's resolution-10 cell is not the
+resolution-9 cell that holds it; the stored cell and the district lookup must be exact.
+
+Every input row ends up accepted or rejected with a reason, and the report checks
+``n_accepted + n_rejected == n_input`` before anything is written.
+
+Decisions worth knowing:
+
+- **Rejects.** The store's ``rejects`` table is cumulative: every data-quality reject
+  of every ingest, keyed by ``(source_file, row_number, reason, raw)`` so ingesting the
+  same file again adds nothing. Rows rejected as ``already_in_store`` are counted in the
+  report (and written to ``rejects_path`` when asked) but not stored: they are not
+  faults of the data, and storing them would make every re-ingest grow the store.
+- **Idempotence.** When an ingest adds no incident, district-month or reject and
+  changes no metadata, no version is written: the store stays exactly as it was and
+  the report says so (``version`` is ``None``).
+- **SIDPOL** district-months already in the store (same ubigeo, year, month,
+  category) are rejected ``already_in_store``; repeated keys within a file are summed.
+- **Boundaries.** Points are located in ``boundaries`` (default: the study districts
+  when fetched, else none: H3 only, with a note). A store whose points were located
+  with another boundary set gets a note, and ``meta["boundaries"]`` lists both.
+- A second ingest into the same store waits for the first (a lock file beside the
+  versions), so concurrent ingests never lose each other's rows.
+
+Example
+-------
+>>> import tempfile, os
+>>> d = tempfile.mkdtemp()
+>>> src = os.path.join(d, "points.csv")
+>>> _ = open(src, "w").write("t,lat,lon,cat\\n2023-09-21 10:00,-12.05,-77.04,Robo\\n2023-09-21 11:00,x,-77.04,Robo\\n")
+>>> report = ingest_file(src, os.path.join(d, "store"), kind="points", boundaries=False,
+...                      columns={"time": "t", "lat": "lat", "lon": "lon", "category": "cat"}, progress=False)
+>>> report.n_input, report.n_accepted, report.rejects_by_reason
+(2, 1, {'bad_coordinate': 1})
+>>> ingest_file(src, os.path.join(d, "store"), kind="points", boundaries=False, progress=False,
+...             columns={"time": "t", "lat": "lat", "lon": "lon", "category": "cat"}).n_already_present
+1
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import orjson
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+import geo
+from geo import cubes, incidents
+from geo.errors import HexwatchError
+from geo.h3index import CUBE_RESOLUTIONS, DEFAULT_RESOLUTION, latlng_to_cells
+from geo.store import Store, StoreError, atomic_write_bytes, write_version
+
+KINDS = ("points", "mininter", "sidpol")
+#: Rows indexed and located per step (the progress bar advances by chunks).
+CHUNK_ROWS = 2_000_000
+#: Schema of the store's ``incidents`` table as ingest writes it (``reported_ubigeo``:
+#: the ubigeo a MININTER file itself gives, else null; kept for audits, never used to locate).
+INCIDENTS_SCHEMA = pa.schema([
+    ("incident_id", pa.string()), ("time", pa.timestamp("ms")), ("day", pa.date32()), ("category", pa.string()),
+    ("subcategory", pa.string()), ("lat", pa.float64()), ("lon", pa.float64()), ("cell", pa.uint64()),
+    ("ubigeo", pa.string()), ("source", pa.string()), ("reported_ubigeo", pa.string()),
+])
+DISTRICT_MONTH_SCHEMA = pa.schema([("ubigeo", pa.string()), ("year", pa.int16()), ("month", pa.int8()),
+                                   ("category", pa.string()), ("n", pa.int64())])
+NO_BOUNDARIES = "none (H3 cells only)"
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; ``n_accepted + n_rejected == n_input`` always.
+
+    ``n_accepted`` counts rows added to the store; rows the store already held are
+    rejected as ``already_in_store`` (``n_already_present``). ``n_outside_districts``
+    counts added points that lie in no district (kept with their cell and a null
+    ubigeo; rejected ``outside_area`` instead when clipping). ``version`` is the store
+    version written, ``None`` when nothing changed.
+    """
+
+    source_file: str
+    path: str
+    sha256: str
+    kind: str
+    store: str
+    n_input: int
+    n_accepted: int
+    n_rejected: int
+    rejects_by_reason: dict[str, int]
+    n_already_present: int = 0
+    n_located: int = 0
+    n_outside_districts: int = 0
+    n_reported_ubigeo: int = 0
+    n_reported_ubigeo_mismatch: int = 0
+    boundaries: str = NO_BOUNDARIES
+    h3_resolution: int = DEFAULT_RESOLUTION
+    cube_resolutions: list[int] = field(default_factory=lambda: list(CUBE_RESOLUTIONS))
+    coverage: dict[str, str] | None = None
+    store_incidents: int = 0
+    store_district_months: int = 0
+    version: str | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    started_at: str = ""
+
+    def check(self) -> None:
+        """Raise if the counts do not add up (a bug, never a user error)."""
+        if self.n_accepted + self.n_rejected != self.n_input or sum(self.rejects_by_reason.values()) != self.n_rejected:
+            raise AssertionError(f"ingest counts do not add up: {self.n_accepted} accepted + {self.n_rejected} "
+                                 f"rejected ({self.rejects_by_reason}) != {self.n_input} input")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (what ``ingest_report.json`` holds)."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """A few lines for people: what was read, added, rejected and why, and where it went."""
+        lines = [f"{self.source_file} ({self.kind}) -> {self.store}",
+                 f"  {self.n_input:,} rows read: {self.n_accepted:,} added, {self.n_rejected:,} rejected"]
+        if self.rejects_by_reason:
+            lines[-1] += " (" + ", ".join(f"{k} {v:,}" for k, v in sorted(self.rejects_by_reason.items(),
+                                                                           key=lambda kv: -kv[1])) + ")"
+        if self.kind != "sidpol":
+            if self.boundaries == NO_BOUNDARIES:
+                lines.append("  not located in districts (no boundaries): H3 cells only")
+            else:
+                lines.append(f"  in a district: {self.n_located:,}; outside every district: {self.n_outside_districts:,}"
+                             f" (boundaries: {self.boundaries})")
+            if self.n_reported_ubigeo:
+                share = self.n_reported_ubigeo_mismatch / self.n_reported_ubigeo
+                lines.append(f"  the file's own ubigeo differs from the located district for "
+                             f"{self.n_reported_ubigeo_mismatch:,} of {self.n_reported_ubigeo:,} rows ({share:.1%})")
+        if self.coverage:
+            lines.append(f"  rows added span {self.coverage['start']} to {self.coverage['end']}")
+        lines.append(f"  store: {self.store_incidents:,} incidents, {self.store_district_months:,} district-month rows; "
+                     + (f"version {self.version}" if self.version else "unchanged (nothing new)"))
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextmanager
+def _ingest_lock(store: Path):
+    """One ingest per store at a time, from reading the live version to writing the next."""
+    store.mkdir(parents=True, exist_ok=True)
+    with open(store / ".ingest.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class _Progress:
+    """A rich progress bar on stderr when it is a terminal and wanted; otherwise silent."""
+
+    def __init__(self, enabled: bool, label: str, total: int) -> None:
+        self._bar = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            console = Console(stderr=True)
+            if console.is_terminal:
+                self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                     TimeElapsedColumn(), console=console, transient=True)
+                self._task = self._bar.add_task(label, total=max(total, 1))
+                self._label = label
+                self._bar.start()
+
+    def step(self, what: str, advance: float = 0) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"{self._label}: {what}", advance=advance)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + now - self._t, 3)
+        self._t = now
+
+
+_LOCATORS: dict[tuple[str, int], Any] = {}
+
+
+def _locator(districts, resolution: int):
+    """A :class:`geo.locate.DistrictLocator` per boundary set, kept for the process's life;
+    at the store's resolution when the locator supports it, so it reuses the cells."""
+    from geo.locate import RESOLUTIONS, DistrictLocator, boundary_set_hash
+
+    res = resolution if resolution in RESOLUTIONS else DEFAULT_RESOLUTION
+    key = (boundary_set_hash(districts), res)
+    if key not in _LOCATORS:
+        while len(_LOCATORS) >= 4:
+            _LOCATORS.pop(next(iter(_LOCATORS)))
+        _LOCATORS[key] = DistrictLocator(districts, resolution=res)
+    return _LOCATORS[key]
+
+
+def _boundary_label(districts, key: str) -> str:
+    return f"{districts.attrs.get('boundary_set', 'custom')} ({len(districts):,} areas, {key[:12]})"
+
+
+def _default_boundaries(notes: list[str]):
+    from geo import boundaries
+
+    try:
+        return boundaries.load_study_districts()
+    except HexwatchError:
+        notes.append("boundaries are not fetched, so points were not located in districts "
+                      "(run `hexwatch boundaries fetch`, then ingest into a new store)")
+        return None
+
+
+def _open(store: Path) -> Store | None:
+    try:
+        return Store.open(store)
+    except StoreError:
+        if (store / "CURRENT").exists():
+            raise
+        return None
+
+
+def _polars(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    return frame if isinstance(frame, pl.DataFrame) else frame.to_frame()
+
+
+def _reasons(rejects: pl.DataFrame) -> dict[str, int]:
+    if not rejects.height:
+        return {}
+    counts = rejects.group_by("reason").len().sort("reason")
+    return {r: int(n) for r, n in zip(counts["reason"], counts["len"])}
+
+
+def _to_arrow(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
+    cols = {name: (frame[name] if name in frame.columns else pl.Series(name, [None] * frame.height)) for name in schema.names}
+    return pa.table({n: s.to_arrow() for n, s in cols.items()}).cast(schema)
+
+
+def _coverage(days: pl.Series) -> dict[str, str] | None:
+    days = days.drop_nulls()
+    if not len(days):
+        return None
+    return {"start": str(days.min()), "end": str(days.max())}
+
+
+def _month_coverage(dm: pl.DataFrame) -> dict[str, str] | None:
+    if not dm.height:
+        return None
+    ym = (dm["year"].cast(pl.Int32) * 12 + dm["month"].cast(pl.Int32) - 1)
+    lo, hi = int(ym.min()), int(ym.max())
+    end = datetime(hi // 12 + (hi % 12 == 11), (hi % 12 + 1) % 12 + 1, 1).date().toordinal() - 1
+    return {"start": f"{lo // 12:04d}-{lo % 12 + 1:02d}-01", "end": str(datetime.fromordinal(end).date())}
+
+
+def _new_rejects(old: pa.Table | None, new: pl.DataFrame) -> pl.DataFrame:
+    """Rejects of this ingest that the store's cumulative table does not hold yet."""
+    new = new.filter(pl.col("reason") != "already_in_store").unique(maintain_order=True)
+    if old is None or not old.num_rows or not new.height:
+        return new
+    key = ["source_file", "row_number", "reason", "raw"]
+    return new.join(_polars(old.select(key)).cast({"row_number": pl.Int64}), on=key, how="anti", nulls_equal=True)
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def ingest_file(
+    path: str | os.PathLike,
+    store: str | os.PathLike,
+    *,
+    kind: str = "auto",
+    columns: Mapping[str, str | None] | None = None,
+    time_format: str | None = None,
+    boundaries=None,
+    clip: bool = False,
+    resolution: int = DEFAULT_RESOLUTION,
+    progress: bool = True,
+    source_label: str | None = None,
+    meta_updates: Mapping[str, Any] | None = None,
+    rejects_path: str | os.PathLike | None = None,
+) -> IngestReport:
+    """Ingest one incident file into ``store`` (created if absent) and return the report.
+
+    - ``kind``: ``points`` (name the columns in ``columns``: ``lat, lon, time,
+      category`` and optionally ``id, subcategory``), ``mininter``, ``sidpol``, or
+      ``auto`` (from the file's columns).
+    - ``time_format``: strftime codes or ``epoch_s``/``epoch_ms``; detected when ``None``.
+    - ``boundaries``: a GeoDataFrame with ``ubigeo, geometry`` to locate points in;
+      ``None`` = the study districts when fetched; ``False`` = none (H3 only).
+    - ``clip``: reject points outside every district (``outside_area``) instead of
+      keeping them with a null ubigeo.
+    - ``resolution``: H3 resolution of each incident's stored ``cell``.
+    - ``source_label``: the ``source`` written on each incident (default: file name).
+    - ``meta_updates``: keys merged into the store's metadata (e.g. ``synthetic``).
+    - ``rejects_path``: also write this ingest's rejects (all reasons) as CSV there.
+
+    Raises :class:`HexwatchError` for a missing file or column, bad options, or a store
+    whose cells are at another resolution.
+    """
+    timer = _Timer()
+    started = datetime.now().isoformat(timespec="seconds")
+    path, root = Path(path), Path(store)
+    if not path.is_file():
+        raise HexwatchError(f"{path} does not exist or is not a file")
+    if root.exists() and not root.is_dir():
+        raise HexwatchError(f"--store {root} is a file; give a folder")
+    kind = incidents.detect_kind(path) if kind == "auto" else kind
+    if kind not in KINDS:
+        raise HexwatchError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)} (or auto)")
+    if not 0 <= resolution <= 15:
+        raise HexwatchError(f"H3 resolution must be 0-15, got {resolution}")
+    if kind == "points" and not columns:
+        raise HexwatchError(f"name the columns of {path.name}: --lat, --lon, --time and --category")
+    notes: list[str] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sha = pool.submit(_sha256, path)  # hashing overlaps parsing (hashlib releases the GIL)
+        if kind == "sidpol":
+            known, label = None, NO_BOUNDARIES
+            districts = _default_boundaries(notes) if boundaries is None else (boundaries if boundaries is not False else None)
+            if districts is not None:
+                known = set(districts["ubigeo"].astype(str))
+                label = districts.attrs.get("boundary_set", "custom")
+            else:
+                notes.append("ubigeos were checked for form only (no boundaries to check them against)")
+            parsed = incidents.parse_sidpol(path, known_ubigeos=known, source=source_label)
+            timer.lap("parse")
+            return _ingest_sidpol(parsed, path, root, sha, notes, timer, started, meta_updates, rejects_path, label)
+        districts = None
+        if boundaries is None:
+            districts = _default_boundaries(notes)
+        elif boundaries is not False:
+            districts = boundaries
+        if clip and districts is None:
+            raise HexwatchError("--clip needs boundaries: fetch them (`hexwatch boundaries fetch`) or give --boundaries FILE")
+        if kind == "points":
+            parsed = incidents.parse_points(path, dict(columns or {}), time_format=time_format, source=source_label)
+        else:
+            parsed = incidents.parse_mininter(path, columns=columns, time_format=time_format, source=source_label)
+        timer.lap("parse")
+        return _ingest_points(parsed, path, root, sha, districts, notes, timer, started, clip=clip,
+                              resolution=resolution, progress=progress, meta_updates=meta_updates,
+                              rejects_path=rejects_path)
+
+
+def _index_and_locate(lat: np.ndarray, lon: np.ndarray, resolution: int, finest: int, locator, bar: _Progress,
+                      timer: _Timer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each point's cell at ``resolution`` and at ``finest`` (two exact passes: H3 cells
+    are not nested, so a parent need not hold its child's points) and its district row
+    (-1 = none), chunk by chunk."""
+    n = len(lat)
+    cells = np.empty(n, dtype=np.uint64)
+    fine = cells if finest == resolution else np.empty(n, dtype=np.uint64)
+    rows = np.full(n, -1, dtype=np.int32)
+    for a in range(0, max(n, 1), CHUNK_ROWS):
+        b = min(a + CHUNK_ROWS, n)
+        bar.step("H3 cells")
+        cells[a:b] = latlng_to_cells(lat[a:b], lon[a:b], resolution)
+        if finest != resolution:
+            fine[a:b] = latlng_to_cells(lat[a:b], lon[a:b], finest)
+        timer.lap("h3")
+        if locator is not None:
+            bar.step("districts")
+            same = locator.resolution == resolution
+            rows[a:b] = locator.positions(lat[a:b], lon[a:b], cells=cells[a:b] if same else None)
+            timer.lap("locate")
+        bar.step("H3 cells", advance=b - a)
+    return cells, fine, rows
+
+
+def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, districts, notes: list[str],
+                   timer: _Timer, started: str, *, clip: bool, resolution: int, progress: bool,
+                   meta_updates, rejects_path) -> IngestReport:
+    notes += parsed.notes
+    acc = parsed.accepted
+    n = acc.height
+    bar = _Progress(progress and n >= CHUNK_ROWS // 4, f"ingest {path.name}", n)
+    try:
+        label, locator = NO_BOUNDARIES, None
+        if districts is not None:
+            locator = _locator(districts, resolution)
+            label = _boundary_label(districts, locator.key)
+        finest = max(CUBE_RESOLUTIONS)
+        lat, lon = acc["lat"].to_numpy(), acc["lon"].to_numpy()
+        cells, cells_fine, rows = _index_and_locate(lat, lon, resolution, finest, locator, bar, timer)
+        ubigeos = pa.array(list(locator.ubigeos) if locator is not None else [], type=pa.string())
+        ubigeo = ubigeos.take(pa.array(rows, mask=rows < 0)) if locator is not None else pa.nulls(n, pa.string())
+        acc = acc.with_columns(pl.Series("cell", cells), pl.Series("ubigeo", ubigeo, dtype=pl.String))
+        parsed.accepted = acc
+        outside = rows < 0
+        if clip and outside.any():
+            _, keep = parsed.reject(outside, "outside_area", "the point is outside every district",
+                                    source_file=path.name, with_raw=True)
+            cells_fine, outside = cells_fine[keep], outside[keep]
+        timer.lap("locate")
+
+        bar.step("merging with the store")
+        with _ingest_lock(root):
+            current = _open(root)
+            meta = dict(current.meta) if current is not None else {}
+            old = current.read_arrow("incidents") if current is not None and current.has("incidents") else None
+            if old is not None and old.num_rows and int(meta.get("h3_resolution", resolution)) != resolution:
+                raise HexwatchError(f"store {root} holds cells at H3 resolution {meta['h3_resolution']}; ingest with "
+                                    f"--resolution {meta['h3_resolution']} or into a new store")
+            if old is not None and old.num_rows:
+                present = _present(parsed.accepted["incident_id"], old.column("incident_id"))
+                if present.any():
+                    _, keep = parsed.reject(present, "already_in_store", "the store already holds this incident id",
+                                            source_file=path.name, with_raw=rejects_path is not None)
+                    cells_fine, outside = cells_fine[keep], outside[keep]
+            timer.lap("merge")
+            new = parsed.accepted
+            added = new.height
+            tables: dict[str, pa.Table] = {}
+            if added or old is None:
+                new_arrow = _to_arrow(new, INCIDENTS_SCHEMA)
+                all_incidents = pa.concat_tables([old.cast(INCIDENTS_SCHEMA) if old is not None and old.schema != INCIDENTS_SCHEMA
+                                                  else old, new_arrow]) if old is not None and old.num_rows else new_arrow
+                bar.step("cubes")
+                old_fine = _fine_cells(old, finest, int(meta.get("h3_resolution", resolution))) if old is not None and old.num_rows else None
+                all_fine = np.concatenate([old_fine, cells_fine]) if old_fine is not None else cells_fine
+                cube_resolutions = list(CUBE_RESOLUTIONS)
+                days = all_incidents.column("day").cast(pa.int32()).to_numpy().astype(np.int64)
+                cats = pl.from_arrow(all_incidents.column("category"))
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    district_job = pool.submit(cubes.district_cube_arrays, pl.from_arrow(all_incidents.column("ubigeo")),
+                                               days, cats)
+                    tables["cube_cell"] = cubes.cell_cube_arrays(all_fine, days, cats, cube_resolutions)
+                    tables["cube_district"] = district_job.result()
+                tables["incidents"] = all_incidents
+                timer.lap("cubes")
+            old_rejects = current.read_arrow("rejects") if current is not None and current.has("rejects") else None
+            fresh = _new_rejects(old_rejects, parsed.rejects)
+            if fresh.height:
+                tables["rejects"] = _append_rejects(old_rejects, fresh)
+            located = int((~outside).sum()) if locator is not None else 0
+            reported = new["reported_ubigeo"]
+            both = reported.is_not_null() & new["ubigeo"].is_not_null()
+            store_label = label
+            prev = meta.get("boundaries")
+            if old is not None and old.num_rows and prev:
+                if not added:
+                    store_label = prev
+                elif label not in prev.split(" + "):
+                    notes.append(f"the store's earlier points were located with {prev}; these with {label}")
+                    store_label = f"{prev} + {label}"
+                else:
+                    store_label = prev
+            store_n = tables["incidents"].num_rows if "incidents" in tables else (old.num_rows if old is not None else 0)
+            report = IngestReport(
+                source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind=parsed.kind, store=str(root),
+                n_input=parsed.n_input, n_accepted=added, n_rejected=parsed.rejects.height,
+                rejects_by_reason=_reasons(parsed.rejects),
+                n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
+                n_located=located, n_outside_districts=(int(outside.sum()) if locator is not None else 0),
+                n_reported_ubigeo=int(reported.is_not_null().sum()) if locator is not None else 0,
+                n_reported_ubigeo_mismatch=int((both & (reported != new["ubigeo"])).sum()),
+                boundaries=label, h3_resolution=resolution,
+                cube_resolutions=list(CUBE_RESOLUTIONS),
+                coverage=_coverage(new["day"]), store_incidents=store_n,
+                store_district_months=_rows(current, "district_month"), notes=notes, started_at=started,
+            )
+            if locator is not None and added and report.n_outside_districts > added / 2:
+                notes.append("most points fall outside every district: are latitude and longitude swapped, "
+                             "or are these the right boundaries?")
+            coverage = _coverage(pl.from_arrow(tables["incidents"].column("day"))) if "incidents" in tables else meta.get("coverage")
+            new_meta = _meta(meta, report, changed=bool(added or fresh.height), meta_updates=meta_updates, coverage=coverage)
+            new_meta["h3_resolution"] = resolution
+            new_meta["boundaries"] = store_label
+            return _finish(report, root, tables, meta, new_meta, parsed, rejects_path, timer, bar)
+    finally:
+        bar.close()
+
+
+def _present(new_ids: pl.Series, old_ids: pa.ChunkedArray) -> np.ndarray:
+    """Which new ids the store already holds (a per-run hash narrows, strings decide)."""
+    old = pl.from_arrow(old_ids).cast(pl.String)
+    new_hash, old_hash = new_ids.hash(seed=7), old.hash(seed=7)
+    maybe = new_hash.is_in(old_hash.implode()).to_numpy()
+    if not maybe.any():
+        return maybe
+    idx = np.flatnonzero(maybe)
+    exact = new_ids.gather(idx).is_in(old.filter(old_hash.is_in(new_hash.gather(idx).implode())).implode()).to_numpy()
+    out = np.zeros(len(new_ids), dtype=bool)
+    out[idx[exact]] = True
+    return out
+
+
+def _fine_cells(old: pa.Table, finest: int, stored_resolution: int) -> np.ndarray:
+    """Cells at ``finest`` of the store's incidents: the stored cells when they are at
+    that resolution, else recomputed from the coordinates (parents of finer cells need
+    not hold the point)."""
+    if stored_resolution == finest:
+        return old.column("cell").to_numpy().astype(np.uint64)
+    return latlng_to_cells(old.column("lat").to_numpy(), old.column("lon").to_numpy(), finest)
+
+
+def _append_rejects(old: pa.Table | None, fresh: pl.DataFrame) -> pa.Table:
+    fresh_arrow = _to_arrow(fresh, incidents.REJECTS_SCHEMA)
+    if old is None or not old.num_rows:
+        return fresh_arrow
+    return pa.concat_tables([old.cast(incidents.REJECTS_SCHEMA), fresh_arrow])
+
+
+def _rows(current: Store | None, table: str) -> int:
+    """Rows of a store table, from the Parquet footer (no data read)."""
+    if current is None or not current.has(table):
+        return 0
+    return pq.ParquetFile(current.table_path(table)).metadata.num_rows
+
+
+def _meta(meta: Mapping[str, Any], report: IngestReport, *, changed: bool, meta_updates: Mapping[str, Any] | None,
+          coverage: dict[str, str] | None) -> dict[str, Any]:
+    """The next version's metadata: the previous one with this ingest recorded in
+    ``sources`` (once per file content, again only when it changed the store)."""
+    new = dict(meta)
+    new.setdefault("synthetic", False)
+    new.setdefault("dataset", f"incidents from {report.source_file}")
+    new.setdefault("h3_resolution", report.h3_resolution)
+    new["cube_resolutions"] = report.cube_resolutions
+    if coverage is not None:
+        new["coverage"] = coverage
+    sources = list(new.get("sources", []))
+    if changed or not any(s.get("sha256") == report.sha256 for s in sources):
+        sources.append({"file": report.source_file, "path": report.path, "sha256": report.sha256, "kind": report.kind,
+                        "n_input": report.n_input, "n_accepted": report.n_accepted, "n_rejected": report.n_rejected,
+                        "ingested_at": report.started_at})
+    new["sources"] = sources
+    new["hexwatch_version"] = geo.__version__
+    new.update(meta_updates or {})
+    return new
+
+
+def _finish(report: IngestReport, root: Path, tables: dict[str, pa.Table], meta: Mapping[str, Any],
+            new_meta: dict[str, Any], parsed: incidents.ParsedFrames, rejects_path, timer: _Timer,
+            bar: _Progress) -> IngestReport:
+    """Check the counts, write the version (unless nothing changed) and the rejects CSV."""
+    report.check()
+    if rejects_path is not None:
+        _write_rejects_csv(parsed.rejects, Path(rejects_path))
+    if tables or orjson.dumps(new_meta, default=str) != orjson.dumps(dict(meta), default=str):
+        bar.step("writing")
+        timer.lap("report")
+        report.seconds = dict(timer.seconds)
+        report.version = write_version(root, tables=tables, meta=new_meta,
+                                       files={"ingest_report.json": orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2)})
+        timer.lap("write")
+    else:
+        report.notes.append("nothing new: the store was left unchanged")
+    report.seconds = dict(timer.seconds)
+    return report
+
+
+def _write_rejects_csv(rejects: pl.DataFrame, path: Path) -> None:
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(_to_arrow(rejects.sort("row_number"), incidents.REJECTS_SCHEMA), sink)
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def _ingest_sidpol(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, notes: list[str], timer: _Timer,
+                   started: str, meta_updates, rejects_path, label: str) -> IngestReport:
+    notes += parsed.notes
+    key = ["ubigeo", "year", "month", "category"]
+    with _ingest_lock(root):
+        current = _open(root)
+        meta = dict(current.meta) if current is not None else {}
+        old = _polars(current.read_arrow("district_month")) if current is not None and current.has("district_month") else None
+        acc = parsed.accepted
+        if old is not None and old.height:
+            present = acc.select(key).join(old.select(key).unique().with_columns(pl.lit(True).alias("_in")),
+                                           on=key, how="left", maintain_order="left")["_in"].fill_null(False).to_numpy()
+            if present.any():
+                parsed.reject(present, "already_in_store", "the store already holds this district-month",
+                              source_file=path.name, with_raw=rejects_path is not None)
+        new = parsed.accepted.group_by(key).agg(pl.col("n").sum()).sort(key)
+        tables: dict[str, pa.Table] = {}
+        if new.height:
+            merged = pl.concat([old.cast(dict(zip(new.columns, new.dtypes))), new]) if old is not None else new
+            tables["district_month"] = _to_arrow(merged.sort(key), DISTRICT_MONTH_SCHEMA)
+        old_rejects = current.read_arrow("rejects") if current is not None and current.has("rejects") else None
+        fresh = _new_rejects(old_rejects, parsed.rejects)
+        if fresh.height:
+            tables["rejects"] = _append_rejects(old_rejects, fresh)
+        timer.lap("merge")
+        store_dm = tables["district_month"].num_rows if "district_month" in tables else (old.height if old is not None else 0)
+        incidents_n = current.read_arrow("incidents", columns=["incident_id"]).num_rows \
+            if current is not None and current.has("incidents") else 0
+        report = IngestReport(
+            source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind="sidpol", store=str(root),
+            n_input=parsed.n_input, n_accepted=parsed.accepted.height, n_rejected=parsed.rejects.height,
+            rejects_by_reason=_reasons(parsed.rejects),
+            n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
+            boundaries=label, h3_resolution=int(meta.get("h3_resolution", DEFAULT_RESOLUTION)),
+            cube_resolutions=list(CUBE_RESOLUTIONS),
+            coverage=_month_coverage(parsed.accepted), store_incidents=incidents_n,
+            store_district_months=store_dm, notes=notes, started_at=started,
+        )
+        coverage = meta.get("coverage") if incidents_n else _month_coverage(
+            _polars(tables["district_month"]) if "district_month" in tables else (old if old is not None else new))
+        new_meta = _meta(meta, report, changed=bool(new.height or fresh.height), meta_updates=meta_updates, coverage=coverage)
+        return _finish(report, root, tables, meta, new_meta, parsed, rejects_path, timer, _Progress(False, "", 0))
