@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo import locate
@@ -111,7 +111,7 @@ def lima_vertices(study_districts):
     return shapely.get_coordinates(shapely.boundary(area.geometry.to_numpy()))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_property_equals_sjoin_on_real_lima_boundaries(data, study_districts, lima_locator, lima_vertices):
     n_free = data.draw(st.integers(0, 30))
