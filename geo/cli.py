@@ -126,6 +126,73 @@ def demo(
     out.print(truth_summary(Store.open(store).meta["demo"]), highlight=False, markup=False)
 
 
+# --- ingest and summary (geo.ingest) -----------------------------------------------------
+@app.command("ingest")
+def ingest_cmd(
+    file: Path = typer.Argument(..., help="Incident file: CSV (any delimiter/encoding), Parquet or GeoJSON.", dir_okay=False),
+    store: Path = StoreOpt,
+    kind: str = typer.Option("auto", "--format", help="points, mininter (police reports), sidpol (district-month counts) "
+                             "or auto (from the file's columns)."),
+    lat: Optional[str] = typer.Option(None, help="Latitude column (degrees)."),
+    lon: Optional[str] = typer.Option(None, help="Longitude column (degrees)."),
+    time: Optional[str] = typer.Option(None, help="Date/time column."),
+    category: Optional[str] = typer.Option(None, help="Category column (e.g. the crime type)."),
+    id: Optional[str] = typer.Option(None, "--id", help="Unique id column (default: a hash of each row's content)."),
+    subcategory: Optional[str] = typer.Option(None, help="Subcategory column."),
+    time_format: Optional[str] = typer.Option(None, "--time-format", help="strftime codes, e.g. '%d/%m/%Y %H:%M', "
+                                              "or epoch_s / epoch_ms (default: detected)."),
+    clip: bool = typer.Option(False, "--clip", help="Reject points outside every district instead of keeping them without one."),
+    resolution: int = typer.Option(9, "--resolution", help="H3 resolution of each incident's cell."),
+    boundaries_file: Optional[Path] = typer.Option(None, "--boundaries", help="Your own districts (GeoJSON, GeoPackage, Shapefile)."),
+    boundary_id_field: Optional[str] = typer.Option(None, "--boundary-id-field", help="Field of --boundaries with each area's id."),
+    boundary_name_field: Optional[str] = typer.Option(None, "--boundary-name-field", help="Field of --boundaries with each area's name."),
+    no_boundaries: bool = typer.Option(False, "--no-boundaries", help="Do not locate districts: H3 cells only."),
+    rejects: Optional[Path] = typer.Option(None, "--rejects", help="Also write this ingest's rejected rows to this CSV file."),
+    source: Optional[str] = typer.Option(None, "--source", help="Label stored with each incident (default: the file name)."),
+    json_out: bool = typer.Option(False, "--json", help="Also print the ingest report as JSON."),
+) -> None:
+    """Add an incident file to a store: every row is accepted or rejected with a reason; re-ingesting adds nothing."""
+    from geo.ingest import ingest_file
+
+    if no_boundaries and boundaries_file is not None:
+        raise HexwatchError("give either --boundaries FILE or --no-boundaries, not both")
+    districts = False if no_boundaries else None
+    if boundaries_file is not None:
+        if not boundary_id_field:
+            raise HexwatchError("--boundaries needs --boundary-id-field (the field that identifies each area)")
+        from geo.boundaries import read_boundary_file
+
+        districts = read_boundary_file(boundaries_file, id_field=boundary_id_field, name_field=boundary_name_field)
+    columns = {k: v for k, v in {"lat": lat, "lon": lon, "time": time, "category": category, "id": id,
+                                 "subcategory": subcategory}.items() if v}
+    report = ingest_file(file, store, kind=kind, columns=columns or None, time_format=time_format, boundaries=districts,
+                         clip=clip, resolution=resolution, progress=True, source_label=source, rejects_path=rejects)
+    out.print(report.summary(), highlight=False, markup=False, soft_wrap=True)
+    if rejects is not None:
+        out.print(f"rejected rows: {rejects}", highlight=False, markup=False, soft_wrap=True)
+    if json_out:
+        import orjson
+
+        out.print(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode(), highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command("summary")
+def summary_cmd(
+    store: Path = StoreOpt,
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON instead."),
+) -> None:
+    """What a store holds: dataset, coverage, table sizes, sources, rejects and the last ingest."""
+    from geo.ingest import describe_store, store_summary
+
+    if json_out:
+        import orjson
+
+        out.print(orjson.dumps(store_summary(store), option=orjson.OPT_INDENT_2, default=str).decode(),
+                  highlight=False, markup=False, soft_wrap=True)
+    else:
+        out.print(describe_store(store), highlight=False, markup=False, soft_wrap=True)
+
+
 # --- sharing: export and embed (one set of view options, parsed by geo.viewspec) ---------
 _FromOpt = typer.Option(None, "--from", help="First day, YYYY-MM-DD (default: the declaration's or the data's).")
 _ToOpt = typer.Option(None, "--to", help="Last day (inclusive), YYYY-MM-DD.")
@@ -190,6 +257,33 @@ def embed_cmd(
     target = out_path.with_name(safe_filename(out_path.name, default="hexwatch-embed.html"))
     atomic_write_bytes(target, page.encode("utf-8"))
     out.print(f"wrote {target} ({len(page) / 1e6:.1f} MB)")
+
+
+@app.command("analyze")
+def analyze_cmd(
+    store: Path = StoreOpt,
+    declaration: str = typer.Option(..., "--declaration", help="Spell id, e.g. DS-105-2023-PCM or 'DS 105-2023-PCM'."),
+    category: Optional[list[str]] = typer.Option(None, help="Category (repeatable; case and accents ignored). Default: all."),
+    source: str = typer.Option("points", help="points (weekly, from the point cube) or sidpol (monthly district counts)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON here (atomically).", dir_okay=False),
+    lang: str = typer.Option("en", help="Language of the printed summary: en or es."),
+    registry: Optional[Path] = typer.Option(None, help="Registry CSV (default: the bundled one)."),
+) -> None:
+    """Did a declaration change incidents? Naive, DiD, event study, synthetic control, displacement."""
+    from geo.analysis import analyze
+    from geo.declarations import Registry
+    from geo.store import atomic_write_bytes
+
+    if lang not in ("en", "es"):
+        raise HexwatchError(f"--lang must be en or es, not {lang!r}")
+    result = analyze(store, declaration, category=category or None, source=source,
+                     registry=Registry.load(registry) if registry else None)
+    out.print(result.summary(lang), highlight=False, markup=False)
+    out.print("")
+    out.print(result.sentence(lang), highlight=False, markup=False)
+    if json_out is not None:
+        atomic_write_bytes(json_out, result.to_json())
+        out.print(f"JSON: {json_out}", highlight=False, markup=False)
 
 
 def _load_plugins() -> None:

@@ -641,3 +641,53 @@ def _ingest_sidpol(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             _polars(tables["district_month"]) if "district_month" in tables else (old if old is not None else new))
         new_meta = _meta(meta, report, changed=bool(new.height or fresh.height), meta_updates=meta_updates, coverage=coverage)
         return _finish(report, root, tables, meta, new_meta, parsed, rejects_path, timer, _Progress(False, "", 0))
+
+
+# --------------------------------------------------------------------------- store summary
+
+
+def store_summary(store: str | os.PathLike) -> dict[str, Any]:
+    """A store at a glance (JSON-ready): metadata, table row counts (from the Parquet
+    footers), rejects by reason and the last ingest report.
+
+    Raises :class:`geo.store.StoreError` when ``store`` holds no store.
+    """
+    current = Store.open(store)
+    meta = current.meta
+    tables = {name: _rows(current, name) for name in ("incidents", "cube_cell", "cube_district", "district_month", "rejects")
+              if current.has(name)}
+    rejects = {}
+    if current.has("rejects") and tables["rejects"]:
+        rejects = _reasons(_polars(current.read_arrow("rejects", columns=["reason"])))
+    try:
+        last = current.read_json("ingest_report.json")
+    except StoreError:
+        last = None
+    return {"store": str(current.root), "version": current.version, "synthetic": bool(meta.get("synthetic", False)),
+            "dataset": meta.get("dataset"), "coverage": meta.get("coverage"), "h3_resolution": meta.get("h3_resolution"),
+            "cube_resolutions": meta.get("cube_resolutions"), "boundaries": meta.get("boundaries"),
+            "tables": tables, "rejects_by_reason": rejects, "sources": meta.get("sources", []), "last_ingest": last}
+
+
+def describe_store(store: str | os.PathLike) -> str:
+    """:func:`store_summary` as a few lines for people."""
+    s = store_summary(store)
+    cov = s["coverage"] or {}
+    lines = [f"store {s['store']} (version {s['version']})"]
+    if s["synthetic"]:
+        lines.append("  SYNTHETIC DATA: not real incidents")
+    lines.append(f"  dataset: {s['dataset'] or '(unnamed)'}")
+    lines.append(f"  coverage: {cov.get('start', '?')} to {cov.get('end', '?')}; H3 resolution {s['h3_resolution']}, "
+                 f"cubes at {s['cube_resolutions']}")
+    lines.append(f"  boundaries: {s['boundaries'] or 'none'}")
+    lines.append("  tables: " + ", ".join(f"{k} {v:,}" for k, v in s["tables"].items()))
+    if s["rejects_by_reason"]:
+        lines.append("  rejected rows kept: " + ", ".join(f"{k} {v:,}" for k, v in s["rejects_by_reason"].items()))
+    for src in s["sources"]:
+        lines.append(f"  source: {src.get('file')} ({src.get('kind')}, {src.get('n_accepted', 0):,} of "
+                     f"{src.get('n_input', 0):,} rows added, {src.get('ingested_at', '')})")
+    if s["last_ingest"]:
+        r = s["last_ingest"]
+        lines.append(f"  last ingest: {r.get('source_file')}: {r.get('n_input', 0):,} rows, {r.get('n_accepted', 0):,} added, "
+                     f"{r.get('n_rejected', 0):,} rejected")
+    return "\n".join(lines)
