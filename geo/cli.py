@@ -122,8 +122,8 @@ def demo(
     config = DemoConfig(n_incidents=incidents, seed=seed, effect=effect, displacement=displacement, start=start, end=end)
     boundaries.fetch()
     report = build_demo_store(store, config, progress=True)
-    out.print(report.summary(), highlight=False, markup=False)
-    out.print(truth_summary(Store.open(store).meta["demo"]), highlight=False, markup=False)
+    out.print(report.summary(), highlight=False, markup=False, soft_wrap=True)
+    out.print(truth_summary(Store.open(store).meta["demo"]), highlight=False, markup=False, soft_wrap=True)
 
 
 # --- ingest and summary (geo.ingest) -----------------------------------------------------

@@ -697,6 +697,6 @@ def build_demo_store(
     del counts
     meta = {"synthetic": True, "dataset": DATASET_LABEL,
             "demo": {**truth, "inputs": {"mininter": str(mininter), "sidpol": str(sidpol)}}}
-    report = ingest.ingest_file(mininter, root, kind="mininter", boundaries=districts, progress=progress, meta_updates=meta)
+    # SIDPOL first, so the points' report (returned, printed) describes the finished store.
     ingest.ingest_file(sidpol, root, kind="sidpol", progress=progress, meta_updates=meta)
-    return report
+    return ingest.ingest_file(mininter, root, kind="mininter", boundaries=districts, progress=progress, meta_updates=meta)

@@ -10,10 +10,12 @@ import shapely
 
 from geo import boundaries
 from geo.declarations import Registry
-from geo.demo import (DEFAULT_CATEGORIES, MININTER_COLUMNS, SIDPOL_COLUMNS, SUBTYPES, DemoConfig,
-                      sidpol_frame, simulate_counts, simulate_points)
+from geo.cli import main
+from geo.demo import (DATASET_LABEL, DEFAULT_CATEGORIES, MININTER_COLUMNS, SIDPOL_COLUMNS, SUBTYPES, DemoConfig,
+                      build_demo_store, sidpol_frame, simulate_counts, simulate_points)
 from geo.errors import HexwatchError
 from geo.locate import assign_districts
+from geo.store import Store
 
 DS105 = "DS-105-2023-PCM"
 
@@ -260,3 +262,35 @@ def test_points_need_daily_counts_of_known_districts(districts, registry, adjace
     stray = pd.DataFrame({"ubigeo": ["999999"], "day": pd.to_datetime(["2023-01-01"]), "category": ["ROBO"], "n": [1]})
     with pytest.raises(HexwatchError, match="999999"):
         simulate_points(stray, districts, seed=1)
+
+
+def test_demo_store_is_labelled_synthetic_and_holds_both_layers(tmp_path, districts, registry):
+    cfg = DemoConfig(n_incidents=4_000, seed=9, start="2023-07-01", end="2023-12-31")
+    report = build_demo_store(tmp_path / "store", cfg, boundaries=districts, registry=registry)
+    store = Store.open(tmp_path / "store")
+    meta = store.meta
+    assert meta["synthetic"] is True and meta["dataset"] == DATASET_LABEL
+    assert meta["demo"]["effects"][DS105] == {"declared": -0.10, "adjacent": 0.03}
+    assert meta["demo"]["seed"] == 9 and "150132" in meta["demo"]["spells"][DS105]["treated"]
+    n = meta["demo"]["n_incidents"]
+    assert report.n_input == report.n_accepted == n and report.n_rejected == 0
+    assert report.n_outside_districts == 0 and report.n_reported_ubigeo_mismatch == 0
+    assert len(store.read("incidents", columns=["incident_id"])) == n
+    assert int(store.read("district_month", columns=["n"])["n"].sum()) == n
+    assert set(store.read("incidents", columns=["category"])["category"]) == {c.lower() for c, _ in DEFAULT_CATEGORIES}
+    with pytest.raises(HexwatchError, match="already holds a store"):
+        build_demo_store(tmp_path / "store", cfg, boundaries=districts, registry=registry)
+
+
+def test_cli_demo_builds_and_prints_the_truth(tmp_path, capsys):
+    target = tmp_path / "cli-store"
+    argv = ["demo", "--store", str(target), "--incidents", "2000", "--seed", "4", "--effect", "-0.2",
+            "--start", "2023-09-01", "--end", "2023-12-31"]
+    main(argv)
+    printed = capsys.readouterr().out
+    assert "SYNTHETIC" in printed and "DS-105-2023-PCM" in printed and "-20.0%" in printed
+    assert Store.open(target).meta["synthetic"] is True
+    with pytest.raises(SystemExit) as again:
+        main(argv)
+    assert again.value.code == 2
+    assert capsys.readouterr().err.strip().startswith("error:")
