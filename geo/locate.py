@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -103,6 +104,9 @@ class DistrictLocator:
         self._tree = shapely.STRtree(self._geoms)
         self._path = self._cache_file(cache_dir)
         self._pending = 0
+        # The cell table only grows (old slots stay valid), so readers need no lock;
+        # writers take this one so that concurrent calls never drop a classification.
+        self._lock = threading.Lock()
         self._set_table(np.zeros(0, np.uint64), np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, np.int32))
         if self._path is not None and self._path.is_file():
             self._load()
@@ -150,25 +154,24 @@ class DistrictLocator:
             return 0
         wkb = pa.array(shapely.to_wkb(polygons), type=pa.binary())
         cells = pa.array(_h3v.wkb_to_cells(wkb, self.resolution, ContainmentMode.IntersectsBoundary, flatten=True))
-        cells = pd.unique(cells.to_numpy(zero_copy_only=False).astype(np.uint64))
-        new = cells[self._index.get_indexer(cells) < 0]
-        if new.size:
-            self._add(new, *self._classify(new))
-            if self._path is not None:
-                self.save()
-        return int(new.size)
+        new = self._learn(pd.unique(cells.to_numpy(zero_copy_only=False).astype(np.uint64)))
+        if new:
+            self.save()
+        return new
 
     def save(self) -> None:
         """Write the classification learnt so far to the cache (atomic; a no-op without one)."""
         if self._path is None:
             return
-        candidates = pa.ListArray.from_arrays(pa.array(self._cand_off.astype(np.int32)), pa.array(self._cand))
-        table = pa.table({"cell": self._cells, "owner": self._owner, "candidates": candidates})
+        with self._lock:
+            cells, owner, cand_off, cand = self._cells, self._owner, self._cand_off, self._cand
+            self._pending = 0
+        candidates = pa.ListArray.from_arrays(pa.array(cand_off.astype(np.int32)), pa.array(cand))
+        table = pa.table({"cell": cells, "owner": owner, "candidates": candidates})
         table = table.replace_schema_metadata({"hexwatch_locator": f"{self.key}:{self.resolution}:{len(self.ubigeos)}"})
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
         atomic_write_bytes(self._path, buf.getvalue())
-        self._pending = 0
 
     @property
     def n_cells(self) -> int:
@@ -184,6 +187,7 @@ class DistrictLocator:
 
     def _set_table(self, cells, owner, cand_off, cand) -> None:
         # Parallel arrays; border cell i's candidate rows are cand[cand_off[i]:cand_off[i+1]].
+        # The index goes last: a reader that finds a cell in it finds its row everywhere.
         self._cells, self._owner, self._cand_off, self._cand = cells, owner, cand_off, cand
         self._index = pd.Index(cells)
 
@@ -198,10 +202,17 @@ class DistrictLocator:
         slot = _threaded(self._index.get_indexer, cells, np.intp)
         unseen = (slot < 0) & (cells != 0)
         if unseen.any():
-            new = pd.unique(cells[unseen])
-            self._add(new, *self._classify(new))
+            self._learn(pd.unique(cells[unseen]))
             slot[unseen] = self._index.get_indexer(cells[unseen])
         return slot
+
+    def _learn(self, cells: np.ndarray) -> int:
+        """Classify those of ``cells`` not in the table yet; returns how many were new."""
+        with self._lock:
+            new = cells[self._index.get_indexer(cells) < 0]  # another thread may have added some
+            if new.size:
+                self._add(new, *self._classify(new))
+            return int(new.size)
 
     def _cache_file(self, cache_dir) -> Path | None:
         if cache_dir is False:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import doctest
+import threading
 
 import geopandas as gpd
 import numpy as np
@@ -177,6 +178,31 @@ def test_a_damaged_cache_file_is_ignored(study_districts, tmp_path):
     assert fresh.n_cells == 0
     lat, lon = np.array([-4.75, -4.9]), np.array([-80.5, -80.7])
     np.testing.assert_array_equal(fresh.positions(lat, lon), sjoin_rows(lat, lon, study_districts))
+
+
+def test_concurrent_calls_share_one_locator_safely(study_districts):
+    """The dashboard may locate from several threads: answers stay exact and no
+    classification learnt by one thread is lost to another."""
+    rng = np.random.default_rng(3)
+    jobs = [(rng.uniform(-12.2, -11.9, 30_000), rng.uniform(-77.1, -76.9, 30_000)),   # Lima
+            (rng.uniform(-4.95, -4.75, 30_000), rng.uniform(-80.8, -80.5, 30_000))]   # Sullana
+    locator = DistrictLocator(study_districts, cache_dir=False)
+    barrier = threading.Barrier(len(jobs))
+    results = [None] * len(jobs)
+
+    def work(i):
+        barrier.wait()
+        results[i] = locator.positions(*jobs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (lat, lon), got in zip(jobs, results):
+        np.testing.assert_array_equal(got, sjoin_rows(lat, lon, study_districts))
+    all_cells = np.concatenate([latlng_to_cells(lat, lon, 9) for lat, lon in jobs])
+    assert locator.n_cells == len(np.unique(all_cells))
 
 
 def test_other_crs_gives_the_same_answer(study_districts):
