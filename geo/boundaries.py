@@ -128,7 +128,8 @@ def _set_key(manifest: Mapping[str, Any]) -> str:
 
 
 def cache_path(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Folder holding the cached tables of the current manifest (may not exist yet)."""
+    """The boundary cache folder: ``cache_dir`` if given, else :func:`default_cache_dir`
+    (may not exist yet). Fetched tables go in a ``peru-<manifest key>`` folder inside."""
     return Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
 
