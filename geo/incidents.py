@@ -430,6 +430,13 @@ def _read_csv(path: Path) -> _Raw:
     except pa.ArrowInvalid as exc:
         raise HexwatchError(f"cannot read {path.name} as CSV ({str(exc).splitlines()[0]}); check the delimiter and quoting") from None
     notes = [] if encoding in ("utf-8", "utf-8-sig") else [f"{path.name}: read as {encoding}"]
+    n_records = table.num_rows + len(bad)
+    tail = data[-4096:]
+    if n_records and not data.endswith((b"\n", b"\r")) and tail.rsplit(b"\n", 1)[-1].count(b'"') % 2 \
+            and all(b[0] != n_records + 1 for b in bad):
+        # The file stops inside a quoted value: its last row is cut, whatever Arrow made of it.
+        bad.append((n_records + 1, tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace"), len(names), -1))
+        table = table.slice(0, table.num_rows - 1)
     # Arrow counts the header as row 1 of the file; data rows are numbered from 1.
     bad_rows = np.array([b[0] - 1 for b in bad], dtype=np.int64)
     n_total = table.num_rows + len(bad)
@@ -438,7 +445,8 @@ def _read_csv(path: Path) -> _Raw:
         "source_file": [path.name] * len(bad),
         "row_number": bad_rows,
         "reason": ["malformed_row"] * len(bad),
-        "detail": [f"{actual} fields where the header has {expected}" for _, _, expected, actual in bad],
+        "detail": [f"{actual} fields where the header has {expected}" if actual >= 0 else
+                   "the file ends inside a quoted value (cut short?)" for _, _, expected, actual in bad],
         "raw": pl.Series([{"_line": text} for _, text, _, _ in bad]).struct.json_encode(),
     }, schema_overrides={"row_number": pl.Int64})
     return _Raw(table, row_number, malformed, "csv", notes, path=path)
@@ -609,6 +617,10 @@ def _parse_time_text(s: pl.Series, time_format: str | None) -> pl.Series:
                                 f"use strftime codes, e.g. %d/%m/%Y %H:%M") from None
         if isinstance(parsed.dtype, pl.Datetime) and parsed.dtype.time_zone is not None:
             parsed = parsed.dt.convert_time_zone(TIMEZONE).dt.replace_time_zone(None)
+        given = s.drop_nulls()
+        if len(given) and parsed.null_count() == len(parsed):
+            raise HexwatchError(f"time format {time_format!r} reads none of the times (e.g. {given[0]!r}); "
+                                f"fix it or leave it out to detect the format")
         return parsed
     # The common case (one format for the whole file) costs one pass; later formats only
     # see the strings the earlier ones could not read.
