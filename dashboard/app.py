@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dash
 import flask
-from dash import ALL, Input, Output, State, ctx as dash_ctx
+from dash import ALL, Input, Output, State, ctx as dash_ctx, html
 
 from dashboard import layout as shell_layout
 from dashboard.context import AppContext
@@ -134,6 +134,9 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
         return shell_layout.shell(catalog, [lay.layout(ctx) for lay, _ in modules], synthetic=synthetic, spells=ctx.spells)
 
     app.layout = serve_layout
+    # Sections may mount a ``body(ctx)`` later; callback validation sees it too.
+    app.validation_layout = html.Div([serve_layout(), *[part for lay, _ in modules if hasattr(lay, "body")
+                                                        for part in lay.body(ctx)]])
     register_controller(app, ctx)
     register_labels(app, ctx)
     for _, cb in modules:

@@ -72,7 +72,7 @@ def hex_geometry(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 def encode_hexes(cells: np.ndarray, n: np.ndarray, n_baseline: np.ndarray, change: np.ndarray,
                  district: np.ndarray, cls: np.ndarray) -> tuple[str, int]:
-    """The base64 buffer of the module docstring and the offset quantum ``q`` (micro-degrees)."""
+    """The buffer of the module docstring (URL-safe base64) and the offset quantum ``q`` (micro-degrees)."""
     lat, lon, off, nv = hex_geometry(cells)
     q = max(1, int(np.ceil(np.abs(off).max(initial=0) / 127)))
     chg = np.where(np.isfinite(change), np.clip(np.round(np.nan_to_num(change) * 10), -32767, 32767), -32768)
@@ -80,7 +80,8 @@ def encode_hexes(cells: np.ndarray, n: np.ndarray, n_baseline: np.ndarray, chang
              np.minimum(n, 2**32 - 1).astype("<u4"), np.minimum(n_baseline, 2**32 - 1).astype("<u4"),
              chg.astype("<i2"), np.asarray(district).astype("<i2"), np.round(off / q).astype(np.int8), nv,
              np.asarray(cls).astype(np.int8)]
-    return base64.b64encode(b"".join(p.tobytes() for p in parts)).decode("ascii"), q
+    # URL-safe alphabet: Dash's JSON encoder escapes "/" as six bytes.
+    return base64.urlsafe_b64encode(b"".join(p.tobytes() for p in parts)).decode("ascii"), q
 
 
 def _sig(x: float) -> float:

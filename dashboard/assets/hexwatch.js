@@ -21,7 +21,7 @@
   function decodeHexes(p) {
     if (!p || !p.count) return [EMPTY, '0', '0'];
     var n = p.count, q = p.q;
-    var raw = atob(p.buf);
+    var raw = atob(p.buf.replace(/-/g, '+').replace(/_/g, '/'));
     var bytes = new Uint8Array(raw.length);
     for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
     var buf = bytes.buffer;

@@ -6,6 +6,7 @@ import pandas as pd
 from dash import Input, Output, State, dcc, no_update
 
 from dashboard.access import guarded
+from dashboard.pages.trends import layout as trends_layout
 from dashboard.charts import declared_bands, graph_config, weekly_figure
 from dashboard.i18n import t
 from dashboard.state import UIState
@@ -63,6 +64,11 @@ def column_defs(lang: str) -> list[dict]:
 
 def register(app, ctx) -> None:
     """Add the trends callbacks to ``app``."""
+
+    @app.callback(Output("trends-body", "children"), Input("hexes", "data"), State("trends-body", "children"),
+                  prevent_initial_call=True)
+    def mount(_, children):
+        return no_update if children else trends_layout.body(ctx)
 
     @app.callback(Output("series", "figure"), Output("series", "config"), Output("series-note", "children"),
                   Input("state", "data"))
