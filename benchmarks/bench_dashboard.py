@@ -125,7 +125,6 @@ def latency_figures(store: Path, n_requests: int, label: str) -> list[Figure]:
     from dashboard import create_app
     from dashboard.state import UIState
     from dashboard.testing import update_request
-    from geo.store import Store
 
     app = create_app(store)  # only to build request bodies from the real callback map
     catalog = app.hexwatch.catalog()

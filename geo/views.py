@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from geo.errors import HexwatchError
 from geo.store import Store
@@ -166,7 +167,11 @@ class StoreViews:
         """Every category in the store, sorted."""
         cats = set(pc.unique(self._district_table["category"]).to_pylist())
         if self.store.has("cube_cell"):
-            cats |= set(pc.unique(self.store.read_arrow("cube_cell", columns=["category"])["category"]).to_pylist())
+            # Read as dictionary: the distinct values, not tens of millions of strings.
+            col = pq.read_table(self.store.table_path("cube_cell"), columns=["category"],
+                                read_dictionary=["category"])["category"]
+            for chunk in col.chunks:
+                cats |= set(chunk.dictionary.to_pylist())
         return sorted(c for c in cats if c is not None)
 
     @cached_property
@@ -412,8 +417,6 @@ class StoreViews:
 
 def _day_bounds(path) -> list[int]:
     """Min and max of a Parquet file's ``day`` column from its row-group statistics."""
-    import pyarrow.parquet as pq
-
     md = pq.ParquetFile(path).metadata
     col = md.schema.names.index("day")
     out = []

@@ -11,7 +11,7 @@ import pytest
 from dashboard import create_app
 from dashboard.access import AccessDenied
 from dashboard.i18n import fmt_date, fmt_num, fmt_pct, keys, t
-from dashboard.mapdata import CHANGE_BREAKS, classes, encode_hexes, hex_geometry
+from dashboard.mapdata import CHANGE_BREAKS, classes, encode_hexes
 from dashboard.pages.about.callbacks import about_panel
 from dashboard.pages.map.callbacks import district_panel, emergency_labels, hex_view
 from dashboard.pages.trends.callbacks import district_rows, series_figure
