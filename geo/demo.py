@@ -58,6 +58,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import shapely
+from scipy import sparse
 
 from geo import boundaries
 from geo.boundaries import normalise_name
@@ -192,7 +193,8 @@ class DemoConfig:
 
 
 def default_districts(area: str = "lima_callao_sullana") -> gpd.GeoDataFrame:
-    """The real districts of a demo ``area`` (default: 50 of Lima/Callao + 8 of Sullana).
+    """The real districts of a demo ``area`` (default: 50 of Lima/Callao + 8 of Sullana),
+    with the district columns plus ``area_km2``.
 
     Taken from :func:`geo.boundaries.load_study_districts`, the set that ingest locates
     points in, so every synthetic point lands in the district it was drawn for.
@@ -201,7 +203,9 @@ def default_districts(area: str = "lima_callao_sullana") -> gpd.GeoDataFrame:
         raise HexwatchError(f"unknown demo area {area!r}; use one of {', '.join(AREAS)}")
     d = boundaries.load_study_districts()
     prefixes = tuple(code[:4] for code in AREAS[area])
-    return d[d["ubigeo"].str[:4].isin(prefixes)].reset_index(drop=True)
+    d = d[d["ubigeo"].str[:4].isin(prefixes)].reset_index(drop=True)
+    d["area_km2"] = boundaries.area_km2(d)  # spares simulate_counts a reprojection per call
+    return d
 
 
 def _ubigeos(districts: pd.DataFrame) -> np.ndarray:
@@ -229,19 +233,21 @@ def _area_km2(districts: gpd.GeoDataFrame) -> np.ndarray:
     return boundaries.area_km2(districts).to_numpy()
 
 
-def _adjacency_matrix(ubigeos: np.ndarray, districts: gpd.GeoDataFrame, adjacency) -> np.ndarray:
+def _adjacency_matrix(ubigeos: np.ndarray, districts: gpd.GeoDataFrame, adjacency) -> sparse.csr_array:
+    """Symmetric 0/1 ``float32`` matrix of neighbours among ``ubigeos`` (others ignored).
+
+    Sparse on purpose: a dense BLAS product this small is slower, and on a busy machine
+    BLAS threads make it a hundred times slower.
+    """
     if adjacency is None:
         adjacency = boundaries.adjacency(districts)
     index = {u: i for i, u in enumerate(ubigeos)}
-    a = np.zeros((len(ubigeos), len(ubigeos)), dtype=bool)
-    for u, neighbours in adjacency.items():
-        i = index.get(u)
-        if i is None:
-            continue
-        for v in neighbours:
-            j = index.get(v)
-            if j is not None and j != i:
-                a[i, j] = a[j, i] = True
+    pairs = [(index[u], index[v]) for u, neighbours in adjacency.items() if u in index
+             for v in neighbours if v in index and v != u]
+    i, j = (np.array(x, dtype=np.int64) for x in zip(*pairs)) if pairs else (np.zeros(0, np.int64),) * 2
+    n = len(ubigeos)
+    a = sparse.coo_array((np.ones(2 * len(i), np.float32), (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr()
+    a.data[:] = 1  # duplicates were summed
     return a
 
 
@@ -319,7 +325,6 @@ def simulate_counts(
     a = _adjacency_matrix(ubigeos, districts, adjacency)
     is_declared = declared >= 0
     adjacent = np.full((n_d, n_t), -1, dtype=np.int16)
-    a = a.astype(np.float32)  # BLAS; numpy's boolean matmul is a slow plain loop
     for k in range(len(spell_ids)):
         near = ((a @ (declared == k).astype(np.float32)) > 0) & ~is_declared
         adjacent[near] = k
