@@ -19,7 +19,7 @@ from dash import ALL, Input, Output, State, ctx as dash_ctx, html
 
 from dashboard import layout as shell_layout
 from dashboard.context import AppContext
-from dashboard.i18n import DATE_PICKER_FORMAT, fmt_date, norm_lang, t
+from dashboard.i18n import DATE_PICKER_FORMAT, dropdown_labels, fmt_date, norm_lang, t
 from dashboard.pages import PAGES
 from dashboard.state import UIState, apply, monday
 from geo.errors import HexwatchError
@@ -97,12 +97,13 @@ def register_labels(app: dash.Dash, ctx: AppContext) -> None:
     @app.callback(Output("spell", "options"), Output("spell", "placeholder"), Output("area", "options"),
                   Output("metric", "options"), Output("res", "options"), Output("mode", "options"),
                   Output("cats", "placeholder"), Output("dates", "display_format"), Output("baseline", "display_format"),
-                  Input("lang", "value"))
+                  Output("cats", "labels"), Output("spell", "labels"), Output("res", "labels"), Input("lang", "value"))
     def options(lang):
         lang = norm_lang(lang)
         o = shell_layout.control_options(ctx.spells, lang)
         return (o["spell"], t("filters.spell_none", lang), o["area"], o["metric"], o["res"], o["mode"],
-                t("filters.category_all", lang), DATE_PICKER_FORMAT[lang], DATE_PICKER_FORMAT[lang])
+                t("filters.category_all", lang), DATE_PICKER_FORMAT[lang], DATE_PICKER_FORMAT[lang],
+                *[dropdown_labels(lang)] * 3)
 
 
 def create_app(store: str | os.PathLike, *, public: bool = False, districts=None, registry=None,

@@ -50,6 +50,13 @@ _T: dict[str, tuple[str, str]] = {
     "filters.pause": ("⏸ Pausa", "⏸ Pause"),
     "filters.category": ("Categoría", "Category"),
     "filters.category_all": ("Todas las categorías", "All categories"),
+    "dropdown.select_all": ("Seleccionar todo", "Select all"),
+    "dropdown.deselect_all": ("Quitar todo", "Deselect all"),
+    "dropdown.selected_count": ("{num_selected} elegidas", "{num_selected} selected"),
+    "dropdown.search": ("Buscar", "Search"),
+    "dropdown.clear_search": ("Borrar búsqueda", "Clear search"),
+    "dropdown.clear_selection": ("Borrar selección", "Clear selection"),
+    "dropdown.no_options_found": ("Sin opciones", "No options found"),
     "filters.spell": ("Declaratoria de emergencia", "Emergency declaration"),
     "filters.spell_none": ("Ninguna", "None"),
     "filters.area": ("Zona", "Area"),
@@ -135,6 +142,8 @@ _T: dict[str, tuple[str, str]] = {
     "about.accepted": ("Filas aceptadas", "Accepted rows"),
     "about.rejected": ("Filas rechazadas", "Rejected rows"),
     "about.input": ("Filas leídas", "Rows read"),
+    "about.outside": ("Aceptadas fuera de todo distrito", "Accepted outside every district"),
+    "about.source": ("Archivo", "File"),
     "about.reason": ("Motivo", "Reason"),
     "about.rows": ("Filas", "Rows"),
     "about.no_report": ("Este almacén no tiene informe de ingesta.", "This store has no ingest report."),
@@ -150,6 +159,12 @@ def t(key: str, lang: str, **fields) -> str:
     es, en = _T[key]
     text = en if lang == "en" else es
     return text.format(**fields) if fields else text
+
+
+def dropdown_labels(lang: str) -> dict[str, str]:
+    """The texts ``dcc.Dropdown`` draws itself (search box, select all, ...)."""
+    # ``{num_selected}`` is filled by the dropdown, so these are not formatted here.
+    return {k.split(".", 1)[1]: (_T[k][1] if lang == "en" else _T[k][0]) for k in _T if k.startswith("dropdown.")}
 
 
 def keys() -> list[str]:

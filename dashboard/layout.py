@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from dashboard.i18n import DATE_PICKER_FORMAT, DEFAULT_LANG, fmt_date, t
+from dashboard.i18n import DATE_PICKER_FORMAT, DEFAULT_LANG, dropdown_labels, fmt_date, t
 from dashboard.state import MAP_RESOLUTIONS, MODES, Catalog, UIState
 
 
@@ -54,9 +54,9 @@ def filters(catalog: Catalog, state: UIState, spells) -> html.Div:
         ]),
         control("filters.category", dcc.Dropdown(
             id="cats", options=[{"label": c, "value": c} for c in catalog.categories], value=list(v.categories),
-            multi=True, placeholder=t("filters.category_all", lang))),
+            multi=True, placeholder=t("filters.category_all", lang), labels=dropdown_labels(lang))),
         control("filters.spell", dcc.Dropdown(id="spell", options=opts["spell"], value=v.spell, clearable=True,
-                                              placeholder=t("filters.spell_none", lang))),
+                                              placeholder=t("filters.spell_none", lang), labels=dropdown_labels(lang))),
         control("filters.area", dcc.RadioItems(id="area", options=opts["area"], value=v.area, inline=True)),
         control("filters.metric", dcc.RadioItems(id="metric", options=opts["metric"], value=v.metric, inline=True)),
         control("filters.resolution", dcc.Dropdown(id="res", options=opts["res"], value="auto" if state.zoomres else str(v.resolution),

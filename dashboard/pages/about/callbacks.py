@@ -33,9 +33,12 @@ def about_panel(ctx, lang: str) -> list:
         out.append(html.P(t("about.no_report", lang)))
         return out
     out.append(html.Dl([
+        html.Dt(t("about.source", lang)), html.Dd(html.Code(report.get("source_file", "—"))),
         html.Dt(t("about.input", lang)), html.Dd(fmt_int(report.get("n_input"), lang)),
         html.Dt(t("about.accepted", lang)), html.Dd(fmt_int(report.get("n_accepted"), lang), id="about-accepted"),
         html.Dt(t("about.rejected", lang)), html.Dd(fmt_int(report.get("n_rejected"), lang), id="about-rejected"),
+        *([html.Dt(t("about.outside", lang)), html.Dd(fmt_int(report["n_outside_districts"], lang))]
+          if "n_outside_districts" in report else []),
     ]))
     reasons = report.get("rejects_by_reason") or {}
     if reasons:
