@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -64,6 +63,7 @@ from geo import boundaries
 from geo.boundaries import normalise_name
 from geo.declarations import Registry, normalise_decree_id
 from geo.errors import HexwatchError
+from geo.store import atomic_write_bytes
 
 #: Province codes of each named demo area (a district belongs when ``ubigeo[:4] == code[:4]``).
 AREAS: dict[str, tuple[str, ...]] = {
@@ -284,7 +284,7 @@ def _time_profile(cfg: DemoConfig, days: np.ndarray, weekday: np.ndarray) -> np.
 def simulate_counts(
     config: DemoConfig,
     districts: pd.DataFrame,
-    registry,
+    registry: Registry,
     adjacency: Mapping[str, Iterable[str]] | None = None,
     *,
     freq: str = "D",
@@ -300,8 +300,8 @@ def simulate_counts(
     ``freq="D"`` returns ``ubigeo, day, category, n``; ``freq="W"`` returns ``ubigeo,
     week, category, n`` with ``week`` the Monday of each ISO week (the first and last
     weeks may be partial; the first Monday may precede ``start``): the same
-    distribution as summing the daily counts, at a seventh of the size. The panel is dense (zeros included); ``day``/``week`` are
-    ``datetime64[s]``, ``n`` is ``int32``.
+    distribution as summing the daily counts, at a seventh of the size. The panel is
+    dense (zeros included); ``day``/``week`` are ``datetime64[s]``, ``n`` is ``int32``.
 
     Returns ``(counts, truth)``; ``truth["effects"]`` is ``{spell_id: {"declared": e,
     "adjacent": a}}`` for every spell that touched the simulated districts and days,
@@ -312,7 +312,6 @@ def simulate_counts(
         raise HexwatchError(f"freq must be 'D' (days) or 'W' (weeks), not {freq!r}")
     cfg = config
     ubigeos = _ubigeos(districts)
-    index = {u: i for i, u in enumerate(ubigeos)}
     days, weekday, week = _calendar(cfg.start, cfg.end)
     n_d, n_t = len(ubigeos), len(days)
     rng_base, rng_gamma, rng_counts = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(3))
@@ -362,11 +361,13 @@ def simulate_counts(
         "category": _dictionary_strings(np.tile(np.arange(n_c), n_d * n_p), list(names)),
         "n": n.ravel(),
     }).to_pandas()
-    truth = _truth(cfg, registry, spell_ids, ubigeos, days, declared, adjacent, expected, multiplier, base, int(n.sum()), freq)
+    truth = _truth(cfg, registry, spell_ids, ubigeos, days, declared, adjacent, expected, multiplier, base,
+                   int(n.sum()), freq)
     return counts, truth
 
 
-def _truth(cfg, registry, spell_ids, ubigeos, days, declared, adjacent, expected, multiplier, base, n_total, freq) -> dict[str, Any]:
+def _truth(cfg, registry, spell_ids, ubigeos, days, declared, adjacent, expected, multiplier, base, n_total,
+           freq) -> dict[str, Any]:
     per_spell, effects = {}, {}
     for k, spell_id in enumerate(spell_ids):
         on, near = declared == k, adjacent == k
@@ -408,7 +409,8 @@ def _truth(cfg, registry, spell_ids, ubigeos, days, declared, adjacent, expected
 # --------------------------------------------------------------------------- points
 
 
-def _sample_in_polygon(geom, n: int, rng: np.random.Generator, hotspot_share: float, n_hotspots: int) -> tuple[np.ndarray, np.ndarray]:
+def _sample_in_polygon(geom, n: int, rng: np.random.Generator, hotspot_share: float,
+                       n_hotspots: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points inside ``geom``: a uniform share and a share around a few hotspots.
 
     Rejection sampling in rounds sized by the acceptance rate seen so far; each round is
@@ -473,6 +475,13 @@ def _police_names(districts: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
+def _police_ubigeo(ubigeos: np.ndarray) -> np.ndarray:
+    """Ubigeos as police files write them: integers (``"070106"`` -> ``70106``); other
+    ids (a city's own boundary file) stay text."""
+    numeric = pd.to_numeric(pd.Series(ubigeos, dtype=object), errors="coerce")
+    return numeric.to_numpy(dtype=np.int64) if numeric.notna().all() else ubigeos
+
+
 def _dictionary_strings(codes: np.ndarray, values: list[str]) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(values, pa.string())).cast(pa.string())
 
@@ -489,18 +498,19 @@ def simulate_points(
     """One synthetic police report per counted incident, in the MININTER column format.
 
     ``counts``: daily counts from :func:`simulate_counts` (``ubigeo, day, category, n``).
-    Each incident gets a point inside its own district polygon and outside any earlier
-    row's polygon that overlaps it, so :func:`geo.locate.assign_districts` with the same
-    ``districts`` puts it back in its district (``hotspot_share`` of the points cluster
-    around ``n_hotspots`` random spots per district, the rest are uniform)
-    and a time on its day drawn from :data:`HOUR_WEIGHTS`, minutes uniform. Rows are
+    Each incident gets a time on its day (hour from :data:`HOUR_WEIGHTS`, minute
+    uniform) and a point inside its district's polygon but outside any earlier row's
+    polygon that overlaps it, so :func:`geo.locate.assign_districts` with the same
+    ``districts`` puts it back in its district. ``hotspot_share`` of the points cluster
+    around ``n_hotspots`` random spots per district, the rest are uniform. Rows are
     sorted by time.
 
     Columns (:data:`MININTER_COLUMNS`): ``id_denuncia`` (text, unique per seed),
     ``fecha_hora_hecho`` (text ``YYYY-MM-DD HH:MM:SS``), ``lat_hecho``,
     ``long_hecho`` (float64), ``tipo_hecho``, ``subtipo_hecho``, ``departamento_hecho``,
     ``provincia_hecho``, ``distrito_hecho`` (upper case, no accents), ``ubigeo_hecho``
-    (int64, as the police writes it: ``70106`` for ``"070106"``).
+    (int64, as the police writes it: ``70106`` for ``"070106"``; text when the
+    districts' ids are not numeric).
     """
     if "day" not in counts:
         raise HexwatchError("simulate_points needs daily counts: call simulate_counts(..., freq='D')")
@@ -561,7 +571,7 @@ def simulate_points(
         "departamento_hecho": _dictionary_strings(district, names["department"]),
         "provincia_hecho": _dictionary_strings(district, names["province"]),
         "distrito_hecho": _dictionary_strings(district, names["name"]),
-        "ubigeo_hecho": pa.array(ubigeos.astype(np.int64)[district]),
+        "ubigeo_hecho": pa.array(_police_ubigeo(ubigeos)[district]),
     })
     return table.to_pandas()
 
@@ -608,7 +618,7 @@ def sidpol_frame(counts: pd.DataFrame, districts: pd.DataFrame) -> pd.DataFrame:
         "DPTO_HECHO_NEW": np.asarray(departments, dtype=object)[row],
         "PROV_HECHO": np.asarray(names["province"], dtype=object)[row],
         "DIST_HECHO": np.asarray(names["name"], dtype=object)[row],
-        "UBIGEO_HECHO": monthly["ubigeo"].astype(np.int64), "P_MODALIDADES": monthly["category"],
+        "UBIGEO_HECHO": _police_ubigeo(ubigeos)[row], "P_MODALIDADES": monthly["category"],
         "cantidad": monthly["n"].astype(np.int64),
     })
 
@@ -618,8 +628,6 @@ def sidpol_frame(counts: pd.DataFrame, districts: pd.DataFrame) -> pd.DataFrame:
 
 def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write ``frame`` as Parquet (zstd) atomically: a crash leaves no half-written file."""
-    from geo.store import atomic_write_bytes
-
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink, compression="zstd")
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
@@ -628,8 +636,6 @@ def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 def write_sidpol_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write SIDPOL rows as the open dataset ships them (UTF-8 with BOM), atomically."""
-    from geo.store import atomic_write_bytes
-
     sink = pa.BufferOutputStream()
     pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sink,
                     pacsv.WriteOptions(quoting_style="needed"))
@@ -697,7 +703,9 @@ def build_demo_store(
     registry = Registry.load() if registry is None else registry
     counts, truth = simulate_counts(config, districts, registry)
     work = Path(workdir) if workdir is not None else root / "demo-input"
-    mininter = write_parquet(simulate_points(counts, districts, config.seed), work / f"mininter_synthetic_seed{config.seed}.parquet")
+    points = simulate_points(counts, districts, config.seed)
+    mininter = write_parquet(points, work / f"mininter_synthetic_seed{config.seed}.parquet")
+    del points
     sidpol = write_sidpol_csv(sidpol_frame(counts, districts), work / f"sidpol_synthetic_seed{config.seed}.csv")
     del counts
     meta = {"synthetic": True, "dataset": DATASET_LABEL,

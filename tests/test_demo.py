@@ -294,3 +294,16 @@ def test_cli_demo_builds_and_prints_the_truth(tmp_path, capsys):
         main(argv)
     assert again.value.code == 2
     assert capsys.readouterr().err.strip().startswith("error:")
+
+
+def test_any_city_boundaries_without_declarations(registry):
+    import geopandas as gpd
+
+    city = gpd.GeoDataFrame({"ubigeo": ["north", "south"], "name": ["Barrio Norte", "Barrio Sur"]}, crs="EPSG:4326",
+                            geometry=[shapely.box(-58.5, -34.5, -58.4, -34.4), shapely.box(-58.5, -34.6, -58.4, -34.5)])
+    counts, truth = simulate_counts(DemoConfig(n_incidents=3_000, seed=2, start="2024-01-01", end="2024-03-31"),
+                                    city, registry)
+    assert truth["effects"] == {} and truth["never_treated_or_adjacent"] == ["north", "south"]
+    points = simulate_points(counts, city, seed=2)
+    assert set(points["ubigeo_hecho"]) == {"north", "south"}  # ids that are not numbers stay text
+    assert set(points["distrito_hecho"]) == {"BARRIO NORTE", "BARRIO SUR"}
