@@ -332,44 +332,47 @@ def test_result_json_round_trip_keeps_every_field():
 # --------------------------------------------------------------------------- stores and the CLI
 
 
-def _store(path, lima, registry, adjacency, *, seed, sidpol=False, n=300_000):
-    cfg = DemoConfig(n_incidents=n, seed=seed, start="2023-01-02", end="2024-03-31", area="lima_callao")
-    counts, truth = simulate_counts(cfg, lima, registry, adjacency)
-    day = pd.to_datetime(counts["day"])
-    tables = {"cube_district": counts.assign(day=day.dt.date)}
-    if sidpol:
-        tables["district_month"] = (counts.assign(year=day.dt.year.astype("int16"), month=day.dt.month.astype("int8"))
-                                    .groupby(["ubigeo", "year", "month", "category"], as_index=False)["n"].sum())
-    write_version(path, tables=tables, meta={"synthetic": True, "dataset": "test", "demo": truth,
-                                             "coverage": {"start": str(cfg.start), "end": str(cfg.end)}})
-    return truth
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory, boundary_cache):
+    """A small demo store built the product's way: synthetic points and SIDPOL rows, ingested."""
+    from geo.demo import build_demo_store
+
+    path = tmp_path_factory.mktemp("analysis") / "demo"
+    build_demo_store(path, DemoConfig(n_incidents=200_000, seed=7, start="2023-01-02", end="2024-03-31"))
+    return path
 
 
-def test_cli_analyze_recovers_the_injected_effect_and_writes_json(tmp_path, lima, registry, adjacency, capsys):
+def test_cli_analyze_on_a_demo_store_recovers_the_injected_effect(demo_store, tmp_path, capsys):
     from geo.cli import main
+    from geo.store import Store
 
-    truth = _store(tmp_path / "store", lima, registry, adjacency, seed=21)
     out = tmp_path / "ds105.json"
-    main(["analyze", "--store", str(tmp_path / "store"), "--declaration", "DS 105-2023-PCM", "--json", str(out)])
+    main(["analyze", "--store", str(demo_store), "--declaration", "DS 105-2023-PCM", "--json", str(out)])
     printed = capsys.readouterr().out
     result = orjson.loads(out.read_bytes())
     did_est = result["estimates"]["did"]
-    injected = truth["effects"][DS105]["declared"]
+    injected = Store.open(demo_store).meta["demo"]["effects"][DS105]["declared"]
+    assert injected == -0.10
     assert did_est["ci"][0] <= injected <= did_est["ci"][1]
-    assert did_est["sentence_en"] in printed.replace("\n", " ") or did_est["sentence_en"][:60] in printed
+    assert did_est["sentence_en"] in printed and result["sentence_en"] in printed
     assert result["synthetic"] is True and "Synthetic demo data" in printed
     assert set(result["estimates"]) == {"naive", "did", "event_study", "synthetic_control", "displacement"}
+    assert [t["ubigeo"] for t in result["design"]["treated"]] == ["150132", "150135"]
 
 
-def test_analyze_by_category_and_on_the_sidpol_layer(tmp_path, lima, registry, adjacency):
-    _store(tmp_path / "s", lima, registry, adjacency, seed=22, sidpol=True, n=150_000)
-    r = analyze(tmp_path / "s", "ds-105-2023-pcm", category="robo", methods=("naive", "did"))
-    assert r.category == "robo" and r["did"].available
-    m = analyze(tmp_path / "s", DS105, source="sidpol", methods=("naive", "did", "event_study"))
-    assert m.frequency == "month" and m["did"].windows["frequency"] == "month"
-    assert m["did"].available and "months" in m["event_study"].sentence_en or m["event_study"].available is False
+def test_analyze_by_category_and_on_the_sidpol_layer(demo_store):
+    r = analyze(demo_store, "ds-105-2023-pcm", category="robo", methods=("naive", "did"))
+    assert r.category == "robo" and r["did"].available and r["did"].n_obs > 0
+    everything = analyze(demo_store, DS105, methods=("naive",))
+    assert r["naive"].details["before"] < 0.5 * everything["naive"].details["before"]  # robbery is about 30 %
+    m = analyze(demo_store, DS105, source="sidpol", methods=("naive", "did", "event_study"))
+    assert m.frequency == "month" and m["did"].windows["frequency"] == "month" and m["did"].available
+    # Twelve months before September 2023 would start in 2022: the data start in January 2023.
+    assert m["did"].windows["pre"] == {"start": "2023-01-01", "end": "2023-08-31"}
+    assert any(w.code == "short_window" for w in m.warnings)
+    assert "meses" in m["naive"].sentence_es and "months" in m["naive"].sentence_en
     with pytest.raises(HexwatchError, match="no category 'theft'"):
-        analyze(tmp_path / "s", DS105, category="theft")
+        analyze(demo_store, DS105, category="theft")
 
 
 def test_cli_user_errors_are_one_line(tmp_path, capsys):

@@ -80,6 +80,18 @@ def cohort_design(sample: pd.DataFrame, role: str) -> tuple[np.ndarray, list[int
     return Z, cohorts, Z.sum(axis=0)
 
 
+def used_windows(panel: Panel, focal: pd.DataFrame) -> dict:
+    """The before and after windows the rows of ``focal`` actually span (data may cut
+    the nominal ones short), as dates, with their lengths in periods."""
+    pre, post = focal.loc[~focal["post"].astype(bool), "period"], focal.loc[focal["post"].astype(bool), "period"]
+    out = {"frequency": panel.frequency, "pre_periods": int(pre.nunique()), "post_periods": int(post.nunique())}
+    if len(pre):
+        out["pre"] = panel.window_dict(int(pre.min()), int(pre.max()))
+    if len(post):
+        out["post"] = panel.window_dict(int(post.min()), int(post.max()))
+    return out
+
+
 def did(panel: Panel, role: str = "treated") -> Estimate:
     """The DiD estimate for the declared districts (``role="treated"``) or, with
     ``role="ring"``, for their undeclared neighbours (used by :mod:`displacement`)."""
@@ -129,13 +141,7 @@ def did(panel: Panel, role: str = "treated") -> Estimate:
         members = sorted(focal.loc[focal["cohort"] == cohort, "ubigeo"].unique())
         per_cohort.append({"cohort_start": panel.period_start(cohort).isoformat(), "districts": members,
                            "periods": int(weight[j]), "effect": eff_j, "ci": [lo_j, hi_j]})
-    onset = int(focal["onset"].min())
-    first_post = int(focal.loc[focal["post"], "period"].min())
-    last_post = int(focal.loc[focal["post"], "period"].max())
-    windows = {"frequency": panel.frequency, "pre_periods": panel.windows.pre,
-               "post_periods": int(focal.loc[focal["post"], "rel"].max()) + 1,
-               "pre": panel.window_dict(onset - panel.windows.pre, onset - 1),
-               "post": panel.window_dict(first_post, last_post)}
+    windows = used_windows(panel, focal)
     details = {"log_effect": inf["log"], "se": inf["se"], "se_model": inf["se_model"], "se_cluster": inf["se_cluster"],
                "inference": inf["inference"], "nb2_alpha": fit.alpha, "cohorts": per_cohort,
                "events_declared": events_post, "model": "NB2, district + area x period fixed effects, one effect per cohort"}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from geo.analysis.did import MIN_CLUSTERS, fit_sample, lincom_inference, relative
+from geo.analysis.did import MIN_CLUSTERS, fit_sample, lincom_inference, relative, used_windows
 from geo.analysis.panel import Panel, fe_sample
 from geo.analysis.results import Caveat, Estimate
 
@@ -105,10 +105,7 @@ def event_study(panel: Panel) -> Estimate:
     if fit.dropped:
         warnings.append(Caveat("small_counts", "Some periods had no incident in the declared districts and have no coefficient.",
                                "Algunos periodos no tuvieron incidentes en los distritos declarados y no tienen coeficiente."))
-    onset = int(focal["onset"].min())
-    windows = {"frequency": panel.frequency, "pre_periods": w.pre, "post_periods": w.post,
-               "pre": panel.window_dict(onset - w.pre, onset - 1),
-               "post": panel.window_dict(main, main + w.post - 1)}
+    windows = used_windows(panel, focal)
     last_rel = int((panel.units.loc[panel.units["role"] == "treated", "last"]
                     - panel.units.loc[panel.units["role"] == "treated", "cohort"]).max())
     details = {"coefficients": coefficients, "reference_rel": -1, "pre_trend_chi2": chi2,

@@ -200,8 +200,9 @@ class Estimate:
         k, freq = d.get("periods", 0), self.windows.get("frequency", "week")
         lo, hi = self.ci
         if lang == "es":
-            return (f"Comparación simple (ingenua): {_num(b, 'es')} incidentes en las {k} {_period_word(freq, 'es', k)} previas "
-                    f"y {_num(a, 'es')} en las {k} siguientes ({pct(self.effect, 'es')}; IC 95 %: {pct(lo, 'es')} a {pct(hi, 'es')}). "
+            art, prev = ("las", "previas") if freq == "week" else ("los", "previos")
+            return (f"Comparación simple (ingenua): {_num(b, 'es')} incidentes en {art} {k} {_period_word(freq, 'es', k)} {prev} "
+                    f"y {_num(a, 'es')} en {art} {k} siguientes ({pct(self.effect, 'es')}; IC 95 %: {pct(lo, 'es')} a {pct(hi, 'es')}). "
                     "No descuenta estacionalidad, tendencias ni lo que pasó en otros distritos.")
         return (f"Naive before/after: {_num(b, 'en')} incidents in the {k} {_period_word(freq, 'en', k)} before and "
                 f"{_num(a, 'en')} in the {k} after ({pct(self.effect)}; 95% CI {pct(lo)} to {pct(hi)}). "
@@ -328,15 +329,17 @@ class AnalysisResult:
                          f"{'anillo' if es else 'ring'}: {len(d.get('ring', []))}   "
                          f"{'periodos' if es else 'periods'}: {d.get('frequency', self.frequency)}, "
                          f"{'pre' if es else 'pre'} {d.get('pre_periods')} / post {d.get('post_periods')}")
-        head = f"{'method':<28}{'effect':>9}{'95% CI':>20}{'p':>9}{'n_obs':>8}"
+        head = (f"{'método' if es else 'method':<28}{'efecto' if es else 'effect':>9}{'IC 95 %' if es else '95% CI':>20}"
+                f"{'p':>9}{'n_obs':>8}")
         lines += ["", head, "-" * len(head)]
         for e in self.estimates.values():
             if e.available:
-                ci = f"[{pct(e.ci[0])}, {pct(e.ci[1])}]" if e.ci and _finite(*e.ci) else "-"
-                p = f"{e.p_value:.3f}" if _finite(e.p_value) else "-"
-                lines.append(f"{e.name(lang):<28}{pct(e.effect, digits=1):>9}{ci:>20}{p:>9}{e.n_obs:>8}")
+                ci = f"[{pct(e.ci[0], lang)}, {pct(e.ci[1], lang)}]" if e.ci and _finite(*e.ci) else "-"
+                p = ("<0.001" if e.p_value < 0.001 else f"{e.p_value:.3f}") if _finite(e.p_value) else "-"
+                p = p.replace(".", ",") if es else p
+                lines.append(f"{e.name(lang):<28}{pct(e.effect, lang, digits=1):>9}{ci:>20}{p:>9}{e.n_obs:>8}")
             else:
-                lines.append(f"{e.name(lang):<28}{'n/a':>9}")
+                lines.append(f"{e.name(lang):<28}{'n/d' if es else 'n/a':>9}")
         lines.append("")
         for e in self.estimates.values():
             lines.append(f"- {e.sentence(lang)}")

@@ -98,7 +98,12 @@ def synthetic_control(panel: Panel, *, seed: int = 0) -> Estimate:
     for _, t in treated.iterrows():
         onset, cohort, last = int(t["onset"]), int(t["cohort"]), int(t["last"])
         length = min(w.post, last - cohort + 1)
-        pre_p = np.arange(onset - w.sc_pre, onset)
+        # As long a fit as the data allow, up to sc_pre periods and no shorter than pre.
+        first = max(onset - w.sc_pre, int(counts.index.min()))
+        if onset - first < w.pre:
+            skipped.append(t["ubigeo"])
+            continue
+        pre_p = np.arange(first, onset)
         post_p = np.arange(cohort, cohort + length)
         periods = np.concatenate([pre_p, post_p])
         u = t["ubigeo"]
@@ -118,7 +123,7 @@ def synthetic_control(panel: Panel, *, seed: int = 0) -> Estimate:
         D_idx = D / D[: len(pre_p)].mean(axis=0)
         scale = y[: len(pre_p)].mean()
         fit = _fit_one(y / scale, D_idx, len(pre_p))
-        key = (t["area"], onset, cohort, length)
+        key = (t["area"], int(pre_p[0]), onset, cohort, length)
         if key not in groups:
             groups[key] = _placebos(D_idx, len(pre_p), donor_ids)
         plc = groups[key]
@@ -130,6 +135,7 @@ def synthetic_control(panel: Panel, *, seed: int = 0) -> Estimate:
         per_district.append({
             "ubigeo": u, "effect": effect, "p_value": p, "pre_rmspe": fit["pre_rmspe"], "post_rmspe": fit["post_rmspe"],
             "observed_post": obs_post, "synthetic_post": syn_post, "group": key, "n_donors": len(donor_ids),
+            "span": (int(pre_p[0]), int(pre_p[-1]), int(post_p[0]), int(post_p[-1])),
             "weights": {donor_ids[j]: float(fit["weights"][j]) for j in order if fit["weights"][j] >= 0.01},
             "poor_fit": bool(fit["pre_rmspe"] > 2 * np.median(plc["pre_rmspe"])),
             "path": [{"rel": int(r), "start": panel.period_start(int(pp)).isoformat(), "observed": float(o),
@@ -159,12 +165,12 @@ def synthetic_control(panel: Panel, *, seed: int = 0) -> Estimate:
         bad = [d["ubigeo"] for d in per_district if d["poor_fit"]]
         warnings.append(Caveat("poor_fit", f"The synthetic control tracks {', '.join(bad)} poorly before the declaration.",
                                f"El control sintético sigue mal a {', '.join(bad)} antes de la declaratoria."))
-    first = treated.sort_values("cohort").iloc[0]
-    windows = {"frequency": panel.frequency, "pre_periods": w.sc_pre, "post_periods": min(w.post, int(first["last"] - first["cohort"] + 1)),
-               "pre": panel.window_dict(int(first["onset"]) - w.sc_pre, int(first["onset"]) - 1),
-               "post": panel.window_dict(int(first["cohort"]), int(first["cohort"]) + min(w.post, int(first["last"] - first["cohort"] + 1)) - 1)}
+    a, b, c, e = per_district[0]["span"]
+    windows = {"frequency": panel.frequency, "pre_periods": b - a + 1, "post_periods": e - c + 1,
+               "pre": panel.window_dict(a, b), "post": panel.window_dict(c, e)}
     for d in per_district:
         d.pop("group")
+        d.pop("span")
     details = {"districts": per_district, "placebo_interval": "constant-effect inversion of the pooled placebo test",
                "n_placebos": int(sum(len(g["ratio"]) for g in groups.values()))}
     return Estimate("synthetic_control", effect=effect, ci=(effect - hi_q, effect - lo_q), p_value=p, windows=windows,

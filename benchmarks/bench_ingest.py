@@ -1,0 +1,118 @@
+"""Ingest speed: H3 indexing vs a plain h3 loop, and the whole ingest vs its raw H3 step.
+
+Input: N synthetic police reports (10,000,000; ``--quick`` 1,000,000) in the MININTER
+column format as Parquet, made by ``geo.demo`` over the real districts of Lima/Callao
+and Sullana (text times ``YYYY-MM-DD HH:MM:SS``, text ids, integer ubigeos: what
+``hexwatch demo`` ingests). The file is kept in ``benchmarks/out/`` (git-ignored).
+
+Figures, each beside an in-run reference on the same points:
+
+- H3 indexing of all N points at resolution 9 with ``geo.h3index.latlng_to_cells``
+  (h3ronpy on both cores) vs a single-threaded ``h3.latlng_to_cell`` loop, timed on a
+  500,000-point subsample and scaled linearly to N (the figure says so); target >= 1.6x.
+- The whole ``geo.ingest.ingest_file`` (read, validate, two H3 passes, locate in the
+  study districts, cubes at resolutions 7-10, write a store version) into a fresh
+  store vs the raw H3 indexing step above (one ``latlng_to_cells`` pass over the
+  points already in memory); target <= 4x. The step timings of the median run are
+  printed too.
+
+District assignment vs ``geopandas.sjoin`` is measured by ``benchmarks.bench_locate``.
+
+Run: ``python -m benchmarks.bench_ingest [--quick]``.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h3
+import numpy as np
+import pyarrow.parquet as pq
+
+from benchmarks._common import Figure, median_time, print_figures
+from geo.h3index import DEFAULT_RESOLUTION, latlng_to_cells
+
+OUT = Path(__file__).resolve().parent / "out"
+LOOP_SAMPLE = 500_000
+SEED = 7
+RUNS = 3
+
+
+def demo_file(n: int) -> Path:
+    """A MININTER-format Parquet file of about ``n`` synthetic reports, made once and kept."""
+    from geo.declarations import Registry
+    from geo.demo import DemoConfig, default_districts, simulate_counts, simulate_points, write_parquet
+
+    path = OUT / f"ingest_mininter_{n}_seed{SEED}.parquet"
+    if not path.is_file():
+        districts = default_districts()
+        counts, _ = simulate_counts(DemoConfig(n_incidents=n, seed=SEED), districts, Registry.load())
+        write_parquet(simulate_points(counts, districts, seed=SEED), path)
+    return path
+
+
+def run(quick: bool = False) -> list[Figure]:
+    from geo import boundaries
+    from geo.ingest import ingest_file
+
+    n_target = 1_000_000 if quick else 10_000_000
+    boundaries.fetch()
+    path = demo_file(n_target)
+    coords = pq.read_table(path, columns=["lat_hecho", "long_hecho"])
+    lat, lon = coords.column("lat_hecho").to_numpy(), coords.column("long_hecho").to_numpy()
+    n = len(lat)
+    del coords
+
+    t_h3, cells = median_time(lambda: latlng_to_cells(lat, lon, DEFAULT_RESOLUTION), runs=RUNS, warmup=1)
+    sub = np.random.default_rng(SEED).choice(n, size=min(LOOP_SAMPLE, n), replace=False)
+    sub_lat, sub_lon = lat[sub].tolist(), lon[sub].tolist()
+    t_loop_sub, loop_cells = median_time(
+        lambda: [h3.latlng_to_cell(a, b, DEFAULT_RESOLUTION) for a, b in zip(sub_lat, sub_lon)], runs=RUNS)
+    if [h3.str_to_int(c) for c in loop_cells] != cells[sub].tolist():
+        raise AssertionError("latlng_to_cells disagrees with h3.latlng_to_cell")
+    t_loop = t_loop_sub * n / len(sub)
+    figures = [Figure(
+        f"H3 indexing of {n:,} points at res {DEFAULT_RESOLUTION} (geo.h3index.latlng_to_cells)", t_h3, "s",
+        reference_name=f"h3.latlng_to_cell loop, single thread (timed on {len(sub):,} points, scaled to {n:,})",
+        reference_value=t_loop, ratio=t_loop / t_h3, target=">= 1.6x", met=t_loop / t_h3 >= 1.6, runs=RUNS,
+        extra={"loop_seconds_on_sample": t_loop_sub, "sample": len(sub)})]
+    del cells, sub_lat, sub_lon, loop_cells
+
+    reports = []
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        def one_ingest():
+            store = work / f"store-{time.time_ns()}"
+            report = ingest_file(path, store, kind="mininter", progress=False)
+            reports.append(report)
+            shutil.rmtree(store, ignore_errors=True)
+            return report
+
+        t_ingest, _ = median_time(one_ingest, runs=RUNS)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    median_report = sorted(reports, key=lambda r: sum(r.seconds.values()))[len(reports) // 2]
+    ratio = t_ingest / t_h3
+    figures.append(Figure(
+        f"whole ingest of {n:,} MININTER rows from Parquet (parse, 2 H3 passes, locate in {median_report.boundaries.split(' (')[0]}, "
+        f"cubes 7-10, write)", t_ingest, "s",
+        reference_name="raw H3 indexing step (latlng_to_cells, points in memory)", reference_value=t_h3,
+        ratio=ratio, ratio_kind="fraction", target="<= 4x", met=ratio <= 4.0, runs=RUNS,
+        extra={"steps_seconds": median_report.seconds, "n_accepted": median_report.n_accepted,
+               "n_rejected": median_report.n_rejected, "n_outside_districts": median_report.n_outside_districts,
+               "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+    return figures
+
+
+if __name__ == "__main__":
+    figs = run(quick="--quick" in sys.argv[1:])
+    print_figures("ingest", figs)
+    for f in figs:
+        if f.extra.get("steps_seconds"):
+            print("    steps (s): " + ", ".join(f"{k} {v:.2f}" for k, v in f.extra["steps_seconds"].items())
+                  + f"; peak RSS {f.extra['peak_rss_gb']:.1f} GB")
