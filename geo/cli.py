@@ -278,12 +278,12 @@ def analyze_cmd(
         raise HexwatchError(f"--lang must be en or es, not {lang!r}")
     result = analyze(store, declaration, category=category or None, source=source,
                      registry=Registry.load(registry) if registry else None)
-    out.print(result.summary(lang), highlight=False, markup=False)
+    out.print(result.summary(lang), highlight=False, markup=False, soft_wrap=True)
     out.print("")
-    out.print(result.sentence(lang), highlight=False, markup=False)
+    out.print(result.sentence(lang), highlight=False, markup=False, soft_wrap=True)
     if json_out is not None:
         atomic_write_bytes(json_out, result.to_json())
-        out.print(f"JSON: {json_out}", highlight=False, markup=False)
+        out.print(f"JSON: {json_out}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _load_plugins() -> None:
