@@ -69,7 +69,14 @@ def _days(s: pl.Series) -> np.ndarray:
 
 
 def _codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:
-    """Category codes in alphabetical order of the categories, and the categories."""
+    """Category codes in alphabetical order of the categories, and the categories.
+
+    An ``Enum`` column with sorted categories is used as it is (ingest codes once for
+    both cubes)."""
+    if isinstance(s.dtype, pl.Enum):
+        cats = s.dtype.categories.to_list()
+        if cats == sorted(cats):
+            return s.to_physical().fill_null(0).to_numpy().astype(np.int64), cats
     s = s.cast(pl.String)
     cats = sorted(s.drop_nulls().unique().to_list())
     codes = s.cast(pl.Enum(cats)).to_physical().fill_null(0).to_numpy().astype(np.int64) if cats else np.zeros(len(s), np.int64)

@@ -464,6 +464,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 cube_resolutions = list(CUBE_RESOLUTIONS)
                 days = all_incidents.column("day").cast(pa.int32()).to_numpy().astype(np.int64)
                 cats = pl.from_arrow(all_incidents.column("category"))
+                cats = cats.cast(pl.Enum(sorted(cats.drop_nulls().unique().to_list())))
                 with ThreadPoolExecutor(max_workers=2) as pool:
                     district_job = pool.submit(cubes.district_cube_arrays, pl.from_arrow(all_incidents.column("ubigeo")),
                                                days, cats)
