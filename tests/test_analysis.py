@@ -165,7 +165,8 @@ def test_panel_roles_for_ds105_follow_the_design_rules(lima, registry, adjacency
     p = build_panel(counts, registry, "ds 105-2023-pcm", adjacency, coverage=cov)
     assert p.spell_id == DS105
     treated = p.units[p.units["role"] == "treated"].set_index("ubigeo")
-    assert sorted(treated.index) == ["150132", "150135"]  # Sullana is not in this data
+    assert sorted(treated.index) == ["150132", "150135"]
+    assert any(c.code == "dropped_districts" and "200601" in c.en for c in p.caveats)  # Sullana: not in the data
     # Starts Wednesday 2023-09-20: the week of Monday 09-18 is only partly declared.
     assert p.period_start(int(treated.loc["150132", "onset"])) == date(2023, 9, 18)
     assert p.period_start(int(treated.loc["150132", "cohort"])) == date(2023, 9, 25)
@@ -239,7 +240,7 @@ def _manual_panel(effects={12: -0.2, 18: -0.1}, seed=0):
     u = counts.groupby("ubigeo")["cohort"].first()
     units_df = pd.DataFrame({"ubigeo": u.index, "role": np.where(u.to_numpy() >= 0, "treated", "comparison"),
                              "area": "lima_callao", "onset": u.to_numpy(), "cohort": u.to_numpy(),
-                             "last": np.where(u.to_numpy() >= 0, periods - 1, -1)})
+                             "last": np.where(u.to_numpy() >= 0, periods - 1, -1), "comparable": True})
     panel = Panel("TEST", "week", np.datetime64("2023-01-02"), Windows(pre=12, post=12), counts.drop(columns="cohort"),
                   units_df)
     return panel, counts
@@ -357,7 +358,12 @@ def test_cli_analyze_on_a_demo_store_recovers_the_injected_effect(demo_store, tm
     assert did_est["sentence_en"] in printed and result["sentence_en"] in printed
     assert result["synthetic"] is True and "Synthetic demo data" in printed
     assert set(result["estimates"]) == {"naive", "did", "event_study", "synthetic_control", "displacement"}
-    assert [t["ubigeo"] for t in result["design"]["treated"]] == ["150132", "150135"]
+    # All nine districts are declared; Sullana's seven have no comparison district in
+    # the demo area (only Lancones, their neighbour), so only Lima's two are compared.
+    treated = {t["ubigeo"]: t["compared"] for t in result["design"]["treated"]}
+    assert len(treated) == 9 and sorted(u for u, c in treated.items() if c) == ["150132", "150135"]
+    assert len(result["estimates"]["naive"]["districts"]["treated"]) == 9
+    assert did_est["districts"]["treated"] == ["150132", "150135"]
 
 
 def test_analyze_by_category_and_on_the_sidpol_layer(demo_store):

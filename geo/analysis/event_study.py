@@ -106,8 +106,8 @@ def event_study(panel: Panel) -> Estimate:
         warnings.append(Caveat("small_counts", "Some periods had no incident in the declared districts and have no coefficient.",
                                "Algunos periodos no tuvieron incidentes en los distritos declarados y no tienen coeficiente."))
     windows = used_windows(panel, focal)
-    last_rel = int((panel.units.loc[panel.units["role"] == "treated", "last"]
-                    - panel.units.loc[panel.units["role"] == "treated", "cohort"]).max())
+    used = panel.units[panel.units["ubigeo"].isin(districts["treated"])]
+    last_rel = int((used["last"] - used["cohort"]).max())
     details = {"coefficients": coefficients, "reference_rel": -1, "pre_trend_chi2": chi2,
                "pre_trend_df": len(pre_rows), "pre_trend_p": pre_p, "inference": inf["inference"],
                "declared_through_rel": last_rel, "log_effect": inf["log"], "se": inf["se"]}

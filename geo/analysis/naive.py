@@ -56,7 +56,7 @@ def poisson_rate_ratio(before: float, after: float, exposure_before: float = 1.0
 
 def naive(panel: Panel) -> Estimate:
     """Before/after counts in the declared districts, as :func:`poisson_rate_ratio`."""
-    s = fe_sample(panel, "treated")
+    s = fe_sample(panel, "treated", comparable_only=False)
     s = s[s["role"] == "treated"]
     treated = panel.units[panel.units["role"] == "treated"]
     if s.empty:

@@ -128,8 +128,9 @@ class Panel:
     ``counts``: ``ubigeo, period, n, share, other`` for every district with a role and
     every period kept (``share``: fraction of the period's days declared by this spell;
     ``other``: by any other registry row). ``units``: ``ubigeo, role, area, onset,
-    cohort, last`` (``last``: the last period of the first unbroken run fully under
-    declaration; -1 for comparison districts).
+    cohort, last, comparable`` (``last``: the last period of the first unbroken run
+    fully under declaration; -1 for comparison districts; ``comparable``: the area has
+    comparison districts).
     """
 
     spell_id: str
@@ -229,7 +230,12 @@ def build_panel(
     if _period_start([p_hi + 1], anchor, frequency)[0] - np.timedelta64(1, "D") > cov_hi:
         p_hi -= 1
 
-    universe = sorted(set(known) | set(spell.ubigeos))
+    universe = known
+    missing = sorted(set(spell.ubigeos) - set(known))
+    if missing:
+        caveats.append(Caveat("dropped_districts",
+                              f"No data for declared districts {', '.join(missing)}; they are left out.",
+                              f"No hay datos de los distritos declarados {', '.join(missing)}; se dejan fuera."))
     day_lo = _period_start([p_lo], anchor, frequency)[0]
     day_hi = _period_start([p_hi + 1], anchor, frequency)[0] - np.timedelta64(1, "D")
     if day_hi < day_lo:
@@ -306,19 +312,16 @@ def build_panel(
                               f"{n_busy} distritos del área estuvieron bajo otra declaratoria (o una no confirmada) en la ventana y no se usan como comparación."))
     units_df = pd.concat(rows, ignore_index=True)
     units_df[["onset", "cohort", "last"]] = units_df[["onset", "cohort", "last"]].astype(np.int64)
-    # Treated (and ring) districts of an area with no comparison district cannot be compared.
+    # A district in an area without comparison districts cannot be compared; a declared
+    # one still counts in the naive before/after figure, which needs no comparison.
     has_cmp = set(units_df.loc[units_df["role"] == "comparison", "area"])
-    orphan = units_df["role"].isin(["treated", "ring"]) & ~units_df["area"].isin(has_cmp)
-    if orphan.any():
-        lost = sorted(units_df.loc[orphan & (units_df["role"] == "treated"), "ubigeo"])
-        if lost:
-            caveats.append(Caveat("no_comparison",
-                                  f"No comparison district for {', '.join(lost)} (every other district of its area was declared, touches a declared one, or has no data); they are left out of the comparisons.",
-                                  f"No hay distritos de comparación para {', '.join(lost)} (todos los demás de su área estuvieron declarados, son vecinos o no tienen datos); se dejan fuera de las comparaciones."))
-        units_df = units_df[~orphan].reset_index(drop=True)
-    if not (units_df["role"] == "treated").any():
-        # Keep the treated districts for the naive figure even without any comparison.
-        units_df = pd.concat([treated, units_df], ignore_index=True)
+    units_df["comparable"] = units_df["area"].isin(has_cmp)
+    lost = sorted(units_df.loc[~units_df["comparable"] & (units_df["role"] == "treated"), "ubigeo"])
+    if lost:
+        caveats.append(Caveat("no_comparison",
+                              f"No comparison district for {', '.join(lost)} (every other district of its area was declared, touches a declared one, or has no data); they are left out of the comparisons.",
+                              f"No hay distritos de comparación para {', '.join(lost)} (todos los demás de su área estuvieron declarados, son vecinos o no tienen datos); se dejan fuera de las comparaciones."))
+    units_df = units_df[units_df["comparable"] | (units_df["role"] == "treated")].reset_index(drop=True)
 
     # The zero-filled grid of kept districts x periods, minus gaps.
     periods = np.arange(window_lo, window_hi + 1)
@@ -350,7 +353,8 @@ def build_panel(
     return Panel(spell.spell_id, frequency, anchor, windows, grid.reset_index(drop=True), units_df, caveats, unconfirmed)
 
 
-def fe_sample(panel: Panel, role: str = "treated", *, event_time: bool = False, pre: int | None = None) -> pd.DataFrame:
+def fe_sample(panel: Panel, role: str = "treated", *, event_time: bool = False,
+              comparable_only: bool = True) -> pd.DataFrame:
     """Rows for a fixed-effects count model: ``role`` districts around their own onset
     and the comparison districts over the same calendar periods.
 
@@ -358,11 +362,14 @@ def fe_sample(panel: Panel, role: str = "treated", *, event_time: bool = False, 
     event time (NaN for comparison rows) and ``post`` marks rows under declaration
     (``event_time=False``: only the first unbroken run fully declared, at most
     ``windows.post`` periods; ``event_time=True``: every period up to ``windows.post``
-    after the cohort, also after the declaration ended).
+    after the cohort, also after the declaration ended). ``comparable_only`` keeps
+    only districts of areas that have comparison districts.
     """
     w = panel.windows
-    pre = w.pre if pre is None else pre
+    pre = w.pre
     units = panel.units[panel.units["role"].isin([role, "comparison"])]
+    if comparable_only:
+        units = units[units["comparable"]]
     focal = units[units["role"] == role]
     if focal.empty:
         return pd.DataFrame(columns=["ubigeo", "period", "n", "area", "role", "onset", "cohort", "rel", "post"])

@@ -145,7 +145,8 @@ def design_dict(panel: Panel) -> dict:
         u = panel.units[panel.units["role"] == role].sort_values("ubigeo")
         if role == "comparison":
             return [{"ubigeo": x, "area": a} for x, a in zip(u["ubigeo"], u["area"])]
-        return [{"ubigeo": r.ubigeo, "area": r.area, "onset": panel.period_start(int(r.onset)).isoformat(),
+        return [{"ubigeo": r.ubigeo, "area": r.area, "compared": bool(r.comparable),
+                 "onset": panel.period_start(int(r.onset)).isoformat(),
                  "declared_from": panel.period_start(int(r.cohort)).isoformat(),
                  "declared_to": panel.period_end(int(r.last)).isoformat()} for r in u.itertuples()]
 

@@ -88,7 +88,7 @@ def synthetic_control(panel: Panel, *, seed: int = 0) -> Estimate:
     """Synthetic control for every declared district with enough comparison districts."""
     w = panel.windows
     units = panel.units
-    treated = units[units["role"] == "treated"]
+    treated = units[(units["role"] == "treated") & units["comparable"]]
     comparison = units[units["role"] == "comparison"]
     counts = panel.counts.pivot(index="period", columns="ubigeo", values="n")
     share = panel.counts.pivot(index="period", columns="ubigeo", values="share")
