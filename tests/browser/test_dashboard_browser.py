@@ -23,9 +23,10 @@ def wait_for(fn, timeout: float = 20.0, what: str = "condition"):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def status(browser) -> dict[str, str]:
-    el = browser.find_element(By.ID, "map-status")
-    return {k: el.get_attribute(f"data-{k}") for k in ("hexes", "total", "emergency", "districts")}
+def status(browser) -> dict[str, str | None]:
+    """The map's machine-readable state (all None while the page is still rendering)."""
+    found = browser.find_elements(By.ID, "map-status")
+    return {k: found[0].get_attribute(f"data-{k}") if found else None for k in ("hexes", "total", "emergency", "districts")}
 
 
 def severe(browser) -> list[str]:
@@ -37,6 +38,7 @@ def load(browser, url: str, query: str):
     wait_for(lambda: browser.execute_script("return document.querySelectorAll('path.hw-hex').length") > 0,
              what="hexes drawn")
     wait_for(lambda: status(browser)["districts"] not in ("0", None), what="districts drawn")
+    wait_for(lambda: status(browser)["total"] not in ("0", None), what="hex counts")
 
 
 def test_page_loads_draws_hexes_without_console_errors(served_app, browser, artifacts):
@@ -69,7 +71,7 @@ def test_category_filter_changes_drawn_counts_and_the_url(served_app, browser):
                                if o.text.strip() == "ROBO"], what="the category list")[0]
     option.click()
     browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
-    wait_for(lambda: int(status(browser)["total"]) != before, what="drawn counts to change")
+    wait_for(lambda: status(browser)["total"] not in (str(before), None), what="drawn counts to change")
     after = int(status(browser)["total"])
     assert 0 < after < before
     assert "category=ROBO" in browser.current_url
