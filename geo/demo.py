@@ -51,6 +51,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -666,6 +667,12 @@ def truth_summary(truth: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _same_demo(meta: Mapping[str, Any], truth: Mapping[str, Any]) -> bool:
+    """Whether a store's metadata describes the demo that ``truth`` describes."""
+    recorded = {k: v for k, v in meta.get("demo", {}).items() if k != "inputs"}
+    return bool(meta.get("synthetic")) and recorded == orjson.loads(orjson.dumps(dict(truth)))
+
+
 def build_demo_store(
     store: str | os.PathLike,
     config: DemoConfig,
@@ -686,22 +693,25 @@ def build_demo_store(
     ``meta["demo"]`` (the ``truth`` of :func:`simulate_counts`: seed, effects per
     spell, treated and adjacent districts, the config).
 
-    Returns the :class:`geo.ingest.IngestReport` of the points. Refuses a folder that
-    already holds a store, so synthetic rows never mix with real ones.
+    Returns the :class:`geo.ingest.IngestReport` of the points. A folder that already
+    holds a store is refused, so synthetic rows never mix with real ones or with another
+    demo — unless it holds this very demo (same ``truth``): then the build runs again and,
+    ingest being idempotent, completes an interrupted build or adds nothing.
     """
     from geo import ingest
     from geo.store import Store, StoreError
 
     root = Path(store)
     try:
-        Store.open(root)
+        existing = Store.open(root).meta
     except StoreError:
-        pass
-    else:
-        raise HexwatchError(f"{root} already holds a store; build the demo into a new folder (or delete this one)")
+        existing = None
     districts = default_districts(config.area) if boundaries is None else boundaries
     registry = Registry.load() if registry is None else registry
     counts, truth = simulate_counts(config, districts, registry)
+    if existing is not None and not _same_demo(existing, truth):
+        raise HexwatchError(f"{root} already holds a store with other data; build the demo into a new folder "
+                            f"(or delete this one)")
     work = Path(workdir) if workdir is not None else root / "demo-input"
     points = simulate_points(counts, districts, config.seed)
     mininter = write_parquet(points, work / f"mininter_synthetic_seed{config.seed}.parquet")

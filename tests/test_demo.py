@@ -278,8 +278,14 @@ def test_demo_store_is_labelled_synthetic_and_holds_both_layers(tmp_path, distri
     assert len(store.read("incidents", columns=["incident_id"])) == n
     assert int(store.read("district_month", columns=["n"])["n"].sum()) == n
     assert set(store.read("incidents", columns=["category"])["category"]) == {c.lower() for c, _ in DEFAULT_CATEGORIES}
-    with pytest.raises(HexwatchError, match="already holds a store"):
-        build_demo_store(tmp_path / "store", cfg, boundaries=districts, registry=registry)
+    # The same demo again (e.g. after an interrupted build) completes it: nothing is added twice.
+    again = build_demo_store(tmp_path / "store", cfg, boundaries=districts, registry=registry)
+    assert again.n_accepted == 0 and again.n_already_present == n
+    assert len(Store.open(tmp_path / "store").read("incidents", columns=["incident_id"])) == n
+    # Another demo, or any other data, is never mixed in.
+    with pytest.raises(HexwatchError, match="already holds a store with other data"):
+        build_demo_store(tmp_path / "store", DemoConfig(**{**cfg.__dict__, "seed": 10}), boundaries=districts,
+                         registry=registry)
 
 
 def test_cli_demo_builds_and_prints_the_truth(tmp_path, capsys):
@@ -291,7 +297,7 @@ def test_cli_demo_builds_and_prints_the_truth(tmp_path, capsys):
     assert "SYNTHETIC" in printed and "DS-105-2023-PCM" in printed and "-20.0%" in printed
     assert Store.open(target).meta["synthetic"] is True
     with pytest.raises(SystemExit) as again:
-        main(argv)
+        main([a if a != "4" else "5" for a in argv])  # another seed into the same store
     assert again.value.code == 2
     assert capsys.readouterr().err.strip().startswith("error:")
 
