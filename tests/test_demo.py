@@ -9,8 +9,8 @@ import pytest
 import shapely
 
 from geo import boundaries
-from geo.declarations import Registry
 from geo.cli import main
+from geo.declarations import Registry
 from geo.demo import (DATASET_LABEL, DEFAULT_CATEGORIES, MININTER_COLUMNS, SIDPOL_COLUMNS, SUBTYPES, DemoConfig,
                       build_demo_store, sidpol_frame, simulate_counts, simulate_points)
 from geo.errors import HexwatchError
