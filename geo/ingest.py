@@ -78,6 +78,8 @@ from geo.store import Store, StoreError, atomic_write_bytes, write_version
 KINDS = ("points", "mininter", "sidpol")
 #: Rows indexed and located per step (the progress bar advances by chunks).
 CHUNK_ROWS = 2_000_000
+#: Files from this size on get a progress bar (when stderr is a terminal).
+PROGRESS_MIN_BYTES = 32 * 2**20
 #: Schema of the store's ``incidents`` table as ingest writes it (``reported_ubigeo``:
 #: the ubigeo a MININTER file itself gives, else null; kept for audits, never used to locate).
 INCIDENTS_SCHEMA = pa.schema([
@@ -185,9 +187,12 @@ def _ingest_lock(store: Path):
 
 
 class _Progress:
-    """A rich progress bar on stderr when it is a terminal and wanted; otherwise silent."""
+    """A rich progress bar on stderr when it is a terminal and wanted; otherwise silent.
 
-    def __init__(self, enabled: bool, label: str, total: int) -> None:
+    It starts without a total (reading the file) and counts rows once they are known.
+    """
+
+    def __init__(self, enabled: bool, label: str) -> None:
         self._bar = None
         if enabled:
             from rich.console import Console
@@ -197,9 +202,13 @@ class _Progress:
             if console.is_terminal:
                 self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                                      TimeElapsedColumn(), console=console, transient=True)
-                self._task = self._bar.add_task(label, total=max(total, 1))
+                self._task = self._bar.add_task(label, total=None)
                 self._label = label
                 self._bar.start()
+
+    def set_total(self, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, total=max(total, 1), completed=0)
 
     def step(self, what: str, advance: float = 0) -> None:
         if self._bar is not None:
@@ -242,14 +251,15 @@ def _boundary_label(districts, key: str) -> str:
     return f"{districts.attrs.get('boundary_set', 'custom')} ({len(districts):,} areas, {key[:12]})"
 
 
-def _default_boundaries(notes: list[str]):
+def _default_boundaries(notes: list[str], *, for_points: bool):
     from geo import boundaries
 
     try:
         return boundaries.load_study_districts()
     except HexwatchError:
-        notes.append("boundaries are not fetched, so points were not located in districts "
-                      "(run `hexwatch boundaries fetch`, then ingest into a new store)")
+        if for_points:
+            notes.append("boundaries are not fetched, so points were not located in districts "
+                         "(run `hexwatch boundaries fetch`, then ingest into a new store)")
         return None
 
 
@@ -274,9 +284,15 @@ def _reasons(rejects: pl.DataFrame) -> dict[str, int]:
     return {r: int(n) for r, n in zip(counts["reason"], counts["len"])}
 
 
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns, in order and types (missing ones null)."""
+    cols = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+            for f in schema]
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
 def _to_arrow(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
-    cols = {name: (frame[name] if name in frame.columns else pl.Series(name, [None] * frame.height)) for name in schema.names}
-    return pa.table({n: s.to_arrow() for n, s in cols.items()}).cast(schema)
+    return _conform(frame.to_arrow(), schema)
 
 
 def _coverage(days: pl.Series) -> dict[str, str] | None:
@@ -355,34 +371,45 @@ def ingest_file(
     if kind == "points" and not columns:
         raise HexwatchError(f"name the columns of {path.name}: --lat, --lon, --time and --category")
     notes: list[str] = []
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        sha = pool.submit(_sha256, path)  # hashing overlaps parsing (hashlib releases the GIL)
-        if kind == "sidpol":
-            known, label = None, NO_BOUNDARIES
-            districts = _default_boundaries(notes) if boundaries is None else (boundaries if boundaries is not False else None)
-            if districts is not None:
-                known = set(districts["ubigeo"].astype(str))
-                label = districts.attrs.get("boundary_set", "custom")
-            else:
-                notes.append("ubigeos were checked for form only (no boundaries to check them against)")
-            parsed = incidents.parse_sidpol(path, known_ubigeos=known, source=source_label)
-            timer.lap("parse")
-            return _ingest_sidpol(parsed, path, root, sha, notes, timer, started, meta_updates, rejects_path, label)
-        districts = None
-        if boundaries is None:
-            districts = _default_boundaries(notes)
-        elif boundaries is not False:
-            districts = boundaries
-        if clip and districts is None:
-            raise HexwatchError("--clip needs boundaries: fetch them (`hexwatch boundaries fetch`) or give --boundaries FILE")
-        if kind == "points":
-            parsed = incidents.parse_points(path, dict(columns or {}), time_format=time_format, source=source_label)
+    # Only files that take a while get a bar (a few seconds from about 30 MB).
+    bar = _Progress(progress and path.stat().st_size >= PROGRESS_MIN_BYTES, f"ingest {path.name}")
+    bar.step("reading")
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            sha = pool.submit(_sha256, path)  # hashing overlaps parsing (hashlib releases the GIL)
+            return _ingest(path, root, sha, kind, columns, time_format, boundaries, clip, resolution, source_label,
+                           meta_updates, rejects_path, notes, timer, started, bar)
+    finally:
+        bar.close()
+
+
+def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, boundaries, clip: bool, resolution: int,
+            source_label, meta_updates, rejects_path, notes: list[str], timer: _Timer, started: str,
+            bar: _Progress) -> IngestReport:
+    if boundaries is None:
+        districts = _default_boundaries(notes, for_points=kind != "sidpol")
+    else:
+        districts = boundaries if boundaries is not False else None
+    if kind == "sidpol":
+        known, label = None, NO_BOUNDARIES
+        if districts is not None:
+            known = set(districts["ubigeo"].astype(str))
+            label = districts.attrs.get("boundary_set", "custom")
         else:
-            parsed = incidents.parse_mininter(path, columns=columns, time_format=time_format, source=source_label)
+            notes.append("ubigeos were checked for form only (no boundaries to check them against)")
+        parsed = incidents.parse_sidpol(path, known_ubigeos=known, source=source_label)
         timer.lap("parse")
-        return _ingest_points(parsed, path, root, sha, districts, notes, timer, started, clip=clip,
-                              resolution=resolution, progress=progress, meta_updates=meta_updates,
-                              rejects_path=rejects_path)
+        return _ingest_sidpol(parsed, path, root, sha, notes, timer, started, meta_updates, rejects_path, label)
+    if clip and districts is None:
+        raise HexwatchError("--clip needs boundaries: fetch them (`hexwatch boundaries fetch`) or give --boundaries FILE")
+    if kind == "points":
+        parsed = incidents.parse_points(path, dict(columns or {}), time_format=time_format, source=source_label)
+    else:
+        parsed = incidents.parse_mininter(path, columns=columns, time_format=time_format, source=source_label)
+    timer.lap("parse")
+    bar.set_total(parsed.accepted.height)
+    return _ingest_points(parsed, path, root, sha, districts, notes, timer, started, clip=clip, resolution=resolution,
+                          meta_updates=meta_updates, rejects_path=rejects_path, bar=bar)
 
 
 def _index_and_locate(lat: np.ndarray, lon: np.ndarray, resolution: int, finest: int, locator, bar: _Progress,
@@ -411,108 +438,104 @@ def _index_and_locate(lat: np.ndarray, lon: np.ndarray, resolution: int, finest:
 
 
 def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, districts, notes: list[str],
-                   timer: _Timer, started: str, *, clip: bool, resolution: int, progress: bool,
-                   meta_updates, rejects_path) -> IngestReport:
+                   timer: _Timer, started: str, *, clip: bool, resolution: int, meta_updates, rejects_path,
+                   bar: _Progress) -> IngestReport:
     notes += parsed.notes
     acc = parsed.accepted
     n = acc.height
-    bar = _Progress(progress and n >= CHUNK_ROWS // 4, f"ingest {path.name}", n)
-    try:
-        label, locator = NO_BOUNDARIES, None
-        if districts is not None:
-            locator = _locator(districts, resolution)
-            label = _boundary_label(districts, locator.key)
-        finest = max(CUBE_RESOLUTIONS)
-        lat, lon = acc["lat"].to_numpy(), acc["lon"].to_numpy()
-        cells, cells_fine, rows = _index_and_locate(lat, lon, resolution, finest, locator, bar, timer)
-        ubigeos = pa.array(list(locator.ubigeos) if locator is not None else [], type=pa.string())
-        ubigeo = ubigeos.take(pa.array(rows, mask=rows < 0)) if locator is not None else pa.nulls(n, pa.string())
-        acc = acc.with_columns(pl.Series("cell", cells), pl.Series("ubigeo", ubigeo, dtype=pl.String))
-        parsed.accepted = acc
-        outside = rows < 0
-        if clip and outside.any():
-            _, keep = parsed.reject(outside, "outside_area", "the point is outside every district",
-                                    source_file=path.name, with_raw=True)
-            cells_fine, outside = cells_fine[keep], outside[keep]
-        timer.lap("locate")
+    label, locator = NO_BOUNDARIES, None
+    if districts is not None:
+        locator = _locator(districts, resolution)
+        label = _boundary_label(districts, locator.key)
+    finest = max(CUBE_RESOLUTIONS)
+    lat, lon = acc["lat"].to_numpy(), acc["lon"].to_numpy()
+    cells, cells_fine, rows = _index_and_locate(lat, lon, resolution, finest, locator, bar, timer)
+    ubigeos = pa.array(list(locator.ubigeos) if locator is not None else [], type=pa.string())
+    ubigeo = ubigeos.take(pa.array(rows, mask=rows < 0)) if locator is not None else pa.nulls(n, pa.string())
+    acc = acc.with_columns(pl.Series("cell", cells), pl.Series("ubigeo", ubigeo, dtype=pl.String))
+    parsed.accepted = acc
+    outside = rows < 0
+    if clip and outside.any():
+        _, keep = parsed.reject(outside, "outside_area", "the point is outside every district",
+                                source_file=path.name, with_raw=True)
+        cells_fine, outside = cells_fine[keep], outside[keep]
+    timer.lap("locate")
 
-        bar.step("merging with the store")
-        with _ingest_lock(root):
-            current = _open(root)
-            meta = dict(current.meta) if current is not None else {}
-            old = current.read_arrow("incidents") if current is not None and current.has("incidents") else None
-            if old is not None and old.num_rows and int(meta.get("h3_resolution", resolution)) != resolution:
-                raise HexwatchError(f"store {root} holds cells at H3 resolution {meta['h3_resolution']}; ingest with "
-                                    f"--resolution {meta['h3_resolution']} or into a new store")
-            if old is not None and old.num_rows:
-                present = _present(parsed.accepted["incident_id"], old.column("incident_id"))
-                if present.any():
-                    _, keep = parsed.reject(present, "already_in_store", "the store already holds this incident id",
-                                            source_file=path.name, with_raw=rejects_path is not None)
-                    cells_fine, outside = cells_fine[keep], outside[keep]
-            timer.lap("merge")
-            new = parsed.accepted
-            added = new.height
-            tables: dict[str, pa.Table] = {}
-            if added or old is None:
-                new_arrow = _to_arrow(new, INCIDENTS_SCHEMA)
-                all_incidents = pa.concat_tables([old.cast(INCIDENTS_SCHEMA) if old is not None and old.schema != INCIDENTS_SCHEMA
-                                                  else old, new_arrow]) if old is not None and old.num_rows else new_arrow
-                bar.step("cubes")
-                old_fine = _fine_cells(old, finest, int(meta.get("h3_resolution", resolution))) if old is not None and old.num_rows else None
-                all_fine = np.concatenate([old_fine, cells_fine]) if old_fine is not None else cells_fine
-                cube_resolutions = list(CUBE_RESOLUTIONS)
-                days = all_incidents.column("day").cast(pa.int32()).to_numpy().astype(np.int64)
-                cats = pl.from_arrow(all_incidents.column("category"))
-                cats = cats.cast(pl.Enum(sorted(cats.drop_nulls().unique().to_list())))
-                with ThreadPoolExecutor(max_workers=2) as pool:
-                    district_job = pool.submit(cubes.district_cube_arrays, pl.from_arrow(all_incidents.column("ubigeo")),
-                                               days, cats)
-                    tables["cube_cell"] = cubes.cell_cube_arrays(all_fine, days, cats, cube_resolutions)
-                    tables["cube_district"] = district_job.result()
-                tables["incidents"] = all_incidents
-                timer.lap("cubes")
-            old_rejects = current.read_arrow("rejects") if current is not None and current.has("rejects") else None
-            fresh = _new_rejects(old_rejects, parsed.rejects)
-            if fresh.height:
-                tables["rejects"] = _append_rejects(old_rejects, fresh)
-            located = int((~outside).sum()) if locator is not None else 0
-            reported = new["reported_ubigeo"]
-            both = reported.is_not_null() & new["ubigeo"].is_not_null()
-            store_label = label
-            prev = meta.get("boundaries")
-            if old is not None and old.num_rows and prev:
-                if not added:
-                    store_label = prev
-                elif label not in prev.split(" + "):
-                    notes.append(f"the store's earlier points were located with {prev}; these with {label}")
-                    store_label = f"{prev} + {label}"
-                else:
-                    store_label = prev
-            store_n = tables["incidents"].num_rows if "incidents" in tables else (old.num_rows if old is not None else 0)
-            report = IngestReport(
-                source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind=parsed.kind, store=str(root),
-                n_input=parsed.n_input, n_accepted=added, n_rejected=parsed.rejects.height,
-                rejects_by_reason=_reasons(parsed.rejects),
-                n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
-                n_located=located, n_outside_districts=(int(outside.sum()) if locator is not None else 0),
-                n_reported_ubigeo=int(reported.is_not_null().sum()) if locator is not None else 0,
-                n_reported_ubigeo_mismatch=int((both & (reported != new["ubigeo"])).sum()),
-                boundaries=label, h3_resolution=resolution,
-                cube_resolutions=list(CUBE_RESOLUTIONS),
-                coverage=_coverage(new["day"]), store_incidents=store_n,
-                store_district_months=_rows(current, "district_month"), notes=notes, started_at=started,
-            )
-            if locator is not None and added and report.n_outside_districts > added / 2:
-                notes.append("most points fall outside every district: are latitude and longitude swapped, "
-                             "or are these the right boundaries?")
-            coverage = _coverage(pl.from_arrow(tables["incidents"].column("day"))) if "incidents" in tables else meta.get("coverage")
-            new_meta = _meta(meta, report, changed=bool(added or fresh.height), meta_updates=meta_updates, coverage=coverage)
-            new_meta["h3_resolution"] = resolution
-            new_meta["boundaries"] = store_label
-            return _finish(report, root, tables, meta, new_meta, parsed, rejects_path, timer, bar)
-    finally:
-        bar.close()
+    bar.step("merging with the store")
+    with _ingest_lock(root):
+        current = _open(root)
+        meta = dict(current.meta) if current is not None else {}
+        old = current.read_arrow("incidents") if current is not None and current.has("incidents") else None
+        if old is not None and old.num_rows and int(meta.get("h3_resolution", resolution)) != resolution:
+            raise HexwatchError(f"store {root} holds cells at H3 resolution {meta['h3_resolution']}; ingest with "
+                                f"--resolution {meta['h3_resolution']} or into a new store")
+        if old is not None and old.num_rows:
+            present = _present(parsed.accepted["incident_id"], old.column("incident_id"))
+            if present.any():
+                _, keep = parsed.reject(present, "already_in_store", "the store already holds this incident id",
+                                        source_file=path.name, with_raw=rejects_path is not None)
+                cells_fine, outside = cells_fine[keep], outside[keep]
+        timer.lap("merge")
+        new = parsed.accepted
+        added = new.height
+        tables: dict[str, pa.Table] = {}
+        if added or old is None:
+            new_arrow = _to_arrow(new, INCIDENTS_SCHEMA)
+            all_incidents = pa.concat_tables([_conform(old, INCIDENTS_SCHEMA), new_arrow]) \
+                if old is not None and old.num_rows else new_arrow
+            bar.step("cubes")
+            old_fine = _fine_cells(old, finest, int(meta.get("h3_resolution", resolution))) if old is not None and old.num_rows else None
+            all_fine = np.concatenate([old_fine, cells_fine]) if old_fine is not None else cells_fine
+            cube_resolutions = list(CUBE_RESOLUTIONS)
+            days = all_incidents.column("day").cast(pa.int32()).to_numpy().astype(np.int64)
+            cats = pl.from_arrow(all_incidents.column("category"))
+            cats = cats.cast(pl.Enum(sorted(cats.drop_nulls().unique().to_list())))
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                district_job = pool.submit(cubes.district_cube_arrays, pl.from_arrow(all_incidents.column("ubigeo")),
+                                           days, cats)
+                tables["cube_cell"] = cubes.cell_cube_arrays(all_fine, days, cats, cube_resolutions)
+                tables["cube_district"] = district_job.result()
+            tables["incidents"] = all_incidents
+            timer.lap("cubes")
+        old_rejects = current.read_arrow("rejects") if current is not None and current.has("rejects") else None
+        fresh = _new_rejects(old_rejects, parsed.rejects)
+        if fresh.height:
+            tables["rejects"] = _append_rejects(old_rejects, fresh)
+        located = int((~outside).sum()) if locator is not None else 0
+        reported = new["reported_ubigeo"]
+        both = reported.is_not_null() & new["ubigeo"].is_not_null()
+        store_label = label
+        prev = meta.get("boundaries")
+        if old is not None and old.num_rows and prev:
+            if not added:
+                store_label = prev
+            elif label not in prev.split(" + "):
+                notes.append(f"the store's earlier points were located with {prev}; these with {label}")
+                store_label = f"{prev} + {label}"
+            else:
+                store_label = prev
+        store_n = tables["incidents"].num_rows if "incidents" in tables else (old.num_rows if old is not None else 0)
+        report = IngestReport(
+            source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind=parsed.kind, store=str(root),
+            n_input=parsed.n_input, n_accepted=added, n_rejected=parsed.rejects.height,
+            rejects_by_reason=_reasons(parsed.rejects),
+            n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
+            n_located=located, n_outside_districts=(int(outside.sum()) if locator is not None else 0),
+            n_reported_ubigeo=int(reported.is_not_null().sum()) if locator is not None else 0,
+            n_reported_ubigeo_mismatch=int((both & (reported != new["ubigeo"])).sum()),
+            boundaries=label, h3_resolution=resolution,
+            cube_resolutions=list(CUBE_RESOLUTIONS),
+            coverage=_coverage(new["day"]), store_incidents=store_n,
+            store_district_months=_rows(current, "district_month"), notes=notes, started_at=started,
+        )
+        if locator is not None and added and report.n_outside_districts > added / 2:
+            notes.append("most points fall outside every district: are latitude and longitude swapped, "
+                         "or are these the right boundaries?")
+        coverage = _coverage(pl.from_arrow(tables["incidents"].column("day"))) if "incidents" in tables else meta.get("coverage")
+        new_meta = _meta(meta, report, changed=bool(added or fresh.height), meta_updates=meta_updates, coverage=coverage)
+        new_meta["h3_resolution"] = resolution
+        new_meta["boundaries"] = store_label
+        return _finish(report, root, tables, meta, new_meta, parsed, rejects_path, timer, bar)
 
 
 def _present(new_ids: pl.Series, old_ids: pa.ChunkedArray) -> np.ndarray:
@@ -542,7 +565,7 @@ def _append_rejects(old: pa.Table | None, fresh: pl.DataFrame) -> pa.Table:
     fresh_arrow = _to_arrow(fresh, incidents.REJECTS_SCHEMA)
     if old is None or not old.num_rows:
         return fresh_arrow
-    return pa.concat_tables([old.cast(incidents.REJECTS_SCHEMA), fresh_arrow])
+    return pa.concat_tables([_conform(old, incidents.REJECTS_SCHEMA), fresh_arrow])
 
 
 def _rows(current: Store | None, table: str) -> int:
@@ -641,7 +664,7 @@ def _ingest_sidpol(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         coverage = meta.get("coverage") if incidents_n else _month_coverage(
             _polars(tables["district_month"]) if "district_month" in tables else (old if old is not None else new))
         new_meta = _meta(meta, report, changed=bool(new.height or fresh.height), meta_updates=meta_updates, coverage=coverage)
-        return _finish(report, root, tables, meta, new_meta, parsed, rejects_path, timer, _Progress(False, "", 0))
+        return _finish(report, root, tables, meta, new_meta, parsed, rejects_path, timer, _Progress(False, ""))
 
 
 # --------------------------------------------------------------------------- store summary

@@ -289,7 +289,8 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys, args, needle):
 def test_chunked_ingest_equals_one_chunk_and_is_silent_off_a_terminal(tmp_path, squares, capsys, monkeypatch):
     _random_points(tmp_path / "p.parquet", 5_000, seed=5)
     ingest_file(tmp_path / "p.parquet", tmp_path / "one", kind="mininter", boundaries=squares, progress=False)
-    monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 1_000)  # five chunks, and long enough for a progress bar
+    monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 1_000)  # five chunks
+    monkeypatch.setattr(ingest_mod, "PROGRESS_MIN_BYTES", 0)  # a "long" file: a bar if stderr were a terminal
     report = ingest_file(tmp_path / "p.parquet", tmp_path / "store", kind="mininter", boundaries=squares, progress=True)
     captured = capsys.readouterr()
     assert report.n_accepted == 5_000 and captured.err == "" and captured.out == ""
@@ -297,3 +298,27 @@ def test_chunked_ingest_equals_one_chunk_and_is_silent_off_a_terminal(tmp_path, 
     for name in one:
         pd.testing.assert_frame_equal(chunked[name], one[name])
     assert set(report.seconds) >= {"parse", "h3", "locate", "cubes", "write"}
+
+
+def test_progress_bar_shows_on_a_terminal_for_long_files(tmp_path, squares, capsys, monkeypatch):
+    _random_points(tmp_path / "p.parquet", 2_000, seed=6)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich treats stderr as a terminal
+    monkeypatch.setattr(ingest_mod, "PROGRESS_MIN_BYTES", 0)
+    ingest_file(tmp_path / "p.parquet", tmp_path / "store", kind="mininter", boundaries=squares, progress=True)
+    assert "ingest p.parquet" in capsys.readouterr().err
+    ingest_file(tmp_path / "p.parquet", tmp_path / "s2", kind="mininter", boundaries=squares, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_ingest_into_a_store_whose_incidents_lack_newer_columns(tmp_path, squares):
+    from geo.store import write_version
+
+    store = tmp_path / "store"
+    ingest_file(MININTER, store, kind="mininter", boundaries=squares, progress=False)
+    s = Store.open(store)
+    write_version(store, tables={"incidents": s.read_arrow("incidents").drop_columns(["reported_ubigeo"])}, meta=s.meta)
+    _random_points(tmp_path / "p.parquet", 100, seed=7)
+    report = ingest_file(tmp_path / "p.parquet", store, kind="mininter", boundaries=squares, progress=False)
+    inc = Store.open(store).read("incidents")
+    assert report.n_accepted == 100 and len(inc) == 106
+    assert inc["reported_ubigeo"].isna().sum() == 6 and (inc["reported_ubigeo"] == "150132").sum() == 100
