@@ -11,7 +11,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
 from geo.analysis.did import did
