@@ -97,11 +97,13 @@ def run(quick: bool = False) -> list[Figure]:
     n_treated = len(sc.details["districts"])
     n_donors = sc.details["districts"][0]["n_donors"]
     same = abs(sc.effect - sc_ref.effect) < 1e-3
-    sizes = {"districts": n_districts, "weeks": WEEKS, "district_weeks": n_rows, "declared": len(DECLARED),
+    sizes = {"districts": n_districts, "weeks": WEEKS, "district_weeks": n_rows, "fitted_rows": d.n_obs,
+             "declared": len(DECLARED),
              "did_effect": d.effect, "event_study_coefficients": len(es.details["coefficients"]) - 1}
     return [
-        Figure(f"DiD + event study, {n_districts} districts x {WEEKS} weeks ({n_rows:,} district-weeks, "
-               f"{sizes['event_study_coefficients']} event-time coefficients)", t_full, "s",
+        Figure(f"DiD + event study, {n_districts} districts x {WEEKS} weeks ({n_rows:,} district-weeks; the fits use "
+               f"the {d.n_obs:,} of declared + comparison districts, {sizes['event_study_coefficients']} event-time "
+               "coefficients)", t_full, "s",
                "one statsmodels Poisson GLM with dummies on the DiD rows", t_ref, ratio=t_ref / t_full,
                target="<= 2 s", met=t_full <= 2, runs=runs, extra=sizes),
         Figure("analyze_counts (DiD + event study, default windows -12..+16) from raw weekly counts", t_default, "s",
