@@ -43,9 +43,8 @@ case "${1:-}" in
   demo)
     setup test
     "$VENV/bin/hexwatch" boundaries fetch
-    if ! "$VENV/bin/hexwatch" summary --store "$STORE" >/dev/null 2>&1; then
-      "$VENV/bin/hexwatch" demo --store "$STORE" --incidents "$DEMO_N" --seed 42
-    fi
+    # Re-running adds nothing to a complete store and finishes an interrupted one.
+    "$VENV/bin/hexwatch" demo --store "$STORE" --incidents "$DEMO_N" --seed 42
     "$VENV/bin/hexwatch" summary --store "$STORE"
     exec "$VENV/bin/hexwatch" serve --store "$STORE" --host "${HEXWATCH_HOST:-127.0.0.1}" --port "${HEXWATCH_PORT:-8050}"
     ;;
