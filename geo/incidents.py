@@ -211,7 +211,7 @@ class _Raw:
         if name is None:
             return None
         s = pl.from_arrow(self.table.column(name))
-        return s if isinstance(s, pl.Series) else s.to_series()
+        return _plain(s if isinstance(s, pl.Series) else s.to_series())
 
     def rows_json(self, idx: np.ndarray) -> pl.Series:
         """The original rows at table positions ``idx`` as JSON objects (column -> value)."""
@@ -241,6 +241,16 @@ def normalise_ubigeo(values: Iterable) -> np.ndarray:
     return _normalise_ubigeo_pl(s).to_numpy().astype(object)
 
 
+def _plain(s: pl.Series) -> pl.Series:
+    """Lists, structs or bytes where a single value belongs become their text (validated as such)."""
+    if s.dtype == pl.Binary:
+        return pl.Series(s.name, [None if v is None else v.decode("utf-8", errors="replace") for v in s.to_list()],
+                         dtype=pl.String)
+    if s.dtype.is_nested() or s.dtype == pl.Object:
+        return pl.Series(s.name, [None if v is None else str(v) for v in s.to_list()], dtype=pl.String)
+    return s
+
+
 def _series(name: str, values: Iterable) -> pl.Series:
     """A Polars Series from any sequence; mixed Python objects become text."""
     if isinstance(values, pl.Series):
@@ -253,9 +263,7 @@ def _series(name: str, values: Iterable) -> pl.Series:
             s = pl.Series(name, vals, strict=False)
         except (TypeError, pl.exceptions.PolarsError):
             s = pl.Series(name, [None if v is None else str(v) for v in vals], dtype=pl.String)
-    if s.dtype == pl.Object:
-        s = pl.Series(s.name, [None if v is None else str(v) for v in s.to_list()], dtype=pl.String)
-    return s
+    return _plain(s)
 
 
 def _normalise_ubigeo_pl(s: pl.Series) -> pl.Series:
@@ -587,7 +595,7 @@ def parse_times(values: pl.Series | Iterable, time_format: str | None = None) ->
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 pass
         s = pl.from_arrow(values)
-        s = s if isinstance(s, pl.Series) else s.to_series()
+        s = _plain(s if isinstance(s, pl.Series) else s.to_series())
     else:
         s = _series("time", values)
     if isinstance(s.dtype, pl.Datetime):

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.errors import HexwatchError
-from geo.incidents import (REJECT_REASONS, content_ids, detect_kind, normalise_ubigeo, parse_points, parse_times,
+from geo.incidents import (REJECT_REASONS, content_ids, detect_kind, normalise_ubigeo, parse_times,
                            read_mininter, read_points, read_sidpol)
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -334,3 +334,17 @@ def test_fuzzed_parquet_values_never_lose_a_row(tmp_path, lat, data):
     parsed = read_points(p, lat="lat", lon="lon", time="t", category="c")
     _adds_up(parsed)
     assert parsed.n_input == n
+
+
+def test_parquet_columns_of_the_wrong_type_are_rejected_not_crashed(tmp_path):
+    p = tmp_path / "w.parquet"
+    pq.write_table(pa.table({
+        "lat": pa.array([{"a": 1.0}, None, {"a": 2.0}], pa.struct([("a", pa.float64())])),
+        "lon": pa.array([-77.0, -77.0, -77.0]),
+        "t": pa.array([b"2023-09-21 10:00", b"\xff", None], pa.binary()),
+        "c": pa.array([["robo"], [], None], pa.list_(pa.string())),
+    }), p)
+    parsed = read_points(p, lat="lat", lon="lon", time="t", category="c")
+    _adds_up(parsed)
+    assert parsed.accepted.empty
+    assert parsed.rejects["reason"].tolist() == ["bad_coordinate", "missing_coordinate", "bad_coordinate"]
