@@ -150,6 +150,56 @@ _T: dict[str, tuple[str, str]] = {
     "about.version": ("Versión del almacén", "Store version"),
     "about.synthetic_note": ("Los datos son sintéticos: los efectos de las declaratorias fueron inyectados a propósito.",
                              "The data is synthetic: the declarations' effects were injected on purpose."),
+    # -- "¿Funcionó?" panel (dashboard/pages/impact) --
+    "impact.title": ("¿Funcionó?", "Did it work?"),
+    "impact.lazy": ("Al abrir el panel se estima el efecto de la declaratoria elegida (puede tardar unos segundos).",
+                    "Opening the panel estimates the chosen declaration's effect (this can take a few seconds)."),
+    "impact.source": ("Datos", "Data"),
+    "impact.source_points": ("Incidentes georreferenciados (por semana)", "Geolocated incidents (weekly)"),
+    "impact.source_sidpol": ("SIDPOL distrito-mes (por mes)", "SIDPOL district-month (monthly)"),
+    "impact.spell": ("Declaratoria {spell} ({start} – {end}): {n} distritos", "Declaration {spell} ({start} – {end}): {n} districts"),
+    "impact.defaulted": ("No hay declaratoria elegida: se muestra la primera de la zona. Elija otra en el filtro «Declaratoria de emergencia».",
+                         "No declaration chosen: showing the first one in the area. Pick another in the “Emergency declaration” filter."),
+    "impact.no_spell": ("Ninguna declaratoria de la zona empieza dentro del periodo de los datos.",
+                        "No declaration in the area starts within the data's period."),
+    "impact.categories": ("Categorías: {cats}", "Categories: {cats}"),
+    "impact.headline": ("Efecto estimado en los distritos declarados (diferencias en diferencias)",
+                        "Estimated effect in the declared districts (difference-in-differences)"),
+    "impact.ci": ("{effect} (IC 95 %: {low} a {high})", "{effect} (95% CI: {low} to {high})"),
+    "impact.not_estimable": ("no estimable", "not estimable"),
+    "impact.design": ("{treated} distritos declarados frente a {comparison} de comparación; {ring} vecinos en el anillo. "
+                      "Antes: {pre_start} – {pre_end}; después: {post_start} – {post_end}.",
+                      "{treated} declared districts against {comparison} comparison districts; {ring} neighbours in the ring. "
+                      "Before: {pre_start} – {pre_end}; after: {post_start} – {post_end}."),
+    "impact.pre_trend": ("Prueba conjunta de tendencias previas: {p}", "Joint pre-trend test: {p}"),
+    "impact.pre_period": ("antes", "before"),
+    "impact.placebo_p": ("Efecto medio {effect}; {p} por placebos en el espacio ({n} placebos)",
+                         "Mean effect {effect}; {p} from in-space placebos ({n} placebos)"),
+    "impact.ring_effect": ("Efecto en el anillo de vecinos: {effect}", "Effect in the ring of neighbours: {effect}"),
+    "impact.wdd": ("Prueba WDD (Wheeler y Ratcliffe, 2018): {total} incidentes por {unit} (IC 95 %: {low} a {high}), z = {z}, {p}. "
+                   "Local: {local}; desplazamiento: {displacement}.",
+                   "WDD test (Wheeler & Ratcliffe, 2018): {total} incidents per {unit} (95% CI: {low} to {high}), z = {z}, {p}. "
+                   "Local: {local}; displacement: {displacement}."),
+    "impact.naive_title": ("Cifra ingenua: antes/después, solo para contrastar", "Naive figure: before/after, for contrast only"),
+    "impact.naive_counts": ("{before} incidentes en {k} {unit} antes → {after} en {k} después: {effect}",
+                            "{before} incidents in {k} {unit} before → {after} in {k} after: {effect}"),
+    "impact.unit_week": ("semana", "week"),
+    "impact.unit_month": ("mes", "month"),
+    "impact.units_week": ("semanas", "weeks"),
+    "impact.units_month": ("meses", "months"),
+    "impact.warnings": ("Advertencias de este análisis", "Warnings for this analysis"),
+    "impact.caveats": ("Tenga siempre en cuenta", "Always keep in mind"),
+    "impact.caveat_reported": ("Solo se cuentan los delitos denunciados a la policía, una fracción de los que ocurren; "
+                               "una declaratoria también puede cambiar cuánto se denuncia.",
+                               "Only crimes reported to the police are counted, a fraction of those that happen; "
+                               "a declaration can also change how much is reported."),
+    "impact.caveat_overlap": ("Las declaratorias se superponen y se prorrogan: Lima ha sido declarada una y otra vez, así que "
+                              "los distritos de comparación también pueden haber estado bajo emergencia en otros momentos.",
+                              "Declarations overlap and are extended: Lima has been declared again and again, so comparison "
+                              "districts may have been under emergency at other times too."),
+    "impact.caveat_causal": ("Un efecto estimado no prueba que la declaratoria lo causó: otras cosas cambiaron al mismo tiempo.",
+                             "An estimated effect does not prove the declaration caused it: other things changed at the same time."),
+    "impact.download": ("Descargar JSON", "Download JSON"),
     "error.title": ("No se pudo mostrar esta vista", "This view could not be shown"),
 }
 
