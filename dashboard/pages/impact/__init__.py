@@ -1,0 +1,1 @@
+"""The "¿Funcionó? / Did it work?" panel: :mod:`geo.analysis` for one declaration spell."""

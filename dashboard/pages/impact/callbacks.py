@@ -1,0 +1,281 @@
+"""¿Funcionó? callbacks: run :func:`geo.analysis.analyze` for the state's spell and format it.
+
+The estimates, intervals, tests and sentences are all :mod:`geo.analysis`'s; this module
+only picks the spell, caches the result and lays it out in the chosen language. Every
+number the panel prints is also in ``data-*`` attributes (``data-effect``,
+``data-ci-low``, ``data-ci-high``, ``data-p``, full precision) of the element with id
+``impact-<method>``, for tests and scripts.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from dash import Input, Output, State, dcc, html, no_update
+
+from dashboard.access import guarded
+from dashboard.charts import graph_config
+from dashboard.i18n import PLOTLY_SEPARATORS, fmt_date, fmt_int, fmt_num, fmt_pct, t
+from dashboard.pages.impact.layout import source_options
+from dashboard.state import UIState
+from geo.errors import HexwatchError
+from geo.viewspec import in_area
+
+#: Warning codes the standing caveats already state (not repeated among the warnings).
+STANDING_CODES = frozenset({"reported_only", "synthetic_data"})
+_CARD = {"border": "1px solid #ddd", "borderRadius": "6px", "padding": "8px 12px"}
+_NAIVE_CARD = {**_CARD, "border": "1px dashed #999", "background": "#f6f6f6"}
+_GRID = {"display": "grid", "gridTemplateColumns": "repeat(auto-fit, minmax(420px, 1fr))", "gap": "12px"}
+
+
+# -- which spell, and its cached analysis ---------------------------------------------------
+
+
+def panel_spell(ctx, state: UIState):
+    """The spell the panel analyses and whether it was chosen by default.
+
+    The spell filter decides; without one, the first spell (by start) that covers a
+    district of the state's area and starts inside the data's coverage.
+    """
+    chosen = ctx.spell(state.view.spell)
+    if chosen is not None:
+        return chosen, False
+    catalog, views = ctx.catalog(), ctx.views()
+    area = {u for u, ok in zip(views.ubigeos, in_area(views.ubigeos, state.view.area)) if ok}
+    first = next((s for s in ctx.spells if s.ubigeos & area and catalog.start <= s.start <= catalog.end), None)
+    return first, True
+
+
+@lru_cache(maxsize=4)
+def _adjacency(ctx):
+    from geo.boundaries import adjacency
+
+    return adjacency(ctx.districts)
+
+
+@lru_cache(maxsize=32)
+def cached_analysis(ctx, store, spell_id: str, categories: tuple[str, ...], source: str):
+    """:func:`geo.analysis.analyze` of one pinned store version (a :class:`geo.store.Store`).
+
+    Per-process LRU: the key holds the store version, so a new ingest is analysed
+    afresh, and the result depends only on the key, so every worker gives the same answer.
+    """
+    from geo.analysis import analyze
+
+    return analyze(store, spell_id, category=list(categories) or None, source=source, registry=ctx.registry,
+                   adjacency=_adjacency(ctx))
+
+
+def panel_key(ctx, state: UIState, source: str) -> list:
+    """What decides the body: store version, spell, categories, source, language."""
+    spell, _ = panel_spell(ctx, state)
+    return [ctx.store().version, spell.spell_id if spell else None, list(state.view.categories), source, state.lang]
+
+
+# -- formatting -------------------------------------------------------------------------------
+
+
+def _finite(x) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def pct_text(x: float | None, lang: str) -> str:
+    """A relative change as a signed percentage with a true minus: ``−9,8 %`` / ``−9.8%``."""
+    if not _finite(x):
+        return t("impact.not_estimable", lang)
+    return fmt_pct(round(100 * x, 1) + 0.0, lang, 1).replace("-", "\u2212")  # + 0.0: no "−0,0 %"
+
+
+def num_text(x: float | None, lang: str, decimals: int = 1) -> str:
+    """A number in the locale with a true minus."""
+    return fmt_num(round(x, decimals) + 0.0 if _finite(x) else None, lang, decimals).replace("-", "\u2212")
+
+
+def p_text(p: float | None, lang: str) -> str:
+    """``p = 0,03`` / ``p < 0.001`` in the locale."""
+    if not _finite(p):
+        return "p = " + t("tip.none", lang)
+    if p < 0.001:
+        return "p < " + fmt_num(0.001, lang, 3)
+    return "p = " + fmt_num(p, lang, 3 if p < 0.01 else 2)
+
+
+def effect_text(e, lang: str) -> str:
+    """``−9,8 % (IC 95 %: −14,1 % a −5,2 %)`` for an estimate (``no estimable`` if none)."""
+    if not e.available:
+        return t("impact.not_estimable", lang)
+    if not (e.ci and _finite(e.ci[0]) and _finite(e.ci[1])):
+        return pct_text(e.effect, lang)
+    return t("impact.ci", lang, effect=pct_text(e.effect, lang), low=pct_text(e.ci[0], lang), high=pct_text(e.ci[1], lang))
+
+
+def machine_attrs(e) -> dict[str, str]:
+    """``data-*`` attributes with the estimate's numbers at full precision (empty when missing)."""
+    def attr(x) -> str:
+        return repr(float(x)) if _finite(x) else ""
+
+    low, high = e.ci if e.ci else (None, None)
+    return {"data-method": e.method, "data-effect": attr(e.effect), "data-ci-low": attr(low), "data-ci-high": attr(high),
+            "data-p": attr(e.p_value)}
+
+
+def event_study_graph(e, lang: str) -> dcc.Graph:
+    """The event-study coefficients with their 95 % band, the pre-period shaded."""
+    from geo.analysis import event_study_figure
+
+    fig = event_study_figure(e, lang=lang)
+    rels = [c["rel"] for c in e.details.get("coefficients", []) if c.get("effect") is not None]
+    if rels and min(rels) < 0:
+        fig.add_vrect(x0=min(rels) - 0.5, x1=-0.5, fillcolor="rgba(0, 0, 0, 0.07)", line_width=0, layer="below",
+                      annotation_text=t("impact.pre_period", lang), annotation_position="top left")
+    fig.update_layout(separators=PLOTLY_SEPARATORS[lang], height=340)
+    return dcc.Graph(id="impact-es-graph", figure=fig, config=graph_config(lang))
+
+
+def synthetic_control_graph(e, lang: str) -> dcc.Graph:
+    """Observed vs synthetic counts of the declared districts."""
+    from geo.analysis import synthetic_control_figure
+
+    fig = synthetic_control_figure(e, lang=lang)
+    fig.update_layout(separators=PLOTLY_SEPARATORS[lang], height=340)
+    return dcc.Graph(id="impact-sc-graph", figure=fig, config=graph_config(lang))
+
+
+def _card(e, lang: str, children: list, *, style=_CARD, title: str | None = None) -> html.Div:
+    return html.Div(id=f"impact-{e.method}", style=style, **machine_attrs(e), children=[
+        html.H3(title or e.name(lang), style={"fontSize": "1rem", "margin": "4px 0"}),
+        *children,
+        html.P(e.sentence(lang), className="hw-impact-sentence"),
+    ])
+
+
+def headline(result, lang: str) -> html.Div:
+    """The DiD estimate as the big number, and the result's plain-language sentence."""
+    e = result["did"]
+    return html.Div(id="impact-did", **machine_attrs(e), children=[
+        html.Div(t("impact.headline", lang), className="hw-label"),
+        html.Div(effect_text(e, lang), id="impact-did-text", style={"fontSize": "1.9rem", "fontWeight": 700}),
+        html.P(result.sentence(lang), id="impact-sentence", style={"fontSize": "1.05rem"}),
+    ])
+
+
+def design_text(result, lang: str) -> str:
+    """Who was compared with whom, over which dates (the DiD's districts and windows)."""
+    e = result["did"]
+    w = e.windows
+    if not (e.available and w.get("pre") and w.get("post")):
+        return ""
+    ring = result["displacement"].districts.get("ring", []) if "displacement" in result else []
+    return t("impact.design", lang, treated=len(e.districts.get("treated", [])), comparison=len(e.districts.get("comparison", [])),
+             ring=len(ring), pre_start=fmt_date(w["pre"]["start"], lang), pre_end=fmt_date(w["pre"]["end"], lang),
+             post_start=fmt_date(w["post"]["start"], lang), post_end=fmt_date(w["post"]["end"], lang))
+
+
+def method_cards(result, lang: str) -> list[html.Div]:
+    """Event study, synthetic control, displacement, and the naive figure, labelled as naive."""
+    cards = []
+    es = result["event_study"]
+    cards.append(_card(es, lang, [event_study_graph(es, lang), html.P(effect_text(es, lang)),
+                                  html.P(t("impact.pre_trend", lang, p=p_text(es.details.get("pre_trend_p"), lang)))]
+                       if es.available else []))
+    sc = result["synthetic_control"]
+    cards.append(_card(sc, lang, [synthetic_control_graph(sc, lang),
+                                  html.P(t("impact.placebo_p", lang, effect=effect_text(sc, lang), p=p_text(sc.p_value, lang),
+                                           n=fmt_int(sc.details.get("n_placebos"), lang)))]
+                       if sc.available else []))
+    d = result["displacement"]
+    body = []
+    if d.available:
+        body.append(html.P(t("impact.ring_effect", lang, effect=effect_text(d, lang))))
+        w = d.details.get("wdd")
+        if w:
+            body.append(html.P(t("impact.wdd", lang, total=num_text(w["total"], lang), unit=t(f"impact.unit_{result.frequency}", lang),
+                                 low=num_text(w["low"], lang), high=num_text(w["high"], lang), z=num_text(w["z"], lang, 2),
+                                 p=p_text(w["p_value"], lang), local=num_text(w["local"], lang),
+                                 displacement=num_text(w["displacement"], lang)), id="impact-wdd"))
+    cards.append(_card(d, lang, body))
+    n = result["naive"]
+    body = []
+    if n.available:
+        k = int(n.details.get("periods", 0))
+        body.append(html.P(t("impact.naive_counts", lang, before=fmt_int(n.details.get("before"), lang),
+                             after=fmt_int(n.details.get("after"), lang), k=k,
+                             unit=t(f"impact.unit{'s' if k != 1 else ''}_{result.frequency}", lang),
+                             effect=effect_text(n, lang))))
+    cards.append(_card(n, lang, body, style=_NAIVE_CARD, title=t("impact.naive_title", lang)))
+    return cards
+
+
+def warnings_list(result, lang: str) -> list:
+    """The analysis's warnings, once each, without those the standing caveats state."""
+    seen, items = set(), []
+    for w in [*result.warnings, *(w for e in result.estimates.values() for w in e.warnings)]:
+        text = w.es if lang == "es" else w.en
+        if w.code in STANDING_CODES or (w.code, text) in seen:
+            continue
+        seen.add((w.code, text))
+        items.append(html.Li(text, **{"data-code": w.code}))
+    return [html.H3(t("impact.warnings", lang), style={"fontSize": "1rem"}), html.Ul(items, id="impact-warnings")] if items else []
+
+
+def caveats(lang: str) -> list:
+    """What every reader must keep in mind, whatever the numbers."""
+    return [html.H3(t("impact.caveats", lang), style={"fontSize": "1rem"}),
+            html.Ul([html.Li(t(k, lang)) for k in ("impact.caveat_reported", "impact.caveat_overlap", "impact.caveat_causal")],
+                    id="impact-caveats")]
+
+
+def impact_body(ctx, state: UIState, source: str) -> list:
+    """The panel's content for a state and a data source."""
+    lang, cats = state.lang, state.view.categories
+    spell, defaulted = panel_spell(ctx, state)
+    if spell is None:
+        return [html.P(t("impact.no_spell", lang), className="hw-notice"), *caveats(lang)]
+    head = [
+        html.P(t("impact.spell", lang, spell=spell.spell_id, start=fmt_date(spell.start, lang), end=fmt_date(spell.end, lang),
+                 n=len(spell.ubigeos)) + " · " + t("impact.categories", lang, cats=", ".join(cats) or t("filters.category_all", lang)),
+               id="impact-spell", **{"data-spell": spell.spell_id}),
+        *([html.P(t("impact.defaulted", lang), className="hw-hint")] if defaulted else []),
+    ]
+    try:
+        result = cached_analysis(ctx, ctx.store(), spell.spell_id, tuple(cats), source)
+    except HexwatchError as exc:
+        return [*head, html.P(f"{t('error.title', lang)}: {exc}", className="hw-notice", id="impact-error"), *caveats(lang)]
+    return [
+        *([html.Div(t("banner.synthetic", lang), className="hw-banner", id="impact-synthetic")] if result.synthetic else []),
+        *head,
+        headline(result, lang),
+        html.P(design_text(result, lang), className="hw-hint"),
+        html.Div(method_cards(result, lang), style=_GRID),
+        *warnings_list(result, lang),
+        *caveats(lang),
+    ]
+
+
+def register(app, ctx) -> None:
+    """Add the panel's callbacks to ``app``."""
+
+    @app.callback(Output("impact-body", "children"), Output("impact-shown", "data"), Output("impact-source", "options"),
+                  Input("state", "data"), Input("impact-summary", "n_clicks"), Input("impact-source", "value"),
+                  State("impact-shown", "data"))
+    @guarded("series")
+    def update_impact(state_data, clicks, source, shown):
+        if not state_data or not (clicks or 0) % 2:  # closed: estimate nothing
+            return no_update, no_update, no_update
+        state = UIState.from_store(state_data, ctx.catalog())
+        key = panel_key(ctx, state, source)
+        if key == shown:  # a day or map change: the analysis is the same
+            return no_update, no_update, no_update
+        return impact_body(ctx, state, source), key, source_options(ctx, state.lang)
+
+    @app.callback(Output("impact-download", "data"), Input("impact-download-btn", "n_clicks"), State("state", "data"),
+                  State("impact-source", "value"), prevent_initial_call=True)
+    @guarded("download")
+    def download_impact(n_clicks, state_data, source):
+        state = UIState.from_store(state_data, ctx.catalog())
+        spell, _ = panel_spell(ctx, state)
+        if spell is None:
+            return no_update
+        result = cached_analysis(ctx, ctx.store(), spell.spell_id, tuple(state.view.categories), source)
+        return dcc.send_bytes(result.to_json(), f"hexwatch_analysis_{spell.spell_id}_{source}.json")
