@@ -201,6 +201,39 @@ _T: dict[str, tuple[str, str]] = {
                              "An estimated effect does not prove the declaration caused it: other things changed at the same time."),
     "impact.download": ("Descargar JSON", "Download JSON"),
     "error.title": ("No se pudo mostrar esta vista", "This view could not be shown"),
+    # access, sharing, export (dashboard/access.py, auth.py, sharing.py)
+    "auth.title": ("Acceso para funcionarios", "Officials' sign-in"),
+    "auth.hint": ("Los funcionarios ven el detalle completo: conteos exactos, incidentes individuales y "
+                  "exportaciones. Sin iniciar sesión se ve el mapa público.",
+                  "Officials see full detail: exact counts, individual incidents and exports. Without signing in "
+                  "you see the public map."),
+    "auth.username": ("Usuario", "User name"),
+    "auth.password": ("Contraseña", "Password"),
+    "auth.submit": ("Iniciar sesión", "Sign in"),
+    "auth.failed": ("Usuario o contraseña incorrectos.", "Wrong user name or password."),
+    "auth.expired": ("El formulario caducó; vuelva a intentarlo.", "The form expired; please try again."),
+    "auth.no_users": ("Este servidor no tiene cuentas de funcionarios configuradas (vea docs/access.md).",
+                      "This server has no officials' accounts configured (see docs/access.md)."),
+    "auth.back": ("Volver al mapa", "Back to the map"),
+    "auth.logout": ("Cerrar sesión", "Sign out"),
+    "auth.login_link": ("Acceso para funcionarios", "Officials' sign-in"),
+    "auth.public_mode": ("Vista pública", "Public view"),
+    "auth.role_official": ("funcionario", "official"),
+    "map.summary_public": ("Al menos {n} incidentes en {cells} celdas (resolución {res}), {start} – {end}. Vista "
+                           "pública: los conteos menores que {k} se muestran como «< {k}».",
+                           "At least {n} incidents in {cells} cells (resolution {res}), {start} – {end}. Public view: "
+                           "counts below {k} are shown as “< {k}”."),
+    "map.points": ("{shown} de {n} incidentes individuales en la vista", "{shown} of {n} individual incidents in view"),
+    "export.title": ("Descargar esta vista:", "Download this view:"),
+    "share.button": ("Compartir / insertar", "Share / embed"),
+    "share.title": ("Insertar este mapa en otra página", "Embed this map in another page"),
+    "share.hint": ("Copie este código en su página web. El mapa insertado es siempre público: hexágonos de "
+                   "resolución 8 como máximo, conteos pequeños ocultos y sin categorías sensibles.",
+                   "Paste this code into your web page. The embedded map is always public: hexagons of resolution 8 "
+                   "at most, small counts hidden and no sensitive categories."),
+    "share.copy": ("Copiar el código", "Copy the code"),
+    "share.open": ("Abrir el mapa insertable", "Open the embeddable map"),
+    "share.close": ("Cerrar", "Close"),
 }
 
 
