@@ -188,8 +188,9 @@ def _cell_cube_groupby(cells, days, cat_codes, cats, resolutions) -> pa.Table:
 
 def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, categories: pl.Series | Sequence[str]) -> pa.Table:
     """The district cube (store schema, Arrow) from parallel arrays; null ubigeos are skipped."""
-    u_codes, names = _codes(pl.Series("ubigeo", ubigeos, dtype=pl.String))
-    located = pl.Series("ubigeo", ubigeos, dtype=pl.String).is_not_null().to_numpy()
+    ubigeos = ubigeos if isinstance(ubigeos, pl.Series) else pl.Series("ubigeo", ubigeos, dtype=pl.String)
+    u_codes, names = _codes(ubigeos)
+    located = ubigeos.is_not_null().to_numpy()
     cat_codes, cats = _codes(pl.Series("category", categories))
     days = np.asarray(days, np.int64)[located]
     u_codes, cat_codes = u_codes[located], cat_codes[located]

@@ -170,7 +170,7 @@ class ParsedFrames:
         pos = self.accepted_pos[idx] if self.accepted_pos is not None else idx
         rows = self.raw.row_number[pos] if self.raw is not None else pos + 1
         raw = self.raw.rows_json(pos) if (with_raw and self.raw is not None) else \
-            pl.Series("raw", [None] * len(idx), dtype=pl.String)
+            _nulls("raw", len(idx))
         new = pl.DataFrame({"source_file": pl.repeat(source_file, len(idx), eager=True, dtype=pl.String),
                             "row_number": pl.Series(rows, dtype=pl.Int64), "reason": pl.repeat(reason, len(idx), eager=True),
                             "detail": detail.alias("detail"), "raw": raw.alias("raw")})
@@ -183,8 +183,8 @@ class ParsedFrames:
 
     def to_parsed(self) -> Parsed:
         """The pandas form (dates as :class:`datetime.date`, as :meth:`geo.store.Store.read` gives)."""
-        return Parsed(self.accepted.to_arrow().to_pandas(), self.rejects.to_arrow().cast(REJECTS_SCHEMA).to_pandas(),
-                      self.n_input)
+        plain = self.accepted.with_columns(pl.col(pl.Enum, pl.Categorical).cast(pl.String))
+        return Parsed(plain.to_arrow().to_pandas(), self.rejects.to_arrow().cast(REJECTS_SCHEMA).to_pandas(), self.n_input)
 
 
 @dataclass
@@ -213,6 +213,18 @@ class _Raw:
         s = pl.from_arrow(self.table.column(name))
         return _plain(s if isinstance(s, pl.Series) else s.to_series())
 
+    def text(self, name: str, fn, alias: str) -> pl.Series:
+        """A low-cardinality text column mapped by ``fn`` (see :func:`_coded_text`)."""
+        return _coded_text(self.table.column(name), fn, alias)
+
+    def rows(self, name: str, idx: np.ndarray) -> pl.Series:
+        """Column ``name`` at positions ``idx`` as read (for explaining rejects)."""
+        s = pl.from_arrow(self.table.column(name).take(pa.array(idx, pa.int64())))
+        s = s if isinstance(s, pl.Series) else s.to_series()
+        if s.dtype == pl.Categorical:
+            s = s.cast(pl.String)
+        return _plain(s)
+
     def rows_json(self, idx: np.ndarray) -> pl.Series:
         """The original rows at table positions ``idx`` as JSON objects (column -> value)."""
         if not len(idx):
@@ -239,6 +251,41 @@ def normalise_ubigeo(values: Iterable) -> np.ndarray:
     """
     s = _series("u", values)
     return _normalise_ubigeo_pl(s).to_numpy().astype(object)
+
+
+def _nulls(name: str, n: int, dtype=pl.String) -> pl.Series:
+    return pl.repeat(None, n, eager=True, dtype=dtype).alias(name)
+
+
+def _enum_from_codes(codes: np.ndarray, cats: list[str], name: str) -> pl.Series:
+    """A sorted-``Enum`` Series from integer codes into ``cats`` (negative = null), built
+    without materialising a string per row."""
+    physical = pl.from_arrow(pa.array(np.maximum(codes, 0).astype(np.uint32), mask=codes < 0))
+    return physical.cat.to(pl.Enum(cats)).alias(name)
+
+
+def _coded_text(col: pa.ChunkedArray, fn, name: str) -> pl.Series:
+    """A low-cardinality text column (categories, ubigeos) mapped by ``fn`` (String
+    Series -> String Series, null = missing) once per distinct value.
+
+    Returns a sorted ``Enum`` (what the cubes count by, and far lighter than a string per
+    row), or text when the column turns out to hold mostly distinct values. Arrow
+    dictionary columns (Parquet read with ``read_dictionary``) are remapped by their
+    indices alone.
+    """
+    if pa.types.is_dictionary(col.type) and col.num_chunks:
+        col = col.unify_dictionaries()
+        dictionary = _plain(pl.from_arrow(col.chunk(0).dictionary).alias(name))
+        mapped = fn(dictionary)
+        cats = sorted(set(mapped.drop_nulls().to_list()))
+        position = {c: i for i, c in enumerate(cats)}
+        lookup = np.array([-1 if v is None else position[v] for v in mapped.to_list()] + [-1], dtype=np.int64)
+        indices = pa.chunked_array([c.indices for c in col.chunks]).combine_chunks()
+        idx = indices.to_numpy(zero_copy_only=False) if indices.null_count == 0 else \
+            indices.fill_null(len(lookup) - 1).to_numpy()
+        return _enum_from_codes(lookup[idx.astype(np.int64)], cats, name)
+    s = _plain(pl.from_arrow(col) if not isinstance(col, pl.Series) else col).alias(name)
+    return _map_distinct(s, fn, enum=True)
 
 
 def _plain(s: pl.Series) -> pl.Series:
@@ -281,19 +328,21 @@ def _normalise_ubigeo_distinct(s: pl.Series) -> pl.Series:
     return pl.select(pl.when(ok).then(digits).otherwise(None)).to_series().alias(s.name)
 
 
-def _map_distinct(s: pl.Series, fn) -> pl.Series:
+def _map_distinct(s: pl.Series, fn, *, enum: bool = False) -> pl.Series:
     """``fn`` (Series -> Series) computed once per distinct value and mapped back.
 
     For low-cardinality columns (categories, ubigeos): millions of rows, a few hundred
-    values. Nulls map to null.
+    values. Nulls map to null. With ``enum`` the result is a sorted ``Enum`` of the
+    mapped values (text when most values are distinct).
     """
     uniq = s.drop_nulls().unique()
     if len(uniq) * 4 > len(s):
         return fn(s)
     mapped = fn(uniq)
     if not len(uniq):
-        return pl.Series(s.name, [None] * len(s), dtype=mapped.dtype)
-    return s.replace_strict(uniq, mapped, default=None, return_dtype=mapped.dtype).alias(s.name)
+        return _nulls(s.name, len(s), mapped.dtype)
+    dtype = pl.Enum(sorted(set(mapped.drop_nulls().to_list()))) if enum else mapped.dtype
+    return s.replace_strict(uniq, mapped, default=None, return_dtype=dtype).alias(s.name)
 
 
 # --------------------------------------------------------------------------- reading files
@@ -327,21 +376,33 @@ def _check_file(path: Path) -> None:
         raise HexwatchError(f"{path.name} is empty; export the data again")
 
 
+#: Roles whose columns hold few distinct values: read as dictionaries, kept as Enums.
+_CODED_ROLES = ("category", "subcategory", "reported_ubigeo", "ubigeo")
+
+
 def _load(path: Path, fmt: str, resolve) -> tuple[_Raw, dict[str, str | None]]:
     """Read ``path`` and map roles to its columns with ``resolve(column_names)``.
 
     Parquet is read with only the resolved columns (whole rows are fetched again for
-    rejects); CSV and GeoJSON are read whole, as their parsing dominates anyway.
+    rejects); CSV and GeoJSON are read whole. Text columns of :data:`_CODED_ROLES` are
+    read as Arrow dictionaries: no string per row is built for them.
     """
     _check_file(path)
     fmt = _detect_format(path, fmt)
     if fmt == "parquet":
-        names = _unique_names(_parquet_schema(path).names)
+        schema = _parquet_schema(path)
+        names = _unique_names(schema.names)
         cols = resolve(names)
         wanted = sorted({c for c in cols.values() if c is not None}, key=names.index)
-        return _read_parquet(path, wanted), cols
-    raw = _read_csv(path) if fmt == "csv" else _read_geojson(path)
-    return raw, resolve(raw.table.column_names)
+        coded = [cols[r] for r in _CODED_ROLES if cols.get(r) and
+                 (pa.types.is_string(t := schema.field(names.index(cols[r])).type) or pa.types.is_large_string(t))]
+        return _read_parquet(path, wanted, coded), cols
+    if fmt == "geojson":
+        raw = _read_geojson(path)
+        return raw, resolve(raw.table.column_names)
+    layout = _csv_layout(path)
+    cols = resolve(layout[3])
+    return _read_csv(path, layout, [cols[r] for r in _CODED_ROLES if cols.get(r)]), cols
 
 
 def _no_malformed() -> pl.DataFrame:
@@ -403,17 +464,23 @@ def _sniff_delimiter(head: str) -> str:
         return best if counts[best] else ","
 
 
-def _read_csv(path: Path) -> _Raw:
+def _csv_layout(path: Path) -> tuple[bytes, str, str, list[str]]:
+    """A CSV file as UTF-8 bytes, its encoding, delimiter and (unique) column names."""
     data, encoding = _to_utf8(path.read_bytes())
     head = data[:65536].decode("utf-8", errors="replace")
     if not head.strip():
         raise HexwatchError(f"{path.name} holds no rows; export the data again")
     delimiter = _sniff_delimiter(head)
-    first_line = head.splitlines()[0]
-    header = next(csv.reader([first_line], delimiter=delimiter), [])
+    header = next(csv.reader([head.splitlines()[0]], delimiter=delimiter), [])
     names = _unique_names(header)
     if not names:
         raise HexwatchError(f"{path.name} has no header line; the first line must name the columns")
+    return data, encoding, delimiter, names
+
+
+def _read_csv(path: Path, layout: tuple[bytes, str, str, list[str]], coded: list[str] = ()) -> _Raw:
+    data, encoding, delimiter, names = layout
+    types = {n: (pa.dictionary(pa.int32(), pa.string()) if n in coded else pa.string()) for n in names}
 
     def read(use_threads: bool) -> tuple[pa.Table, list[tuple[int | None, str, int, int]]]:
         bad: list[tuple[int | None, str, int, int]] = []
@@ -426,7 +493,7 @@ def _read_csv(path: Path) -> _Raw:
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=use_threads),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=handler),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+            convert_options=pacsv.ConvertOptions(column_types=types,
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
         return table, bad
@@ -468,11 +535,11 @@ def _parquet_schema(path: Path) -> pa.Schema:
                             f"the file may be truncated: export it again") from None
 
 
-def _read_parquet(path: Path, columns: list[str]) -> _Raw:
+def _read_parquet(path: Path, columns: list[str], coded: list[str] = ()) -> _Raw:
     names = _parquet_schema(path).names
     physical = dict(zip(_unique_names(names), range(len(names))))
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, read_dictionary=[names[physical[c]] for c in coded])
         table = pf.read(columns=[names[physical[c]] for c in columns]) if len(set(names)) == len(names) else \
             pf.read().select([physical[c] for c in columns])
     except (pa.ArrowException, OSError) as exc:
@@ -561,20 +628,21 @@ def _to_float(s: pl.Series) -> pl.Series:
     if s.dtype.is_numeric():
         return s.cast(pl.Float64)
     if s.dtype == pl.Boolean or s.dtype.is_temporal():
-        return pl.Series(s.name, [None] * len(s), dtype=pl.Float64)
+        return _nulls(s.name, len(s), pl.Float64)
     text = s.cast(pl.String, strict=False).str.strip_chars().str.replace_all(",", ".", literal=True)
     return text.cast(pl.Float64, strict=False)
 
 
-def _clean_text(s: pl.Series, *, lower: bool) -> pl.Series:
-    """Trimmed text with inner whitespace collapsed (lower case when asked); blanks -> null."""
+def _cleaner(*, lower: bool):
+    """Text cleaner (String Series -> String Series): trimmed, inner whitespace collapsed,
+    lower case when asked; blanks and null tokens -> null."""
     def clean(u: pl.Series) -> pl.Series:
         t = u.cast(pl.String, strict=False).str.strip_chars().str.replace_all(r"\s+", " ")
         if lower:
             t = t.str.to_lowercase()
         return pl.select(pl.when(_blank(t)).then(None).otherwise(t)).to_series().alias(u.name)
 
-    return _map_distinct(s, clean)
+    return clean
 
 
 def parse_times(values: pl.Series | Iterable, time_format: str | None = None) -> pl.Series:
@@ -616,7 +684,7 @@ def parse_times(values: pl.Series | Iterable, time_format: str | None = None) ->
 def _epoch(x: pl.Series, time_format: str | None) -> pl.Series:
     """Epoch numbers (UTC) to Lima time; seconds unless ``epoch_ms`` or the value is ≥ 1e11."""
     if time_format not in (None, "epoch", "epoch_s", "epoch_ms"):
-        return pl.Series(x.name, [None] * len(x), dtype=pl.Datetime("ms"))
+        return _nulls(x.name, len(x), pl.Datetime("ms"))
     finite = x.is_finite() & (x.abs() < 1e15)
     ms = x * 1000.0 if time_format == "epoch_s" else (x if time_format == "epoch_ms" else
                                                       pl.select(pl.when(x.abs() >= 1e11).then(x).otherwise(x * 1000.0)).to_series())
@@ -649,7 +717,7 @@ def _parse_time_text(s: pl.Series, time_format: str | None) -> pl.Series:
         return out
     values = out.to_numpy().copy()
     rest = s.gather(todo).str.strip_chars().str.replace(r"^(\d{4}-\d{1,2}-\d{1,2})T", "$1 ").str.replace(r"Z$", "+00:00")
-    got = pl.Series(rest.name, [None] * len(rest), dtype=pl.Datetime("ms"))
+    got = _nulls(rest.name, len(rest), pl.Datetime("ms"))
     for fmt in _TIME_FORMATS + _TIME_FORMATS_TZ:
         missing = got.is_null()
         if not missing.any():
@@ -667,8 +735,7 @@ def _parse_time_text(s: pl.Series, time_format: str | None) -> pl.Series:
 
 def _reasons(rules: list[tuple[pl.Series, str, pl.Series | str]], n: int) -> tuple[pl.Series, pl.Series]:
     """First failing rule of each row: ``(reason, detail)``, null where every rule passes."""
-    reason = pl.Series("reason", [None] * n, dtype=pl.String)
-    detail = pl.Series("detail", [None] * n, dtype=pl.String)
+    reason, detail = _nulls("reason", n), _nulls("detail", n)
     for fails, code, why in rules:
         take = fails.fill_null(False) & reason.is_null()
         if not take.any():
@@ -795,10 +862,9 @@ def _gather(s: pl.Series | None, idx: np.ndarray) -> pl.Series | None:
 def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | None, source_file: str,
             source: str, kind: str) -> ParsedFrames:
     n = raw.table.num_rows
-    lat_raw, lon_raw, time_raw = raw.column(cols["lat"]), raw.column(cols["lon"]), raw.column(cols["time"])
-    lat, lon = _to_float(lat_raw), _to_float(lon_raw)
+    lat, lon = _to_float(raw.column(cols["lat"])), _to_float(raw.column(cols["lon"]))
     times = parse_times(raw.table.column(cols["time"]), time_format).alias("time")
-    category = _clean_text(raw.column(cols["category"]), lower=True)
+    category = raw.text(cols["category"], _cleaner(lower=True), "category")
     gtype = raw.column("__geometry_type") if raw.fmt == "geojson" else None
     good = pl.DataFrame({"lat": lat, "lon": lon, "t": times, "c": category}).select(
         (pl.col("lat").is_finite() & pl.col("lon").is_finite() & (pl.col("lat").abs() <= 90) & (pl.col("lon").abs() <= 180)
@@ -809,17 +875,16 @@ def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | Non
     ok = good.to_numpy()
     # Only the failing rows need explaining; text is built for them alone.
     bad_idx = np.flatnonzero(~ok)
-    reason, detail = _explain_points(_gather(lat_raw, bad_idx), _gather(lon_raw, bad_idx), _gather(lat, bad_idx),
-                                     _gather(lon, bad_idx), _gather(time_raw, bad_idx), _gather(times, bad_idx),
-                                     _gather(category, bad_idx), _gather(gtype, bad_idx))
-    subcategory = _clean_text(raw.column(cols["subcategory"]), lower=False) if cols.get("subcategory") else \
-        pl.Series("subcategory", [None] * n, dtype=pl.String)
+    reason, detail = _explain_points(raw.rows(cols["lat"], bad_idx), raw.rows(cols["lon"], bad_idx), lat.gather(bad_idx),
+                                     lon.gather(bad_idx), raw.rows(cols["time"], bad_idx), times.gather(bad_idx),
+                                     category.gather(bad_idx), _gather(gtype, bad_idx))
+    subcategory = raw.text(cols["subcategory"], _cleaner(lower=False), "subcategory") if cols.get("subcategory") else \
+        _nulls("subcategory", n)
     given = raw.column(cols.get("id"))
     if given is None:
-        ids = pl.Series("incident_id", [None] * n, dtype=pl.String)
-        need = ok
+        ids, need = _nulls("incident_id", n), ok
     else:
-        ids = given.cast(pl.String, strict=False).str.strip_chars()
+        ids = given.cast(pl.String, strict=False).str.strip_chars().alias("incident_id")
         need = ok & (ids.is_null() | (ids == "")).to_numpy()
     if need.any():
         at = np.flatnonzero(need)
@@ -830,14 +895,12 @@ def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | Non
     idx = np.concatenate([bad_idx, repeat_idx])
     reason = pl.concat([reason, pl.repeat("duplicate_id", len(repeat_idx), eager=True, dtype=pl.String)])
     detail = pl.concat([detail, repeat_detail])
-    reported = _normalise_ubigeo_pl(raw.column(cols["reported_ubigeo"])) if cols.get("reported_ubigeo") else \
-        pl.Series([None] * n, dtype=pl.String)
-    keep = pl.Series(ok)
-    accepted = pl.DataFrame({
-        "incident_id": ids, "time": times, "day": times.dt.date(), "category": category, "subcategory": subcategory,
-        "lat": lat, "lon": lon, "source": pl.repeat(source, n, eager=True, dtype=pl.String), "reported_ubigeo": reported,
-    }, schema=dict(zip(POINT_COLUMNS, (pl.String, pl.Datetime("ms"), pl.Date, pl.String, pl.String, pl.Float64,
-                                       pl.Float64, pl.String, pl.String)))).filter(keep)
+    reported = raw.text(cols["reported_ubigeo"], _normalise_ubigeo_distinct, "reported_ubigeo") \
+        if cols.get("reported_ubigeo") else _nulls("reported_ubigeo", n)
+    accepted = pl.DataFrame([
+        ids, times, times.dt.date().alias("day"), category, subcategory, lat.alias("lat"), lon.alias("lon"),
+        pl.repeat(source, n, eager=True, dtype=pl.Enum([source])).alias("source"), reported,
+    ]).filter(pl.Series(ok))
     return ParsedFrames(accepted, _rejects_frame(raw, idx, reason, detail, source_file), raw.n_input, kind, list(raw.notes),
                         accepted_pos=np.flatnonzero(ok), raw=raw)
 
@@ -940,13 +1003,13 @@ def parse_sidpol(path: str | os.PathLike, *, known_ubigeos: Iterable[str] | None
     raw, cols = _load(path, fmt, lambda available: _resolve_columns(available, {
         "year": "ANIO", "month": "MES", "ubigeo": "UBIGEO_HECHO", "category": "P_MODALIDADES", "count": "cantidad"}, path))
     u_raw, y_raw, m_raw, n_raw = (raw.column(cols[k]) for k in ("ubigeo", "year", "month", "count"))
-    ubigeo = _normalise_ubigeo_pl(u_raw)
+    ubigeo = raw.text(cols["ubigeo"], _normalise_ubigeo_distinct, "ubigeo").cast(pl.String)
     year = _to_float(y_raw)
     month_name = _map_distinct(m_raw, lambda u: u.cast(pl.String, strict=False).str.strip_chars().str.to_uppercase()
                                .replace_strict(_MONTHS_ES, default=None, return_dtype=pl.Float64))
     month = _to_float(m_raw).fill_null(month_name)
     count = _to_float(n_raw)
-    category = _clean_text(raw.column(cols["category"]), lower=True)
+    category = raw.text(cols["category"], _cleaner(lower=True), "category").cast(pl.String)
     known = None if known_ubigeos is None else pl.Series(sorted({str(u) for u in known_ubigeos}), dtype=pl.String)
     frame = pl.DataFrame({"u": ubigeo, "y": year, "m": month, "c": category, "n": count})
     good = frame.select((

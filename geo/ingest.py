@@ -285,9 +285,18 @@ def _reasons(rejects: pl.DataFrame) -> dict[str, int]:
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with exactly ``schema``'s columns, in order and types (missing ones null)."""
-    cols = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-            for f in schema]
+    """``table`` with exactly ``schema``'s columns, in order and types (missing ones null).
+
+    Enum/dictionary columns become plain text here, as the store's schema says; the
+    casts run side by side (Arrow releases the GIL)."""
+    def column(f: pa.Field):
+        if f.name not in table.column_names:
+            return pa.nulls(table.num_rows, f.type)
+        col = table.column(f.name)
+        return col if col.type == f.type else col.cast(f.type)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        cols = list(pool.map(column, schema))
     return pa.Table.from_arrays(cols, schema=schema)
 
 
@@ -450,9 +459,12 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
     finest = max(CUBE_RESOLUTIONS)
     lat, lon = acc["lat"].to_numpy(), acc["lon"].to_numpy()
     cells, cells_fine, rows = _index_and_locate(lat, lon, resolution, finest, locator, bar, timer)
-    ubigeos = pa.array(list(locator.ubigeos) if locator is not None else [], type=pa.string())
-    ubigeo = ubigeos.take(pa.array(rows, mask=rows < 0)) if locator is not None else pa.nulls(n, pa.string())
-    acc = acc.with_columns(pl.Series("cell", cells), pl.Series("ubigeo", ubigeo, dtype=pl.String))
+    if locator is not None:
+        names, position = np.unique(locator.ubigeos.astype(str), return_inverse=True)
+        ubigeo = incidents._enum_from_codes(np.where(rows < 0, -1, position[np.maximum(rows, 0)]), names.tolist(), "ubigeo")
+    else:
+        ubigeo = incidents._nulls("ubigeo", n)
+    acc = acc.with_columns(pl.Series("cell", cells), ubigeo)
     parsed.accepted = acc
     outside = rows < 0
     if clip and outside.any():
@@ -488,11 +500,13 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             all_fine = np.concatenate([old_fine, cells_fine]) if old_fine is not None else cells_fine
             cube_resolutions = list(CUBE_RESOLUTIONS)
             days = all_incidents.column("day").cast(pa.int32()).to_numpy().astype(np.int64)
-            cats = pl.from_arrow(all_incidents.column("category"))
-            cats = cats.cast(pl.Enum(sorted(cats.drop_nulls().unique().to_list())))
+            if old is not None and old.num_rows:
+                cats = pl.concat([pl.from_arrow(old.column("category")).cast(pl.String), new["category"].cast(pl.String)])
+                ubigeo = pl.concat([pl.from_arrow(old.column("ubigeo")).cast(pl.String), new["ubigeo"].cast(pl.String)])
+            else:
+                cats, ubigeo = new["category"], new["ubigeo"]
             with ThreadPoolExecutor(max_workers=2) as pool:
-                district_job = pool.submit(cubes.district_cube_arrays, pl.from_arrow(all_incidents.column("ubigeo")),
-                                           days, cats)
+                district_job = pool.submit(cubes.district_cube_arrays, ubigeo, days, cats)
                 tables["cube_cell"] = cubes.cell_cube_arrays(all_fine, days, cats, cube_resolutions)
                 tables["cube_district"] = district_job.result()
             tables["incidents"] = all_incidents
@@ -502,8 +516,11 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         if fresh.height:
             tables["rejects"] = _append_rejects(old_rejects, fresh)
         located = int((~outside).sum()) if locator is not None else 0
-        reported = new["reported_ubigeo"]
-        both = reported.is_not_null() & new["ubigeo"].is_not_null()
+        # Reported vs located, compared per distinct pair (both columns hold few values).
+        pairs = (pl.DataFrame({"r": new["reported_ubigeo"], "u": new["ubigeo"]}).group_by(["r", "u"]).len()
+                 .with_columns(pl.col("r", "u").cast(pl.String)))
+        n_reported = int(pairs.filter(pl.col("r").is_not_null())["len"].sum())
+        n_mismatch = int(pairs.filter(pl.col("r").is_not_null() & pl.col("u").is_not_null() & (pl.col("r") != pl.col("u")))["len"].sum())
         store_label = label
         prev = meta.get("boundaries")
         if old is not None and old.num_rows and prev:
@@ -521,8 +538,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             rejects_by_reason=_reasons(parsed.rejects),
             n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
             n_located=located, n_outside_districts=(int(outside.sum()) if locator is not None else 0),
-            n_reported_ubigeo=int(reported.is_not_null().sum()) if locator is not None else 0,
-            n_reported_ubigeo_mismatch=int((both & (reported != new["ubigeo"])).sum()),
+            n_reported_ubigeo=n_reported if locator is not None else 0, n_reported_ubigeo_mismatch=n_mismatch,
             boundaries=label, h3_resolution=resolution,
             cube_resolutions=list(CUBE_RESOLUTIONS),
             coverage=_coverage(new["day"]), store_incidents=store_n,
