@@ -120,6 +120,14 @@ def machine_attrs(e) -> dict[str, str]:
             "data-p": attr(e.p_value)}
 
 
+def _tidy(fig, lang: str):
+    """The card names the plot: no title; the legend above the plot, clear of the axis title."""
+    fig.update_layout(title=None, separators=PLOTLY_SEPARATORS[lang], height=340,
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+                      margin={"l": 50, "r": 20, "t": 30, "b": 40})
+    return fig
+
+
 def event_study_graph(e, lang: str) -> dcc.Graph:
     """The event-study coefficients with their 95 % band, the pre-period shaded."""
     from geo.analysis import event_study_figure
@@ -129,17 +137,15 @@ def event_study_graph(e, lang: str) -> dcc.Graph:
     if rels and min(rels) < 0:
         fig.add_vrect(x0=min(rels) - 0.5, x1=-0.5, fillcolor="rgba(0, 0, 0, 0.07)", line_width=0, layer="below",
                       annotation_text=t("impact.pre_period", lang), annotation_position="top left")
-    fig.update_layout(separators=PLOTLY_SEPARATORS[lang], height=340)
-    return dcc.Graph(id="impact-es-graph", figure=fig, config=graph_config(lang))
+    return dcc.Graph(id="impact-es-graph", figure=_tidy(fig, lang), config=graph_config(lang))
 
 
 def synthetic_control_graph(e, lang: str) -> dcc.Graph:
     """Observed vs synthetic counts of the declared districts."""
     from geo.analysis import synthetic_control_figure
 
-    fig = synthetic_control_figure(e, lang=lang)
-    fig.update_layout(separators=PLOTLY_SEPARATORS[lang], height=340)
-    return dcc.Graph(id="impact-sc-graph", figure=fig, config=graph_config(lang))
+    return dcc.Graph(id="impact-sc-graph", figure=_tidy(synthetic_control_figure(e, lang=lang), lang),
+                     config=graph_config(lang))
 
 
 def _card(e, lang: str, children: list, *, style=_CARD, title: str | None = None) -> html.Div:
