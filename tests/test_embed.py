@@ -10,7 +10,7 @@ from datetime import date
 import h3
 import pytest
 
-from conftest import SHARING_CATEGORIES, build_sharing_store, sharing_districts, sharing_incidents
+from sharing_data import SHARING_CATEGORIES, build_sharing_store, sharing_districts, sharing_incidents
 from geo.cli import main
 from geo.embed import embed_html
 from geo.errors import HexwatchError

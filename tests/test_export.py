@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from conftest import SHARING_CATEGORIES, sharing_districts
+from sharing_data import SHARING_CATEGORIES, sharing_districts
 from geo.cli import main
 from geo.errors import HexwatchError
 from geo.export import export_filename, export_view, safe_filename

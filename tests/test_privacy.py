@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import build_sharing_store, sharing_districts
+from sharing_data import build_sharing_store, sharing_districts
 from geo import privacy
 from geo.errors import HexwatchError
 from geo.export import view_data
