@@ -16,7 +16,9 @@ Figures, each beside an in-run reference on the same points:
   points already in memory); target <= 4x. The step timings of the median run are
   printed too.
 
-District assignment vs ``geopandas.sjoin`` is measured by ``benchmarks.bench_locate``.
+Runs of each figure alternate with its reference's (the machine is shared, so a busy
+spell slows both) and medians are compared. District assignment vs ``geopandas.sjoin``
+is measured by ``benchmarks.bench_locate``.
 
 Run: ``python -m benchmarks.bench_ingest [--quick]``.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -68,34 +71,37 @@ def run(quick: bool = False) -> list[Figure]:
     n = len(lat)
     del coords
 
-    t_h3, cells = median_time(lambda: latlng_to_cells(lat, lon, DEFAULT_RESOLUTION), runs=RUNS, warmup=1)
+    # The machine is shared: each figure's runs alternate with its reference's, so a busy
+    # spell slows both rather than one, and the medians are compared.
     sub = np.random.default_rng(SEED).choice(n, size=min(LOOP_SAMPLE, n), replace=False)
     sub_lat, sub_lon = lat[sub].tolist(), lon[sub].tolist()
-    t_loop_sub, loop_cells = median_time(
-        lambda: [h3.latlng_to_cell(a, b, DEFAULT_RESOLUTION) for a, b in zip(sub_lat, sub_lon)], runs=RUNS)
-    if [h3.str_to_int(c) for c in loop_cells] != cells[sub].tolist():
+    loop_cells = [h3.latlng_to_cell(a, b, DEFAULT_RESOLUTION) for a, b in zip(sub_lat, sub_lon)]
+    if [h3.str_to_int(c) for c in loop_cells] != latlng_to_cells(lat, lon, DEFAULT_RESOLUTION)[sub].tolist():
         raise AssertionError("latlng_to_cells disagrees with h3.latlng_to_cell")
-    t_loop = t_loop_sub * n / len(sub)
+    del loop_cells
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    reports, t_h3, t_loop_sub, t_ingest = [], [], [], []
+
+    def one_ingest():
+        store = work / f"store-{time.time_ns()}"
+        reports.append(ingest_file(path, store, kind="mininter", progress=False))
+        shutil.rmtree(store, ignore_errors=True)
+
+    try:
+        for _ in range(RUNS):
+            t_h3.append(median_time(lambda: latlng_to_cells(lat, lon, DEFAULT_RESOLUTION), runs=1)[0])
+            t_loop_sub.append(median_time(lambda: [h3.latlng_to_cell(a, b, DEFAULT_RESOLUTION)
+                                                   for a, b in zip(sub_lat, sub_lon)], runs=1)[0])
+            t_ingest.append(median_time(one_ingest, runs=1)[0])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    t_h3, t_ingest = statistics.median(t_h3), statistics.median(t_ingest)
+    t_loop = statistics.median(t_loop_sub) * n / len(sub)
     figures = [Figure(
         f"H3 indexing of {n:,} points at res {DEFAULT_RESOLUTION} (geo.h3index.latlng_to_cells)", t_h3, "s",
         reference_name=f"h3.latlng_to_cell loop, single thread (timed on {len(sub):,} points, scaled to {n:,})",
         reference_value=t_loop, ratio=t_loop / t_h3, target=">= 1.6x", met=t_loop / t_h3 >= 1.6, runs=RUNS,
-        extra={"loop_seconds_on_sample": t_loop_sub, "sample": len(sub)})]
-    del cells, sub_lat, sub_lon, loop_cells
-
-    reports = []
-    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    try:
-        def one_ingest():
-            store = work / f"store-{time.time_ns()}"
-            report = ingest_file(path, store, kind="mininter", progress=False)
-            reports.append(report)
-            shutil.rmtree(store, ignore_errors=True)
-            return report
-
-        t_ingest, _ = median_time(one_ingest, runs=RUNS)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        extra={"loop_seconds_on_sample": statistics.median(t_loop_sub), "sample": len(sub)})]
     median_report = sorted(reports, key=lambda r: sum(r.seconds.values()))[len(reports) // 2]
     ratio = t_ingest / t_h3
     figures.append(Figure(
