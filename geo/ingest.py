@@ -492,24 +492,29 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         added = new.height
         tables: dict[str, pa.Table] = {}
         if added or old is None:
-            new_arrow = _to_arrow(new, INCIDENTS_SCHEMA)
-            all_incidents = pa.concat_tables([_conform(old, INCIDENTS_SCHEMA), new_arrow]) \
-                if old is not None and old.num_rows else new_arrow
             bar.step("cubes")
-            old_fine = _fine_cells(old, finest, int(meta.get("h3_resolution", resolution))) if old is not None and old.num_rows else None
-            all_fine = np.concatenate([old_fine, cells_fine]) if old_fine is not None else cells_fine
-            cube_resolutions = list(CUBE_RESOLUTIONS)
-            days = all_incidents.column("day").cast(pa.int32()).to_numpy().astype(np.int64)
-            if old is not None and old.num_rows:
-                cats = pl.concat([pl.from_arrow(old.column("category")).cast(pl.String), new["category"].cast(pl.String)])
-                ubigeo = pl.concat([pl.from_arrow(old.column("ubigeo")).cast(pl.String), new["ubigeo"].cast(pl.String)])
-            else:
-                cats, ubigeo = new["category"], new["ubigeo"]
+            has_old = old is not None and old.num_rows > 0
+            old_fine = _fine_cells(old, finest, int(meta.get("h3_resolution", resolution))) if has_old else None
+            all_fine = np.concatenate([old_fine, cells_fine]) if has_old else cells_fine
+            days = new["day"].to_physical().to_numpy().astype(np.int64)
+            cats, ubigeo = new["category"], new["ubigeo"]
+            if has_old:
+                days = np.concatenate([old.column("day").cast(pa.int32()).to_numpy().astype(np.int64), days])
+                cats = pl.concat([pl.from_arrow(old.column("category")).cast(pl.String), cats.cast(pl.String)])
+                ubigeo = pl.concat([pl.from_arrow(old.column("ubigeo")).cast(pl.String), ubigeo.cast(pl.String)])
+
+            def incidents_table() -> pa.Table:
+                new_arrow = _to_arrow(new, INCIDENTS_SCHEMA)
+                return pa.concat_tables([_conform(old, INCIDENTS_SCHEMA), new_arrow]) if has_old else new_arrow
+
+            # Three independent jobs; the text casts of the incidents table fill the gaps
+            # the cube's single-threaded passes leave on the second core.
             with ThreadPoolExecutor(max_workers=2) as pool:
                 district_job = pool.submit(cubes.district_cube_arrays, ubigeo, days, cats)
-                tables["cube_cell"] = cubes.cell_cube_arrays(all_fine, days, cats, cube_resolutions)
+                incidents_job = pool.submit(incidents_table)
+                tables["cube_cell"] = cubes.cell_cube_arrays(all_fine, days, cats, list(CUBE_RESOLUTIONS))
                 tables["cube_district"] = district_job.result()
-            tables["incidents"] = all_incidents
+                tables["incidents"] = incidents_job.result()
             timer.lap("cubes")
         old_rejects = current.read_arrow("rejects") if current is not None and current.has("rejects") else None
         fresh = _new_rejects(old_rejects, parsed.rejects)
