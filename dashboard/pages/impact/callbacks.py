@@ -16,6 +16,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from dashboard.access import guarded
 from dashboard.charts import graph_config
+from dashboard.context import SpellInfo
 from dashboard.i18n import PLOTLY_SEPARATORS, fmt_date, fmt_int, fmt_num, fmt_pct, t
 from dashboard.pages.impact.layout import source_options
 from dashboard.state import UIState
@@ -32,7 +33,7 @@ _GRID = {"display": "grid", "gridTemplateColumns": "repeat(auto-fit, minmax(420p
 # -- which spell, and its cached analysis ---------------------------------------------------
 
 
-def panel_spell(ctx, state: UIState):
+def panel_spell(ctx, state: UIState) -> tuple[SpellInfo | None, bool]:
     """The spell the panel analyses and whether it was chosen by default.
 
     The spell filter decides; without one, the first spell (by start) that covers a
@@ -81,7 +82,11 @@ def _finite(x) -> bool:
 
 
 def pct_text(x: float | None, lang: str) -> str:
-    """A relative change as a signed percentage with a true minus: ``−9,8 %`` / ``−9.8%``."""
+    """A relative change as a signed percentage with a true minus.
+
+    >>> pct_text(-0.098, "es"), pct_text(0.05, "en"), pct_text(None, "en")
+    ('−9,8 %', '+5.0%', 'not estimable')
+    """
     if not _finite(x):
         return t("impact.not_estimable", lang)
     return fmt_pct(round(100 * x, 1) + 0.0, lang, 1).replace("-", "\u2212")  # + 0.0: no "−0,0 %"
@@ -93,7 +98,11 @@ def num_text(x: float | None, lang: str, decimals: int = 1) -> str:
 
 
 def p_text(p: float | None, lang: str) -> str:
-    """``p = 0,03`` / ``p < 0.001`` in the locale."""
+    """A p-value in the locale.
+
+    >>> p_text(0.0312, "es"), p_text(0.0004, "en")
+    ('p = 0,03', 'p < 0.001')
+    """
     if not _finite(p):
         return "p = " + t("tip.none", lang)
     if p < 0.001:
@@ -102,7 +111,12 @@ def p_text(p: float | None, lang: str) -> str:
 
 
 def effect_text(e, lang: str) -> str:
-    """``−9,8 % (IC 95 %: −14,1 % a −5,2 %)`` for an estimate (``no estimable`` if none)."""
+    """The effect and its 95 % interval (``no estimable`` if none).
+
+    >>> from geo.analysis import Estimate
+    >>> effect_text(Estimate("did", effect=-0.098, ci=(-0.141, -0.052)), "es")
+    '−9,8 % (IC 95 %: −14,1 % a −5,2 %)'
+    """
     if not e.available:
         return t("impact.not_estimable", lang)
     if not (e.ci and _finite(e.ci[0]) and _finite(e.ci[1])):
