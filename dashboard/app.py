@@ -8,6 +8,7 @@ and the district outlines give the context.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import os
@@ -17,6 +18,7 @@ import dash
 import flask
 from dash import ALL, Input, Output, State, ctx as dash_ctx, html
 
+from dashboard import access as access_rules, auth, sharing
 from dashboard import layout as shell_layout
 from dashboard.context import AppContext
 from dashboard.i18n import DATE_PICKER_FORMAT, dropdown_labels, fmt_date, norm_lang, t
@@ -108,13 +110,16 @@ def register_labels(app: dash.Dash, ctx: AppContext) -> None:
 
 def create_app(store: str | os.PathLike, *, public: bool = False, districts=None, registry=None,
                pages: list[str] | None = None, tiles_url: str | None = None,
-               tiles_attribution: str = "", requests_pathname_prefix: str | None = None) -> dash.Dash:
+               tiles_attribution: str = "", requests_pathname_prefix: str | None = None,
+               access: access_rules.AccessConfig | None = None) -> dash.Dash:
     """Build the dashboard for the store folder ``store``.
 
     ``public`` limits what the page shows (see :mod:`dashboard.access`); ``districts``
     (GeoDataFrame) and ``registry`` default to the study boundaries and the bundled
     declarations; ``pages`` to :data:`dashboard.pages.PAGES`; ``tiles_url`` (e.g. an
     XYZ tile server you run) adds a basemap, otherwise the background is plain.
+    ``access`` decides who sees what (default: :meth:`dashboard.access.AccessConfig.from_env`;
+    ``public=True`` makes it a public-only site); see ``docs/access.md``.
     Raises :class:`geo.errors.HexwatchError` if the store cannot be opened.
     """
     Store.open(store)  # fail now, with the store's own message, rather than on the first request
@@ -124,15 +129,23 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
     app = dash.Dash(__name__, assets_folder=str(_ASSETS), title="hexwatch", update_title=None,
                     serve_locally=True, suppress_callback_exceptions=False,
                     requests_pathname_prefix=requests_pathname_prefix)
-    app.server.config["HEXWATCH_PUBLIC"] = public
+    access = access or access_rules.AccessConfig.from_env(public=public)
+    if public and not access.public:
+        access = dataclasses.replace(access, public=True)
+    limiter = access_rules.install(app.server, access)
     app.server.config["HEXWATCH_STORE"] = str(store)
+    names = list(pages or PAGES)
     modules = [(importlib.import_module(f"dashboard.pages.{p}.layout"), importlib.import_module(f"dashboard.pages.{p}.callbacks"))
-               for p in (pages or PAGES)]
+               for p in names]
 
     def serve_layout():
         catalog = ctx.catalog()
         synthetic = bool(ctx.views().meta.get("synthetic"))
-        return shell_layout.shell(catalog, [lay.layout(ctx) for lay, _ in modules], synthetic=synthetic, spells=ctx.spells)
+        # Each visitor gets the sections their role may fill (the callbacks check again).
+        shown = set(access_rules.visible_pages(names))
+        sections = [lay.layout(ctx) for name, (lay, _) in zip(names, modules) if name in shown]
+        page = shell_layout.shell(catalog, sections, synthetic=synthetic, spells=ctx.spells)
+        return html.Div([auth.account_bar(), page])
 
     app.layout = serve_layout
     # Sections may mount a ``body(ctx)`` later; callback validation sees it too.
@@ -142,6 +155,7 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
     register_labels(app, ctx)
     for _, cb in modules:
         cb.register(app, ctx)
+    sharing.register_routes(app, ctx, limiter)
 
     @app.server.route("/healthz")
     def healthz():

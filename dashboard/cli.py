@@ -1,4 +1,5 @@
-"""``hexwatch serve``: the dashboard under gunicorn (or Dash's dev server with ``--dev``)."""
+"""``hexwatch serve``: the dashboard under gunicorn (or Dash's dev server with ``--dev``);
+``hexwatch users``: officials' password hashes for the users file (``docs/access.md``)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
         port: int = typer.Option(8050, help="Port."),
         workers: int = typer.Option(2, min=1, help="gunicorn worker processes."),
-        public: bool = typer.Option(False, "--public", help="Public mode: coarse hexes, small counts hidden."),
+        public: bool = typer.Option(False, "--public", help="Public-only site: privacy rules for everyone, no login."),
+        users: Optional[Path] = typer.Option(None, "--users", help="Officials' users file (TOML/JSON; else $HEXWATCH_USERS_FILE).",
+                                             dir_okay=False),
         dev: bool = typer.Option(False, "--dev", help="Dash's dev server (reloads, debug tools) instead of gunicorn."),
         tiles: Optional[str] = typer.Option(None, help="XYZ tile URL for a basemap (default: plain background)."),
     ) -> None:
@@ -38,6 +41,16 @@ def register(app: typer.Typer) -> None:
         Store.open(store)  # a missing store is a one-line error, before any server starts
         if tiles:
             os.environ["HEXWATCH_TILES_URL"] = tiles
+        if users:
+            os.environ["HEXWATCH_USERS_FILE"] = str(users.resolve())
+        if not public:
+            from dashboard import auth
+
+            accounts = auth.load_users()  # a bad users file is a one-line error here, not in every worker
+            if accounts:
+                auth.secret_key()  # the shared key exists before the workers start (or is in the environment)
+            typer.echo(f"officials' accounts: {len(accounts)}" if accounts else
+                       "no officials' accounts configured: everyone sees the public view (docs/access.md)", err=True)
         if dev:
             from dashboard.app import create_app
 
@@ -46,3 +59,34 @@ def register(app: typer.Typer) -> None:
         env = {**os.environ, "HEXWATCH_STORE": str(store.resolve()), "HEXWATCH_PUBLIC": "1" if public else "0"}
         argv = gunicorn_argv(host, port, workers)
         os.execvpe(argv[0], argv, env)
+
+    users_app = typer.Typer(help="Officials' accounts for the dashboard (docs/access.md).", no_args_is_help=True)
+    app.add_typer(users_app, name="users")
+
+    @users_app.command("hash-password")
+    def hash_password(
+        name: Optional[str] = typer.Option(None, "--name", help="Print a [users.NAME] entry for the users file."),
+        stdin: bool = typer.Option(False, "--stdin", help="Read the password from the first line of stdin."),
+    ) -> None:
+        """Hash a password (scrypt) for HEXWATCH_USERS_FILE or HEXWATCH_USERS; prompts unless --stdin."""
+        from dashboard import auth
+
+        password = sys.stdin.readline().rstrip("\r\n") if stdin else typer.prompt(
+            "Password", hide_input=True, confirmation_prompt=True)
+        hashed = auth.hash_password(password)
+        if name:
+            auth.parse_users({"users": {name: hashed}}, "--name")  # the same checks as the users file
+            typer.echo(f'[users.{name}]\npassword_hash = "{hashed}"')
+        else:
+            typer.echo(hashed)
+
+    @users_app.command("list")
+    def list_users() -> None:
+        """The configured accounts (names and roles, never hashes)."""
+        from dashboard import auth
+
+        accounts = auth.load_users()
+        if not accounts:
+            typer.echo("no accounts: set HEXWATCH_USERS_FILE or HEXWATCH_USERS (docs/access.md)")
+        for user in accounts.values():
+            typer.echo(f"{user.name}\t{user.role}")

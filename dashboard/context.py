@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from geo.store import Store
+from dashboard.access import visible_categories
 from dashboard.state import Catalog
 from geo.views import MIN_BASELINE, StoreViews, open_views
 from geo.viewspec import AREAS
@@ -75,10 +76,11 @@ class AppContext:
         return open_views(self.store(), self.districts)
 
     def catalog(self) -> Catalog:
-        """Coverage, categories and spells of the live version (what the controls offer)."""
+        """Coverage, categories and spells of the live version (what the controls offer the current role)."""
         views = self.views()
         start, end = views.day_range
-        return Catalog(start=start, end=end, categories=tuple(views.categories),
+        # The public role is never offered a sensitive category (docs/privacy.md, rule 5).
+        return Catalog(start=start, end=end, categories=tuple(visible_categories(views.categories)),
                        spells={s.spell_id: (s.start, s.end) for s in self.spells})
 
     @cached_property

@@ -143,13 +143,16 @@ def legend(metric: str, breaks: list[float], palette: list[str], lang: str, min_
 
 
 def hex_payload(hexes: pd.DataFrame, *, resolution: int, metric: str, lang: str, names: dict[str, str],
-                emergency: dict[str, str], min_baseline: int) -> dict:
+                emergency: dict[str, str], min_baseline: int, values: np.ndarray | None = None) -> dict:
     """The map's hex update: geometry buffer, values, colours, tooltip labels and legend.
 
     ``hexes`` is :meth:`geo.views.StoreViews.hex_counts` output; ``names`` maps ubigeo to
-    district name; ``emergency`` maps declared ubigeos to their decree label.
+    district name; ``emergency`` maps declared ubigeos to their decree label; ``values``
+    (default: the metric's column) are what the colours classify.
     """
-    value = {"count": hexes["n"], "rate": hexes["rate_km2"], "change": hexes["change_pct"]}[metric].to_numpy(np.float64)
+    if values is None:
+        values = {"count": hexes["n"], "rate": hexes["rate_km2"], "change": hexes["change_pct"]}[metric]
+    value = np.asarray(values, dtype=np.float64)
     cls, breaks, palette = classes(value, metric)
     ub = hexes["ubigeo"].to_numpy(dtype=object) if "ubigeo" in hexes else np.full(len(hexes), None, dtype=object)
     codes, uniq = pd.factorize(pd.Series(ub, dtype=object), use_na_sentinel=True)

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from dashboard import create_app
+from dashboard.access import AccessConfig
 from dashboard.pages.impact.callbacks import (cached_analysis, effect_text, impact_body, p_text, panel_spell,
                                               pct_text)
 from dashboard.state import UIState
@@ -23,7 +24,8 @@ METHODS_SHOWN = ("naive", "did", "event_study", "synthetic_control", "displaceme
 
 @pytest.fixture(scope="module")
 def app(views_store, demo_districts):
-    return create_app(views_store, districts=demo_districts)
+    # Official detail without logging in (test_access covers the login itself).
+    return create_app(views_store, districts=demo_districts, access=AccessConfig(anonymous_role="official"))
 
 
 @pytest.fixture(scope="module")
@@ -236,13 +238,14 @@ def test_download_is_the_same_json_as_analyze(app, ctx, expected):
     assert orjson.loads(base64.b64decode(out["content"])) == expected
 
 
-def test_callbacks_are_guarded_and_public_sees_the_panel_but_no_download(app, views_store, demo_districts):
+def test_callbacks_are_guarded_and_the_public_gets_neither_panel_nor_download(app, views_store, demo_districts):
     kinds = {k: getattr(v.get("callback"), "access_kind", None) for k, v in app.callback_map.items() if "impact" in k}
     assert sorted(kinds.values()) == ["download", "series"]
     public = create_app(views_store, districts=demo_districts, public=True)
     values = {"state.data": state(public.hexwatch).to_store(), "impact-source.value": "points"}
-    out = updated(public, "impact-body.children", {**values, "impact-summary.n_clicks": 1})
-    assert "impact-did" in orjson.dumps(out["impact-body.children"]).decode()
+    # The panel shows district-level counts (naive, synthetic control paths): officials only (docs/privacy.md, rule 6).
+    r = post(public, "impact-body.children", {**values, "impact-summary.n_clicks": 1})
+    assert r.status_code == 403 and b"impact-did" not in r.data
     r = post(public, "impact-download.data", {**values, "impact-download-btn.n_clicks": 1}, "impact-download-btn.n_clicks")
-    assert r.status_code == 500  # AccessDenied: the public role may not download
+    assert r.status_code == 403  # AccessDenied: the public role may not download
     assert props(public.layout(), "impact-download-btn")["style"] == {"display": "none"}

@@ -16,6 +16,10 @@
     if (v === null || v === undefined || Number.isNaN(v)) return null;
     return (v > 0 ? '+' : '') + fmtNum(v, lang, 1) + (lang === 'es' ? ' %' : '%');
   }
+  // Text from data files (district names, ubigeos, decree ids, count labels) goes into
+  // tooltip HTML only through esc(): a planted <script> shows as text, never runs.
+  var ESC = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'};
+  function esc(v) { return String(v === null || v === undefined ? '' : v).replace(/[&<>"']/g, function (c) { return ESC[c]; }); }
   var EMPTY = {type: 'FeatureCollection', features: []};
 
   function decodeHexes(p) {
@@ -42,12 +46,12 @@
       var u = ub[h], c = chg[h] === -32768 ? null : chg[h] / 10;
       var cell = cells[h].toString(16);
       var tip = '<b>' + L.cell + '</b> ' + cell +
-        '<br>' + L.count + ': ' + fmtNum(cnt[h], lang, 0) +
-        '<br>' + L.baseline + ': ' + fmtNum(base[h], lang, 0) +
+        '<br>' + L.count + ': ' + (p.clab ? esc(p.clab[h]) : fmtNum(cnt[h], lang, 0)) +
+        '<br>' + L.baseline + ': ' + (p.blab ? esc(p.blab[h]) : fmtNum(base[h], lang, 0)) +
         ' · ' + L.change + ': ' + (c === null ? L.none : fmtPct(c, lang));
       if (p.rate) tip += '<br>' + L.rate + ': ' + fmtNum(p.rate[h], lang, 2);
-      tip += '<br>' + L.district + ': ' + (u >= 0 ? p.names[u] + ' (' + p.ubs[u] + ')' : L.outside);
-      if (u >= 0 && p.emer[u]) tip += '<br><b>' + L.emergency + ':</b> ' + p.emer[u];
+      tip += '<br>' + L.district + ': ' + (u >= 0 ? esc(p.names[u]) + ' (' + esc(p.ubs[u]) + ')' : L.outside);
+      if (u >= 0 && p.emer[u]) tip += '<br><b>' + L.emergency + ':</b> ' + esc(p.emer[u]);
       features[h] = {type: 'Feature', geometry: {type: 'Polygon', coordinates: [ring]},
         properties: {cell: cell, n: cnt[h], b: base[h], chg: c, ubigeo: u >= 0 ? p.ubs[u] : null,
                      fill: cls[h] < 0 ? p.na : p.palette[cls[h]], tooltip: tip}};
@@ -63,7 +67,8 @@
     geo.features.forEach(function (f) {
       var ub = f.properties.ubigeo, e = d[ub];
       var props = Object.assign({}, f.properties, {emergency: !!e});
-      props.tooltip = '<b>' + f.properties.name + '</b> (' + ub + ')' + (e ? '<br><b>' + title + ':</b> ' + e.label : '');
+      props.tooltip = '<b>' + esc(f.properties.name) + '</b> (' + esc(ub) + ')' +
+        (e ? '<br><b>' + esc(title) + ':</b> ' + esc(e.label) : '');
       if (e) { props.decree = e.decree; props.start = e.start; props.end = e.end; declared.push(ub); }
       var g = {type: 'Feature', geometry: f.geometry, properties: props};
       fill.push(g);

@@ -23,8 +23,9 @@ ARTIFACTS = REPO / "artifacts"
 def served_app(views_store, demo_districts):
     """The dashboard over the small synthetic store, served for the module."""
     from dashboard import create_app
+    from dashboard.access import AccessConfig
 
-    app = create_app(views_store, districts=demo_districts)
+    app = create_app(views_store, districts=demo_districts, access=AccessConfig(anonymous_role="official"))
     served = ServedApp(app.server)
     yield served
     served.stop()

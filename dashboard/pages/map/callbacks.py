@@ -1,18 +1,29 @@
-"""Map callbacks: hex payload, district outlines, emergency overlay, district panel."""
+"""Map callbacks: hex payload, district outlines, emergency overlay, district panel,
+officials' incident points, share and export links.
+
+Officials get exact hexes (:meth:`geo.views.StoreViews.hex_counts`); everyone else
+gets the public view (:func:`geo.export.view_data` with ``public=True``: every number
+from the fixed published grid, counts below k as labels), see ``docs/privacy.md``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import html as _html
 from functools import lru_cache
 
+import numpy as np
+import pandas as pd
+import shapely
 from dash import ClientsideFunction, Input, Output, dcc, html, no_update
 
-from dashboard.access import check, guarded, map_limits
+from dashboard import sharing
+from dashboard.access import ALLOWED, check, guarded, may, public_grid
 from dashboard.charts import declared_bands, graph_config, weekly_figure
 from dashboard.i18n import fmt_date, fmt_int, fmt_pct, t
 from dashboard.mapdata import bounds_of, district_geojson, hex_payload
 from dashboard.state import UIState, resolution_for_zoom
-from geo.viewspec import in_area
+from geo.viewspec import View, in_area
 
 # Hexes just outside the viewport are drawn too, so a small pan shows no blank edge.
 _PAD = 0.25
@@ -38,34 +49,79 @@ def emergency_labels(ctx, day: dt.date, lang: str) -> dict[str, dict]:
     return out
 
 
-def hex_view(ctx, state: UIState, zoom, bounds, role: str) -> tuple[dict, html.Div, str, str]:
-    """Hex payload, legend and summary text for a state and viewport."""
-    lang, v = state.lang, state.view
-    limits = map_limits(role)
-    res = resolution_for_zoom(zoom) if state.zoomres else v.resolution
-    res = min(res, limits["max_resolution"])
-    views = ctx.views()
-    res = min(views.resolutions, key=lambda r: (abs(r - res), -r)) if res not in views.resolutions else res
-    window, baseline = state.window, state.baseline
-    hexes = views.hex_counts(res, window, v.categories, baseline=baseline, bbox=_bbox(bounds), area=v.area)
-    if limits["min_count"] > 1:
-        hexes = hexes[hexes["n"] >= limits["min_count"]]
-    emergency = {u: e["label"] for u, e in emergency_labels(ctx, state.day, lang).items()}
-    payload = hex_payload(hexes, resolution=res, metric=v.metric, lang=lang, names=views.district_names,
-                          emergency=emergency, min_baseline=ctx.min_baseline)
-    leg = payload["legend"]
-    legend = html.Div([
+def _legend(payload: dict, state: UIState) -> html.Div:
+    leg, lang = payload["legend"], state.lang
+    return html.Div([
         html.Div(leg["title"], className="hw-legend-title"),
         *[html.Div([html.Span(className="hw-swatch", style={"background": i["colour"]}), i["label"]],
                    className="hw-legend-item") for i in leg["items"]],
         html.Div([html.Span(className="hw-swatch hw-swatch-emergency"),
                   t("map.legend_emergency", lang, day=fmt_date(state.day, lang))], className="hw-legend-item"),
     ])
+
+
+def hex_view(ctx, state: UIState, zoom, bounds, role: str) -> tuple[dict, html.Div, str, str]:
+    """Hex payload, legend and summary text for a state and viewport; the public view
+    unless ``role`` may see exact hexes."""
+    if "hexes" not in ALLOWED.get(role, ()):
+        return public_hex_view(ctx, state, zoom, bounds)
+    lang, v = state.lang, state.view
+    res = resolution_for_zoom(zoom) if state.zoomres else v.resolution
+    views = ctx.views()
+    res = min(views.resolutions, key=lambda r: (abs(r - res), -r)) if res not in views.resolutions else res
+    window, baseline = state.window, state.baseline
+    hexes = views.hex_counts(res, window, v.categories, baseline=baseline, bbox=_bbox(bounds), area=v.area)
+    emergency = {u: e["label"] for u, e in emergency_labels(ctx, state.day, lang).items()}
+    payload = hex_payload(hexes, resolution=res, metric=v.metric, lang=lang, names=views.district_names,
+                          emergency=emergency, min_baseline=ctx.min_baseline)
     summary = t("map.summary", lang, n=fmt_int(payload["total"], lang), cells=fmt_int(len(hexes), lang), res=res,
                 start=fmt_date(window[0], lang), end=fmt_date(window[1], lang))
     n_cells = hexes.attrs.get("n_cells", len(hexes))
     capped = t("map.capped", lang, shown=fmt_int(len(hexes), lang), total=fmt_int(n_cells, lang)) if n_cells > len(hexes) else ""
-    return payload, legend, summary, capped
+    return payload, _legend(payload, state), summary, capped
+
+
+@lru_cache(maxsize=16)
+def _public_data(ctx, version: str, view: View):
+    """The public view data (cached per store version: the grid never changes within one)."""
+    from geo.export import view_data
+
+    return view_data(ctx.store(), view, public=True, grid=public_grid(), registry=ctx.registry, districts=ctx.districts)
+
+
+def public_hex_view(ctx, state: UIState, zoom, bounds) -> tuple[dict, html.Div, str, str]:
+    """The public map: hexes of the published grid only (resolution ≤ the grid's, whole
+    periods, no sensitive categories). A hex's count goes in the payload only when it is
+    exact (then ≥ k); otherwise 0, with its label (``"< 5"``, ``"8–11"``) in ``clab``
+    and its colour from the lower end."""
+    lang, v = state.lang, state.view
+    data = _public_data(ctx, ctx.store().version, sharing.view_of(state, zoom))
+    hx = data.hexes
+    bbox = _bbox(bounds)
+    if bbox is not None and len(hx):
+        x0, y0, x1, y1 = shapely.bounds(hx["geometry"].to_numpy()).T
+        s, w, n, e = bbox
+        hx = hx.loc[(y1 >= s) & (y0 <= n) & (x1 >= w) & (x0 <= e)]
+    count, base = hx["count"], hx["baseline_count"]
+    frame = pd.DataFrame({"cell": hx["cell"].to_numpy(np.uint64), "n": count.fillna(0).to_numpy(np.int64),
+                          "n_baseline": base.fillna(0).to_numpy(np.int64),
+                          "change_pct": hx["change_pct"].to_numpy(np.float64),
+                          "rate_km2": hx["rate_km2"].to_numpy(np.float64), "ubigeo": hx["ubigeo"].to_numpy(object)})
+    emergency = {u: e["label"] for u, e in emergency_labels(ctx, state.day, lang).items()}
+    payload = hex_payload(frame, resolution=data.view.resolution, metric=v.metric, lang=lang,
+                          names=ctx.views().district_names, emergency=emergency, min_baseline=ctx.min_baseline,
+                          values=hx["count_low"].to_numpy(np.float64) if v.metric == "count" else None)
+    exact = count.notna().to_numpy()
+    payload["clab"] = np.where(exact, [fmt_int(x, lang) for x in frame["n"]], hx["count_label"].to_numpy(object)).tolist()
+    payload["blab"] = np.where(base.notna().to_numpy(), [fmt_int(x, lang) for x in frame["n_baseline"]],
+                               t("tip.none", lang)).tolist()
+    if "rate" in payload:  # JSON has no NaN: a rate exists only for exact counts
+        payload["rate"] = [x if np.isfinite(x) else None for x in payload["rate"]]
+    payload["total"] = int(hx["count_low"].sum())
+    dv = data.view
+    summary = t("map.summary_public", lang, n=fmt_int(payload["total"], lang), cells=fmt_int(len(hx), lang),
+                res=dv.resolution, start=fmt_date(dv.start, lang), end=fmt_date(dv.end, lang), k=public_grid().k)
+    return payload, _legend(payload, state), summary, ""
 
 
 @lru_cache(maxsize=8)
@@ -75,8 +131,9 @@ def _district_geo(ctx, area: str) -> tuple[dict, list]:
     return district_geojson(d), bounds_of(d)
 
 
-def district_panel(ctx, state: UIState) -> list:
-    """The panel of the selected district: status on the day, counts, its declarations, weekly chart."""
+def district_panel(ctx, state: UIState, *, detail: bool = True) -> list:
+    """The panel of the selected district: status on the day, its declarations and, with
+    ``detail`` (officials), its counts and weekly chart."""
     lang, u = state.lang, state.district
     views = ctx.views()
     name = views.district_names.get(u, u)
@@ -86,25 +143,47 @@ def district_panel(ctx, state: UIState) -> list:
     day = fmt_date(state.day, lang)
     status_text = (t("panel.status_on", lang, day=day, decree=status["decree"], start=fmt_date(status["start"], lang),
                      end=fmt_date(status["end"], lang)) if status else t("panel.status_off", lang, day=day))
+    spells = [s for s in ctx.spells if u in s.ubigeos]
+    head = [html.H3(f"{name} ({u})", id="panel-name", **{"data-ubigeo": u}), html.P(province, className="hw-hint"),
+            html.P(status_text, id="panel-status", className="hw-emergency-text" if status else "")]
+    spell_list = [html.H4(t("panel.spells", lang)),
+                  html.Ul([html.Li(f"{s.spell_id}: {fmt_date(s.start, lang)} – {fmt_date(s.end, lang)}"
+                                   + ("" if s.confirmed else " (?)")) for s in spells] or [html.Li("—")])]
+    if not detail:  # district counts are not public (docs/privacy.md, rule 6)
+        return head + spell_list
     table = views.district_table(state.window, state.baseline, state.view.categories, min_baseline=ctx.min_baseline)
     r = table[table["ubigeo"] == u]
     n, b = (int(r["n"].iloc[0]), int(r["n_baseline"].iloc[0])) if len(r) else (0, 0)
     chg = float(r["change_pct"].iloc[0]) if len(r) else float("nan")
-    spells = [s for s in ctx.spells if u in s.ubigeos]
     start = min(state.view.start, state.baseline[0])
     series = views.weekly_series({name: [u]}, (start, state.view.end), state.view.categories)
     fig = weekly_figure(series, lang, y="n", bands=declared_bands(spells, start, state.view.end, lang), day=state.day,
                         height=220, names={name: name})
-    return [
-        html.H3(f"{name} ({u})", id="panel-name", **{"data-ubigeo": u}),
-        html.P(province, className="hw-hint"),
-        html.P(status_text, id="panel-status", className="hw-emergency-text" if status else ""),
-        html.P(t("panel.counts", lang, n=fmt_int(n, lang), b=fmt_int(b, lang), chg=fmt_pct(chg, lang))),
-        html.H4(t("panel.spells", lang)),
-        html.Ul([html.Li(f"{s.spell_id}: {fmt_date(s.start, lang)} – {fmt_date(s.end, lang)}"
-                         + ("" if s.confirmed else " (?)")) for s in spells] or [html.Li("—")]),
-        dcc.Graph(figure=fig, config={**graph_config(lang), "displayModeBar": False}),
-    ]
+    return [*head, html.P(t("panel.counts", lang, n=fmt_int(n, lang), b=fmt_int(b, lang), chg=fmt_pct(chg, lang))),
+            *spell_list, dcc.Graph(figure=fig, config={**graph_config(lang), "displayModeBar": False})]
+
+
+#: Officials see individual incidents from this zoom (or at resolution 10 and finer).
+POINTS_ZOOM = 15
+#: Points drawn at most (the newest): more is unreadable and slow to send.
+MAX_POINTS = 2000
+_NO_POINTS = {"type": "FeatureCollection", "features": []}
+
+
+def shows_points(state: UIState, zoom) -> bool:
+    """Whether the map is close enough for individual incidents."""
+    res = resolution_for_zoom(zoom) if state.zoomres else state.view.resolution
+    return res >= 10 or (zoom or 0) >= POINTS_ZOOM
+
+
+def points_geojson(points: pd.DataFrame, lang: str) -> dict:
+    """Incident points as GeoJSON with an escaped tooltip each (category, time, id)."""
+    when = pd.to_datetime(points["time"]).dt.strftime("%Y-%m-%d %H:%M").tolist()
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(lo, 6), round(la, 6)]},
+                 "properties": {"tooltip": f"<b>{_html.escape(str(c))}</b><br>{w}<br>{_html.escape(str(i))}"}}
+                for lo, la, c, w, i in zip(points["lon"].tolist(), points["lat"].tolist(), points["category"].tolist(),
+                                           when, points["incident_id"].tolist())]
+    return {"type": "FeatureCollection", "features": features}
 
 
 def register(app, ctx) -> None:
@@ -139,14 +218,33 @@ def register(app, ctx) -> None:
                 "title": t("tip.emergency", state.lang)}
 
     @app.callback(Output("district-panel", "className"), Output("panel-body", "children"), Input("state", "data"))
-    @guarded("district")
+    @guarded("map")
     def update_panel(state_data):
         if not state_data:
             return no_update, no_update
         state = UIState.from_store(state_data, ctx.catalog())
         if not state.district:
             return "hw-panel", [html.P(t("panel.hint", state.lang), className="hw-hint")]
-        return "hw-panel hw-panel-open", district_panel(ctx, state)
+        return "hw-panel hw-panel-open", district_panel(ctx, state, detail=may("district"))
+
+    @app.callback(Output("points", "data"), Output("points-status", "children"),
+                  Input("state", "data"), Input("map", "zoom"), Input("map", "bounds"))
+    @guarded("points")
+    def update_points(state_data, zoom, bounds):
+        if not state_data:
+            return no_update, no_update
+        state = UIState.from_store(state_data, ctx.catalog())
+        if not shows_points(state, zoom):
+            return _NO_POINTS, ""
+        from geo.points import points_in_view
+
+        pts = points_in_view(ctx.store(), state.window, state.view.categories, bbox=_bbox(bounds),
+                             area=state.view.area, limit=MAX_POINTS)
+        note = t("map.points", state.lang, shown=fmt_int(len(pts), state.lang),
+                 n=fmt_int(pts.attrs["n_points"], state.lang))
+        return points_geojson(pts, state.lang), note
+
+    sharing.register_callbacks(app, ctx)
 
     app.clientside_callback(
         ClientsideFunction(namespace="hexwatch", function_name="decodeHexes"),
