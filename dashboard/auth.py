@@ -316,7 +316,7 @@ def install(server: flask.Flask, config, limiter) -> None:
 def account_bar() -> "object":
     """The page's account line: a sign-in link, or who is signed in and a sign-out button.
     Nothing on a public-only site."""
-    from dash import html
+    from dash import dcc, html
 
     from dashboard.layout import label
 
@@ -330,7 +330,7 @@ def account_bar() -> "object":
         return html.Div(id="hw-account", className="hw-account", **{"data-role": current_user.role}, children=[
             html.Span(current_user.name, className="hw-account-name"), " · ", label("auth.role_official"),
             html.Form(action=prefix + "logout", method="POST", className="hw-logout", children=[
-                html.Input(type="hidden", name="csrf", value=csrf_token()),
+                dcc.Input(type="hidden", name="csrf", value=csrf_token()),
                 html.Button(label("auth.logout"), type="submit", id="logout-btn")]),
         ])
     return html.Div(id="hw-account", className="hw-account", **{"data-role": "public"}, children=[

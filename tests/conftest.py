@@ -162,3 +162,37 @@ def sharing_store(tmp_path_factory):
     """``(path, incidents)`` of the small sharing store (read-only)."""
     inc = sharing_incidents()
     return build_sharing_store(tmp_path_factory.mktemp("sharing") / "store", inc), inc
+
+
+
+# --- access (dashboard.auth): one official account and a browser-like login ---------------
+_OFFICIAL = ("ana", "correct horse battery")
+
+
+@pytest.fixture(scope="session")
+def official_login() -> tuple[str, str]:
+    """``(name, password)`` of the test official."""
+    return _OFFICIAL
+
+
+@pytest.fixture(scope="session")
+def official_users():
+    """``{"ana": User}`` with the password of :func:`official_login` (scrypt-hashed once)."""
+    from dashboard.auth import hash_password, parse_users_env
+
+    return parse_users_env(f"{_OFFICIAL[0]}:{hash_password(_OFFICIAL[1])}")
+
+
+def _log_in(client, name: str = _OFFICIAL[0], password: str = _OFFICIAL[1], **form):
+    """POST the login form as a browser does (CSRF token read from the form); the response."""
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r"name='csrf' value='([^']+)'", page).group(1)
+    return client.post("/login", data={"csrf": token, "username": name, "password": password, **form})
+
+
+@pytest.fixture
+def log_in():
+    """``log_in(client, name=..., password=..., **form)``: sign a Flask test client in."""
+    return _log_in
