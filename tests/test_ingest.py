@@ -322,3 +322,12 @@ def test_ingest_into_a_store_whose_incidents_lack_newer_columns(tmp_path, square
     inc = Store.open(store).read("incidents")
     assert report.n_accepted == 100 and len(inc) == 106
     assert inc["reported_ubigeo"].isna().sum() == 6 and (inc["reported_ubigeo"] == "150132").sum() == 100
+
+
+@pytest.mark.parametrize("module", ["geo.incidents", "geo.cubes", "geo.ingest"])
+def test_docstring_examples_hold(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
