@@ -45,7 +45,7 @@ from geo.errors import HexwatchError
 from geo.viewspec import View
 
 #: Export formats and their media types.
-MEDIA_TYPES = {"geojson": "application/geo+json", "csv": "text/csv; charset=utf-8",
+MEDIA_TYPES = {"geojson": "application/geo+json", "csv": "text/csv",  # Flask adds "; charset=utf-8"
                "geoparquet": "application/vnd.apache.parquet"}
 _SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S | re.I)
 
