@@ -248,4 +248,7 @@ def test_callbacks_are_guarded_and_the_public_gets_neither_panel_nor_download(ap
     assert r.status_code == 403 and b"impact-did" not in r.data
     r = post(public, "impact-download.data", {**values, "impact-download-btn.n_clicks": 1}, "impact-download-btn.n_clicks")
     assert r.status_code == 403  # AccessDenied: the public role may not download
-    assert props(public.layout(), "impact-download-btn")["style"] == {"display": "none"}
+    with public.server.test_request_context():
+        assert not [n for n in nodes(public.layout()) if getattr(n, "id", None) == "section-impact"]
+    with app.server.test_request_context():  # an official's page holds the panel and its download button
+        assert props(app.layout(), "impact-download-btn")["style"] == {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from dashboard.access import visible
 from dashboard.i18n import DEFAULT_LANG, t
 from dashboard.layout import label
 
@@ -42,9 +43,9 @@ def layout(ctx) -> html.Section:
                                inline=True),
             ]),
             dcc.Loading(html.Div(id="impact-body"), id="impact-loading", type="circle"),
-            # The JSON is for officials and analysts (the public role may not download).
+            # Only for roles that may download (the callback checks again).
             html.Button(label("impact.download"), id="impact-download-btn", n_clicks=0,
-                        style={"display": "none"} if ctx.public else {}),
+                        style={} if visible("download") else {"display": "none"}),
             dcc.Download(id="impact-download"),
             # What the body shows now (spell, categories, source, language, store version).
             dcc.Store(id="impact-shown"),
