@@ -545,7 +545,7 @@ def _read_parquet(path: Path, columns: list[str], coded: list[str] = ()) -> _Raw
     except (pa.ArrowException, OSError) as exc:
         raise HexwatchError(f"cannot read {path.name} as Parquet ({str(exc).splitlines()[0]}); "
                             f"the file may be truncated: export it again") from None
-    table = table.rename_columns(columns)
+    table = pa.table({name: _valid_text(col) for name, col in zip(columns, table.columns)})
     return _Raw(table, np.arange(1, table.num_rows + 1, dtype=np.int64), _no_malformed(), "parquet",
                 path=path, pruned=len(columns) < len(names))
 
@@ -560,15 +560,19 @@ def _parquet_rows(path: Path, idx: np.ndarray) -> pa.Table:
     offsets = np.r_[0, np.cumsum(sizes[groups])]
     local = offsets[np.searchsorted(groups, np.searchsorted(starts, idx, side="right") - 1)] + \
         (idx - starts[np.searchsorted(starts, idx, side="right") - 1])
-    return table.rename_columns(_unique_names(table.column_names)).take(pa.array(local))
+    table = table.take(pa.array(local))
+    return pa.table({name: _valid_text(col) for name, col in zip(_unique_names(table.column_names), table.columns)})
 
 
 def _read_geojson(path: Path) -> _Raw:
     import pyogrio
     import shapely
 
+    data, encoding = _to_utf8(path.read_bytes())
+    notes = [] if encoding in ("utf-8", "utf-8-sig") else [f"{path.name}: read as {encoding}"]
     try:
-        _, table = pyogrio.read_arrow(path)
+        # GDAL copies undecodable bytes into Arrow text as they are: give it UTF-8 only.
+        _, table = pyogrio.read_arrow(io.BytesIO(data) if encoding != "utf-8" else path)
     except Exception as exc:  # pyogrio's DataSourceError and GDAL's errors share no base class
         raise HexwatchError(f"cannot read {path.name} as GeoJSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
                             f"the file may be truncated or not a FeatureCollection") from None
@@ -581,7 +585,7 @@ def _read_geojson(path: Path) -> _Raw:
     y = np.where(is_point, shapely.get_y(geoms), np.nan)
     gtype = shapely.get_type_id(geoms)
     props = table.drop_columns([geom_col])
-    props = props.rename_columns(_unique_names(props.column_names))
+    props = pa.table({name: _valid_text(col) for name, col in zip(_unique_names(props.column_names), props.columns)})
     # A missing geometry is a missing coordinate; another geometry type is a bad one.
     lon = pa.array(np.where(gtype == -1, np.nan, x), mask=gtype == -1)
     lat = pa.array(np.where(gtype == -1, np.nan, y), mask=gtype == -1)
@@ -589,7 +593,27 @@ def _read_geojson(path: Path) -> _Raw:
                            "MultiPolygon", "GeometryCollection", "missing"], dtype=object)
     props = props.append_column("__lon", lon).append_column("__lat", lat)
     props = props.append_column("__geometry_type", pa.array(type_names[gtype], type=pa.string()))
-    return _Raw(props, np.arange(1, props.num_rows + 1, dtype=np.int64), _no_malformed(), "geojson", path=path)
+    return _Raw(props, np.arange(1, props.num_rows + 1, dtype=np.int64), _no_malformed(), "geojson", notes, path=path)
+
+
+def _valid_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column safe to hand to Polars: extension types as their storage (GDAL labels
+    GeoJSON properties of mixed JSON types ``arrow.json`` while holding each value's
+    text) and text that is valid UTF-8 (Parquet and GDAL pass undecodable bytes
+    through; Polars would crash on them), bad bytes replaced."""
+    if isinstance(col.type, pa.BaseExtensionType):
+        col = pa.chunked_array([c.storage for c in col.chunks], type=col.type.storage_type)
+    if pa.types.is_dictionary(col.type) and (pa.types.is_string(col.type.value_type) or
+                                             pa.types.is_large_string(col.type.value_type)):
+        return pa.chunked_array([pa.DictionaryArray.from_arrays(c.indices, _valid_text(pa.chunked_array([c.dictionary]))
+                                                                .combine_chunks()) for c in col.chunks], type=col.type)
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        try:
+            col.validate(full=True)
+        except pa.ArrowInvalid:
+            col = pa.chunked_array([pa.array([None if v is None else v.decode("utf-8", errors="replace")
+                                              for v in col.cast(pa.binary()).to_pylist()], col.type)], type=col.type)
+    return col
 
 
 def _resolve_columns(available: list[str], wanted: Mapping[str, str | None], path: Path,

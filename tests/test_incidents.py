@@ -207,14 +207,17 @@ def test_points_geojson_lon_lat_order_and_geometry_problems(tmp_path):
         {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[-77.0, -12.0], [-77.1, -12.1]]},
          "properties": {"t": "2023-09-21 10:00", "c": "Robo"}},
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-77.04, 95.0]}, "properties": {"t": "2023-09-21 10:00", "c": "Robo"}},
+        # A property of mixed JSON types (GDAL hands it over as JSON text).
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-77.0, -12.0]}, "properties": {"t": 12345, "c": "Robo"}},
     ]
     p = tmp_path / "x.geojson"
     p.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": feats}))
     parsed = read_points(p, time="t", category="c")
     _adds_up(parsed)
     assert parsed.accepted[["lat", "lon"]].values.tolist() == [[-12.05, -77.04]]
-    assert parsed.rejects["reason"].tolist() == ["missing_coordinate", "bad_coordinate", "bad_coordinate"]
-    assert "LineString" in parsed.rejects["detail"].iloc[1]
+    assert parsed.rejects["reason"].tolist() == ["missing_coordinate", "bad_coordinate", "bad_coordinate",
+                                                 "unparseable_time"]
+    assert "LineString" in parsed.rejects["detail"].iloc[1] and "'12345'" in parsed.rejects["detail"].iloc[3]
 
 
 def test_every_reason_with_its_row(tmp_path):
@@ -348,3 +351,16 @@ def test_parquet_columns_of_the_wrong_type_are_rejected_not_crashed(tmp_path):
     _adds_up(parsed)
     assert parsed.accepted.empty
     assert parsed.rejects["reason"].tolist() == ["bad_coordinate", "missing_coordinate", "bad_coordinate"]
+
+
+def test_undecodable_bytes_in_parquet_and_geojson_text_are_replaced_not_crashed(tmp_path):
+    bad = pa.array([b"Robo \xf1", b"Hurto"], pa.binary()).view(pa.string())  # a Latin-1 byte in UTF-8 text
+    when = pa.array([b"2023-09-21 10:00\xff", b"2023-09-21 11:00"], pa.binary()).view(pa.string())
+    pq.write_table(pa.table({"la": [-12.0, -12.1], "lo": [-77.0, -77.1], "t": when, "c": bad}), tmp_path / "b.parquet")
+    parsed = read_points(tmp_path / "b.parquet", lat="la", lon="lo", time="t", category="c")
+    _adds_up(parsed)
+    assert parsed.accepted["category"].tolist() == ["hurto"]
+    assert parsed.rejects["reason"].tolist() == ["unparseable_time"] and "\ufffd" in parsed.rejects["raw"].iloc[0]
+    feature = '{"type":"Feature","geometry":{"type":"Point","coordinates":[-77.0,-12.0]},"properties":{"t":"2023-09-21 10:00","c":"Extorsión"}}'
+    (tmp_path / "l.geojson").write_bytes(('{"type":"FeatureCollection","features":[' + feature + "]}").encode("latin-1"))
+    assert read_points(tmp_path / "l.geojson", time="t", category="c").accepted["category"].tolist() == ["extorsión"]
