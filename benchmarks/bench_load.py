@@ -28,9 +28,9 @@ dependencies, login and callbacks):
 - p50 / p95 / p99 latency (target: p95 <= 500 ms) and the error count (target: 0);
 - the p95 of a whole user action (the chain of callbacks one change sets off).
 
-The in-run reference is one user sending the same actions back to back (no think
-time) on the same warm server: the latency of an unloaded server, and its serial
-throughput. Locust runs on the same 2 cores as the server, so it takes some of the
+The in-run reference is one visitor and one official sending the same actions back to
+back (no think time) on the same warm server: the latency of a lightly loaded server,
+and about the throughput it sustains (two requests in flight for two workers). Locust runs on the same 2 cores as the server, so it takes some of the
 CPU it measures.
 
 Run: ``python -m benchmarks.bench_load [--quick] [--users N] [--seconds S] [--think MIN,MAX]``
