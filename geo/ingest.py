@@ -277,7 +277,7 @@ def _polars(table: pa.Table) -> pl.DataFrame:
     return frame if isinstance(frame, pl.DataFrame) else frame.to_frame()
 
 
-def _reasons(rejects: pl.DataFrame) -> dict[str, int]:
+def _count_reasons(rejects: pl.DataFrame) -> dict[str, int]:
     if not rejects.height:
         return {}
     counts = rejects.group_by("reason").len().sort("reason")
@@ -540,7 +540,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         report = IngestReport(
             source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind=parsed.kind, store=str(root),
             n_input=parsed.n_input, n_accepted=added, n_rejected=parsed.rejects.height,
-            rejects_by_reason=_reasons(parsed.rejects),
+            rejects_by_reason=_count_reasons(parsed.rejects),
             n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
             n_located=located, n_outside_districts=(int(outside.sum()) if locator is not None else 0),
             n_reported_ubigeo=n_reported if locator is not None else 0, n_reported_ubigeo_mismatch=n_mismatch,
@@ -675,7 +675,7 @@ def _ingest_sidpol(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         report = IngestReport(
             source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind="sidpol", store=str(root),
             n_input=parsed.n_input, n_accepted=parsed.accepted.height, n_rejected=parsed.rejects.height,
-            rejects_by_reason=_reasons(parsed.rejects),
+            rejects_by_reason=_count_reasons(parsed.rejects),
             n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
             boundaries=label, h3_resolution=int(meta.get("h3_resolution", DEFAULT_RESOLUTION)),
             cube_resolutions=list(CUBE_RESOLUTIONS),
@@ -703,7 +703,7 @@ def store_summary(store: str | os.PathLike) -> dict[str, Any]:
               if current.has(name)}
     rejects = {}
     if current.has("rejects") and tables["rejects"]:
-        rejects = _reasons(_polars(current.read_arrow("rejects", columns=["reason"])))
+        rejects = _count_reasons(_polars(current.read_arrow("rejects", columns=["reason"])))
     try:
         last = current.read_json("ingest_report.json")
     except StoreError:
