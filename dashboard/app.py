@@ -123,15 +123,15 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
     Raises :class:`geo.errors.HexwatchError` if the store cannot be opened.
     """
     Store.open(store)  # fail now, with the store's own message, rather than on the first request
-    ctx = AppContext(Path(store), public=public, districts_override=districts, registry_override=registry,
+    access = access or access_rules.AccessConfig.from_env(public=public)
+    if public and not access.public:
+        access = dataclasses.replace(access, public=True)
+    ctx = AppContext(Path(store), public=access.public, districts_override=districts, registry_override=registry,
                      tiles_url=tiles_url or os.environ.get("HEXWATCH_TILES_URL") or None,
                      tiles_attribution=tiles_attribution)
     app = dash.Dash(__name__, assets_folder=str(_ASSETS), title="hexwatch", update_title=None,
                     serve_locally=True, suppress_callback_exceptions=False,
                     requests_pathname_prefix=requests_pathname_prefix)
-    access = access or access_rules.AccessConfig.from_env(public=public)
-    if public and not access.public:
-        access = dataclasses.replace(access, public=True)
     limiter = access_rules.install(app.server, access)
     app.server.config["HEXWATCH_STORE"] = str(store)
     names = list(pages or PAGES)
