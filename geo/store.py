@@ -35,6 +35,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,10 +125,17 @@ def write_version(
         tmp = versions / f".{vid}.partial"
         tmp.mkdir()
         current = _current_dir(root)
-        for name, table in tables.items():
-            if name not in TABLES:
-                raise ValueError(f"unknown store table {name!r}; expected one of {', '.join(TABLES)}")
+        unknown = [name for name in tables if name not in TABLES]
+        if unknown:
+            raise ValueError(f"unknown store table {unknown[0]!r}; expected one of {', '.join(TABLES)}")
+
+        def write(item) -> None:
+            name, table = item
             pq.write_table(_to_arrow(table), tmp / f"{name}.parquet", compression="zstd")
+
+        # Parquet encoding and zstd release the GIL: the tables are written side by side.
+        with ThreadPoolExecutor(max_workers=max(1, min(len(tables), os.cpu_count() or 1))) as pool:
+            list(pool.map(write, tables.items()))
         if carry_over and current is not None:
             for name in TABLES:
                 src = current / f"{name}.parquet"
