@@ -178,23 +178,26 @@ class DashPage:
         """Fire every callback triggered by ``changed`` props or new components, wave by wave.
 
         As the renderer does: a callback waits while one of its inputs is the output of
-        another pending callback; the callbacks of a wave are sent concurrently.
+        another pending callback; the callbacks of a wave are sent concurrently; an
+        answer that changes a fired callback's input fires it again (Dash's graph is
+        acyclic, and a wave cap guards against a bug here looping).
         """
         pending = [cb for cb in self.callbacks if self._triggered(cb, changed, new_ids)]
-        fired: set[int] = set()
-        while pending:
+        changed = set(changed)
+        for _ in range(50):
+            if not pending:
+                return
             outputs_pending = {f"{i}.{p}" for cb in pending for i, p in cb.outputs}
             wave = [cb for cb in pending if not any(f"{i}.{p}" in outputs_pending and (i, p) not in cb.outputs
                                                     for i, p in cb.inputs)] or pending[:1]
-            for cb in wave:
-                pending.remove(cb)
-                fired.add(id(cb))
+            pending = [cb for cb in pending if cb not in wave]
             results = self.parallel([lambda cb=cb: self._fire(cb, changed) for cb in wave])
-            out_changed = set().union(*(r[0] for r in results))
-            out_new = set().union(*(r[1] for r in results))
-            for nxt in self.callbacks:
-                if id(nxt) not in fired and nxt not in pending and self._triggered(nxt, out_changed, out_new):
-                    pending.append(nxt)
+            for source, (out_changed, out_new) in zip(wave, results):
+                changed |= out_changed
+                # A callback's own outputs never trigger it again (Dash allows such loops).
+                pending += [cb for cb in self.callbacks if cb is not source and cb not in pending
+                            and self._triggered(cb, out_changed, out_new)]
+        raise RuntimeError("callbacks kept triggering each other for 50 waves")
 
     def _triggered(self, cb: Callback, changed: set[str], new_ids: set[str]) -> bool:
         # The renderer only runs a callback whose inputs and outputs are all on the page.

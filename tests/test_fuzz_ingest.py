@@ -305,6 +305,7 @@ def parquet_case(draw, roles: list[Role]) -> Case:
     for i in range(draw(st.integers(0, 2))):
         columns[f"x_extra{i}"] = pa.array([draw(ANY_TEXT).encode("utf-8", "hexwatch_fuzz") for _ in range(n)])
     case.ids = [_id_key({"id": v}) for v in id_values]
+    case.may_fail = any(t.startswith("list") for t in case.notes.values())  # an array where a scalar belongs
     buf = io.BytesIO()
     pq.write_table(pa.table(columns) if columns else pa.table({"x_extra": pa.array([], pa.string())}), buf,
                    compression=draw(st.sampled_from(["zstd", "snappy", "none"])))
@@ -538,16 +539,11 @@ def check_sidpol(parsed) -> None:
     assert (a["n"] >= 0).all() and a["category"].notna().all()
 
 
-def _read_points_case(columns: list[str]) -> Callable:
+def _points_reader(columns: list[str], coordinates: bool = True) -> Callable:
+    """``read_points`` naming the file's columns by their default names (GeoJSON: no lat/lon)."""
     names = {r.role: r.name for r in POINT_ROLES}
-    kwargs = {role: names[role] for role in ("lat", "lon", "time", "category")}
-    kwargs.update({role: names[role] for role in ("id", "subcategory") if role in columns})
-    return lambda path: read_points(path, **kwargs)
-
-
-def _geojson_reader(columns: list[str]) -> Callable:
-    names = {r.role: r.name for r in POINT_ROLES}
-    kwargs = {role: names[role] for role in ("time", "category")}
+    roles = ("lat", "lon", "time", "category") if coordinates else ("time", "category")
+    kwargs = {role: names[role] for role in roles}
     kwargs.update({role: names[role] for role in ("id", "subcategory") if role in columns})
     return lambda path: read_points(path, **kwargs)
 
@@ -555,60 +551,26 @@ def _geojson_reader(columns: list[str]) -> Callable:
 # --------------------------------------------------------------------------- tests
 
 
+READERS = {  # format -> (the files it gets, how they are read, what accepted rows must satisfy)
+    "points CSV": (csv_case(POINT_ROLES), lambda case: _points_reader(case.columns), check_points),
+    "points Parquet": (parquet_case(POINT_ROLES), lambda case: _points_reader(case.columns), check_points),
+    "points GeoJSON": (geojson_case(), lambda case: _points_reader(case.columns, coordinates=False), check_points),
+    "MININTER CSV": (csv_case(MININTER_ROLES), lambda case: read_mininter, check_points),
+    "MININTER Parquet": (parquet_case(MININTER_ROLES), lambda case: read_mininter, check_points),
+    "SIDPOL CSV": (csv_case(SIDPOL_ROLES), lambda case: read_sidpol, check_sidpol),
+}
+
+
+@pytest.mark.parametrize("fmt", READERS)
 @FUZZ
-@given(case=csv_case(POINT_ROLES))
-def test_points_csv(case, tmp_path_factory):
-    parsed = parse(_read_points_case(case.columns), case, tmp_path_factory.mktemp("f"))
+@given(data=st.data())
+def test_reader_refuses_cleanly_or_accounts_for_every_row(fmt, data, tmp_path_factory):
+    cases, reader, check_accepted = READERS[fmt]
+    case = data.draw(cases, label="case")
+    parsed = parse(reader(case), case, tmp_path_factory.mktemp("f"))
     if parsed is not None:
         check_counts(parsed, case)
-        check_points(parsed)
-
-
-@FUZZ
-@given(case=parquet_case(POINT_ROLES))
-def test_points_parquet(case, tmp_path_factory):
-    case.may_fail |= "list<item: int64>" in case.notes.values()  # an array where a scalar belongs may be refused
-    parsed = parse(_read_points_case(case.columns), case, tmp_path_factory.mktemp("f"))
-    if parsed is not None:
-        check_counts(parsed, case)
-        check_points(parsed)
-
-
-@FUZZ
-@given(case=geojson_case())
-def test_points_geojson(case, tmp_path_factory):
-    parsed = parse(_geojson_reader(case.columns), case, tmp_path_factory.mktemp("f"))
-    if parsed is not None:
-        check_counts(parsed, case)
-        check_points(parsed)
-
-
-@FUZZ
-@given(case=csv_case(MININTER_ROLES))
-def test_mininter_csv(case, tmp_path_factory):
-    parsed = parse(read_mininter, case, tmp_path_factory.mktemp("f"))
-    if parsed is not None:
-        check_counts(parsed, case)
-        check_points(parsed)
-
-
-@FUZZ
-@given(case=parquet_case(MININTER_ROLES))
-def test_mininter_parquet(case, tmp_path_factory):
-    case.may_fail |= "list<item: int64>" in case.notes.values()
-    parsed = parse(read_mininter, case, tmp_path_factory.mktemp("f"))
-    if parsed is not None:
-        check_counts(parsed, case)
-        check_points(parsed)
-
-
-@FUZZ
-@given(case=csv_case(SIDPOL_ROLES))
-def test_sidpol_csv(case, tmp_path_factory):
-    parsed = parse(read_sidpol, case, tmp_path_factory.mktemp("f"))
-    if parsed is not None:
-        check_counts(parsed, case)
-        check_sidpol(parsed)
+        check_accepted(parsed)
 
 
 @pytest.mark.parametrize("data", [b"", b"   \n\n", codecs.BOM_UTF8, codecs.BOM_UTF8 + b"\r\n"])
@@ -616,7 +578,7 @@ def test_sidpol_csv(case, tmp_path_factory):
 def test_empty_files_are_one_line_errors(tmp_path, data, suffix):
     path = tmp_path / f"empty{suffix}"
     path.write_bytes(data)
-    for read in (_read_points_case(["id"]), read_mininter, read_sidpol):
+    for read in (_points_reader(["id"]), read_mininter, read_sidpol):
         with pytest.raises(HexwatchError) as info:
             read(path)
         assert "\n" not in str(info.value) and path.name in str(info.value)
