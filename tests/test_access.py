@@ -272,6 +272,59 @@ def test_workers_sharing_the_key_file_accept_each_others_sessions(store, officia
     assert call(b, other, "district-table.rowData", {"state.data": state(b)}).status_code == 200
 
 
+def test_both_gunicorn_workers_of_hexwatch_serve_accept_a_login_without_a_configured_key(
+        store, tmp_path, official_login, boundary_cache):  # served apps draw the fetched study districts
+    import re
+    import threading
+    import urllib.parse
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    name, password = official_login
+    env = {**os.environ, "HEXWATCH_USERS": f"{name}:{hash_password(password)}",
+           "HEXWATCH_CONFIG_DIR": str(tmp_path / "config")}
+    env.pop("HEXWATCH_SECRET_KEY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "geo.cli", "serve", "--store", str(store), "--port", "0",
+                             "--workers", "2"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    lines: list[str] = []
+    listening = threading.Event()
+
+    def read():
+        for line in proc.stderr:
+            lines.append(line)
+            if "Listening at:" in line:
+                listening.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert listening.wait(60), "".join(lines)
+        url = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", "".join(lines)).group(1)
+        with urllib.request.urlopen(url + "/login", timeout=60) as r:
+            cookie = r.headers["Set-Cookie"].split(";")[0]
+            token = re.search(r"name='csrf' value='([^']+)'", r.read().decode()).group(1)
+        form = urllib.parse.urlencode({"csrf": token, "username": name, "password": password}).encode()
+        opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
+                                                  {"redirect_request": lambda *a, **k: None}))
+        try:
+            opener.open(urllib.request.Request(url + "/login", data=form, headers={"Cookie": cookie}), timeout=60)
+        except urllib.error.HTTPError as exc:  # the 303 after a successful login
+            assert exc.code == 303
+            cookie = exc.headers["Set-Cookie"].split(";")[0]
+
+        def layout(_):
+            req = urllib.request.Request(url + "/_dash-layout", headers={"Cookie": cookie})
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.headers["X-Hexwatch-Worker"], b"logout-btn" in r.read()
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(layout, range(200)))
+        assert len({w for w, _ in answers}) == 2 and all(signed_in for _, signed_in in answers)
+        assert (tmp_path / "config" / "secret_key").is_file()  # made once by serve, read by both workers
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 # -- users, hashes and the session key ---------------------------------------------------------
 
 
