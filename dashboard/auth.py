@@ -41,13 +41,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 import flask
+from dash import dcc, html
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.i18n import norm_lang, t
+from dashboard.layout import label
 from geo.errors import HexwatchError
+
+if TYPE_CHECKING:
+    from flask_limiter import Limiter
+
+    from dashboard.access import AccessConfig
 
 _NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _HASH_METHODS = ("scrypt:", "pbkdf2:")
@@ -264,7 +272,7 @@ _STYLE = ("body{font-family:system-ui,sans-serif;background:#fafafa;color:#222}m
           "button{margin-top:8px;padding:6px 16px}.err{color:#b2182b;font-weight:600}")
 
 
-def install(server: flask.Flask, config, limiter) -> None:
+def install(server: flask.Flask, config: AccessConfig, limiter: Limiter) -> None:
     """Add flask-login, ``/login`` and ``/logout`` to ``server`` (see the module docstring).
 
     ``config`` is the :class:`dashboard.access.AccessConfig`; ``limiter`` rate-limits
@@ -313,13 +321,9 @@ def install(server: flask.Flask, config, limiter) -> None:
     server.add_url_rule("/logout", "hexwatch_logout", logout, methods=["POST"])
 
 
-def account_bar() -> "object":
+def account_bar() -> html.Div:
     """The page's account line: a sign-in link, or who is signed in and a sign-out button.
     Nothing on a public-only site."""
-    from dash import dcc, html
-
-    from dashboard.layout import label
-
     app = flask.current_app if flask.has_app_context() else None
     if app is None or app.config.get("HEXWATCH_PUBLIC") or not flask.has_request_context():
         return html.Div(id="hw-account", className="hw-account")

@@ -165,8 +165,7 @@ def controls() -> html.Div:
         label("export.title", html.Span, className="hw-label"),
         *[html.A(text, id=f"export-{fmt}", href="#", className="hw-export", download="") for fmt, text in _FORMATS],
         html.Button(label("share.button"), id="share-open", n_clicks=0, className="hw-share-open"),
-        html.Div(id="share-dialog", className="hw-dialog", role="dialog", **{"aria-modal": "true",
-                                                                            "aria-labelledby": "share-title"}, children=[
+        html.Div(id="share-dialog", className="hw-dialog", role="dialog", **{"aria-modal": "true"}, children=[
             html.Div(className="hw-dialog-box", children=[
                 label("share.title", html.H3, className="hw-dialog-title"),
                 label("share.hint", html.P, className="hw-hint"),
