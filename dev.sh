@@ -46,6 +46,18 @@ case "${1:-}" in
     # Re-running adds nothing to a complete store and finishes an interrupted one.
     "$VENV/bin/hexwatch" demo --store "$STORE" --incidents "$DEMO_N" --seed 42
     "$VENV/bin/hexwatch" summary --store "$STORE"
+    # A local official account so the full view can be tried; anonymous visitors get the
+    # public view. The password is made once and kept in var/ (git-ignored).
+    users=$ROOT/var/demo-users.toml
+    if [[ ! -f $users ]]; then
+      pw=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))')
+      printf '%s\n' "$pw" > "$ROOT/var/demo-official-password.txt"
+      chmod 600 "$ROOT/var/demo-official-password.txt"
+      printf '%s\n' "$pw" | "$VENV/bin/hexwatch" users hash-password --name demo --stdin > "$users.tmp"
+      mv "$users.tmp" "$users"
+    fi
+    echo "official sign-in: user 'demo', password in var/demo-official-password.txt"
+    export HEXWATCH_USERS_FILE=$users
     exec "$VENV/bin/hexwatch" serve --store "$STORE" --host "${HEXWATCH_HOST:-127.0.0.1}" --port "${HEXWATCH_PORT:-8050}"
     ;;
   test)
