@@ -64,21 +64,52 @@ DISTRICT_COLUMNS = ("layer", "ubigeo", "name", "province", "department", "emerge
                     "emergency_start", "emergency_end", "declared_days", "count", "baseline_count", "change_pct")
 
 
-def safe_filename(name: str, *, default: str = "hexwatch-export", max_len: int = 120) -> str:
-    """A file name safe on every OS and in a ``Content-Disposition`` header.
+#: Device names Windows will not open as files, whatever their extension.
+_WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                               *(f"LPT{i}" for i in range(1, 10))})
+_EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,10})$")
 
-    Keeps letters (accents too), digits, ``.-_``; drops path parts, control and reserved
-    characters and leading dots; collapses the rest to ``_``.
+
+def safe_filename(name: str, *, default: str = "hexwatch-export", max_len: int = 120) -> str:
+    r"""A file name safe on every OS and in a ``Content-Disposition`` header.
+
+    Path parts are joined with ``_`` (never a path: ``/`` and ``\`` are gone, also as
+    full-width look-alikes). Letters are transliterated to ASCII (``Año Perú`` ->
+    ``Ano_Peru``: still readable, and a plain ``filename=`` in an HTTP header must be
+    ASCII); ASCII letters, digits and ``-`` stay, anything else becomes ``_`` (a name in
+    a script without Latin letters ends up as ``default``). Runs of dots collapse to one
+    and dots next to ``_`` go, so no ``..`` is left; the name never starts with ``.``,
+    ``-`` or ``_`` (no hidden files, no command-line options) nor ends with ``.`` or
+    ``_``; Windows device names get a ``_`` suffix. A trailing extension of 1-10
+    letters/digits is kept, also when the name is cut to ``max_len`` or nothing else is
+    left (``default`` + extension); a name with nothing left at all is ``default``.
+
+    >>> safe_filename(r"..\..\x.csv"), safe_filename("hexwatch_../../etc/passwd.geojson")
+    ('x.csv', 'hexwatch_etc_passwd.geojson')
+    >>> safe_filename("-rf .. .csv"), safe_filename("..."), safe_filename("CON.csv"), safe_filename("Año Perú.csv")
+    ('rf.csv', 'hexwatch-export', 'CON_.csv', 'Ano_Peru.csv')
     """
-    name = unicodedata.normalize("NFKC", str(name)).replace("\\", "/").split("/")
-    parts = [p for p in name if p not in ("", ".", "..")]
-    s = "_".join(parts)
-    s = re.sub(r"[^\w.\-]+", "_", s, flags=re.UNICODE).strip("._ ")
-    s = re.sub(r"_+", "_", s).replace("_.", ".")
-    if len(s) > max_len:
-        stem, dot, ext = s.rpartition(".")
-        s = (stem[: max_len - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else s[:max_len]
-    return s or default
+    # NFKD splits accents off their letters and turns look-alikes (full-width "／", "‥") into ASCII.
+    s = "".join(c for c in unicodedata.normalize("NFKD", str(name)) if not unicodedata.combining(c))
+    s = s.replace("\\", "/")
+    s = "_".join(p for p in s.split("/") if p.strip(". "))
+    s = re.sub(r"[^A-Za-z0-9_.\-]+", "_", s)
+    found = _EXTENSION.search(s)
+    ext = "." + found.group(1) if found else ""
+    stem = s[: found.start()] if found else s
+
+    def clean(stem: str) -> str:
+        stem = re.sub(r"\.{2,}", ".", stem)
+        stem = re.sub(r"[._-]*_[._-]*", "_", stem)  # "_.." or "._" between words: one separator
+        return stem.lstrip("._-").rstrip("._")
+
+    stem = clean(stem) or (default if ext else "")
+    stem = clean(stem[: max(1, max_len - len(ext))])
+    if not stem:
+        return default
+    if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
+        stem += "_"
+    return stem + ext
 
 
 def export_filename(view: View, fmt: str, *, public: bool = False) -> str:

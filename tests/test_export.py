@@ -161,14 +161,36 @@ def test_public_export_refuses_k_below_3_and_sensitive_categories(sharing_store,
 
 @pytest.mark.parametrize("name, expected", [
     ("../../etc/passwd", "etc_passwd"),
+    ("..\\..\\x", "x"),
     ("C:\\Windows\\system32\\x.csv", "C_Windows_system32_x.csv"),
     ('robos "SJL" <2023>.geojson', "robos_SJL_2023.geojson"),
-    ("Año_Perú.csv", "Año_Perú.csv"),
-    ("...", "hexwatch-export"),
+    ("hexwatch_../../etc/passwd_r8.csv", "hexwatch_etc_passwd_r8.csv"),
+    ("a..b...c.csv", "a.b.c.csv"),
+    ("--rf .bashrc..csv", "rf_bashrc.csv"),
+    # Accents are transliterated (a header's plain filename= is ASCII); full-width look-alikes too.
+    ("Año_Perú.csv", "Ano_Peru.csv"),
+    ("VIOLACIÓN／..／Perú‥csv", "VIOLACION_Peru.csv"),
     ("a\x00b\nc.csv", "a_b_c.csv"),
+    ("nul.geojson", "nul_.geojson"),
+    # Nothing left after cleaning: the default name, keeping the extension when there is one.
+    ("...", "hexwatch-export"),
+    ("../..", "hexwatch-export"),
+    ("../.csv", "hexwatch-export.csv"),
+    ("日本語.csv", "hexwatch-export.csv"),
+    ("\u202e\u200b", "hexwatch-export"),
 ])
 def test_safe_filename(name, expected):
     assert safe_filename(name) == expected
+
+
+def test_safe_filename_keeps_the_extension_when_cutting_and_never_leaves_dot_dot():
+    long = safe_filename("x" * 300 + ".geojson")
+    assert len(long) == 120 and long.endswith("x.geojson")
+    name = export_filename(VIEW.replace(categories=("../../etc/passwd", "..\\..\\x", "robo")), "csv")
+    assert name == "hexwatch_etc_passwd_x_robo_2023-09-20_2023-11-18_r8.csv"
+    for raw in ("../" * 50 + "x.csv", "._-" * 40, "a" + "_.." * 60 + "b", "..\\" * 30):
+        got = safe_filename(raw)
+        assert ".." not in got and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", got) and len(got) <= 120, (raw, got)
 
 
 def test_export_file_names_are_sanitised_and_writes_leave_no_temp_files(sharing_store, tmp_path):
