@@ -33,8 +33,8 @@ back (no think time) on the same warm server: the latency of a lightly loaded se
 and about the throughput it sustains (two requests in flight for two workers). Locust runs on the same 2 cores as the server, so it takes some of the
 CPU it measures.
 
-Run: ``python -m benchmarks.bench_load [--quick] [--users N] [--seconds S] [--think MIN,MAX]``
-(or ``bash dev.sh load``).
+Run: ``python -m benchmarks.bench_load [--quick] [--users N] [--seconds S] [--think MIN,MAX]
+[--officials SHARE]`` (or ``bash dev.sh load``).
 """
 
 from __future__ import annotations
