@@ -335,27 +335,34 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
         if unknown:
             notes.append("categories not in the store: " + ", ".join(unknown))
         hexes = _official_hexes(sv, view)
-    dist = district_layer(sv, view, registry, public=public) if districts is not None else None
+    dist = district_layer(sv, view, registry, public=public, grid=grid) if districts is not None else None
     prov = provenance(st, view, requested=requested, public=public, categories=cats, notes=notes,
                       privacy_info=privacy_info, n_hexes=len(hexes), n_districts=0 if dist is None else len(dist),
                       analysis=None if public else analysis)
     return ViewData(view=view, hexes=hexes, districts=dist, provenance=prov, public=public, categories=list(cats))
 
 
-def district_layer(sv, view: View, registry=None, *, public: bool = False) -> gpd.GeoDataFrame:
+def district_layer(sv, view: View, registry=None, *, public: bool = False,
+                   grid: privacy.PublicGrid | None = None) -> gpd.GeoDataFrame:
     """Districts of the view's area that hold data or were declared in the view's dates,
     with their emergency status (``sv`` is a :class:`geo.views.StoreViews` with
     districts). Official layers add ``count``, ``baseline_count`` and ``change_pct``
     from the district cube; public ones carry no counts (districts are a second
-    partition of space: differencing them against hexes could expose small counts)."""
+    partition of space: differencing them against hexes could expose small counts),
+    and only the non-sensitive categories of ``grid`` (default :class:`geo.privacy.PublicGrid`)
+    count as data, so a district is never shown because of sensitive incidents alone."""
     reg = _registry(registry)
     d = sv.districts.loc[in_area(sv.districts["ubigeo"].to_numpy(dtype=object), view.area)]
     status = reg.status_frame(list(d["ubigeo"]), view.start, view.end)
     if view.spell:
         status = status.loc[status["spell_id"] == view.spell]
-    table = sv.district_table((view.start, view.end), view.baseline_window(), list(view.categories) or None,
-                              area=view.area).set_index("ubigeo")
-    has_data = set(table.index[(table["n"] > 0) | (table["n_baseline"] > 0)])
+    if public:
+        cats = privacy.public_categories(view.categories, sv.categories, grid or privacy.PublicGrid())[0]
+    else:
+        cats = list(view.categories) or sv.categories
+    table = sv.district_table((view.start, view.end), view.baseline_window(), cats, area=view.area).set_index("ubigeo")
+    # No category at all (a store of sensitive incidents only, shown publicly): no district holds data.
+    has_data = set(table.index[(table["n"] > 0) | (table["n_baseline"] > 0)]) if cats else set()
     d = d.loc[d["ubigeo"].isin(has_data | set(status["ubigeo"]))]
     per = status.groupby("ubigeo").agg(spell=("spell_id", lambda s: ";".join(sorted(set(s)))),
                                        declared_days=("day", "size"))

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from sharing_data import SHARING_CATEGORIES, sharing_districts
+from sharing_data import SHARING_CATEGORIES, build_sharing_store, sharing_districts, sharing_incidents
 from geo.cli import main
 from geo.errors import HexwatchError
-from geo.export import export_filename, export_view, safe_filename
+from geo.export import export_filename, export_view, safe_filename, view_data
 from geo.privacy import DEFAULT_K, SENSITIVE_CATEGORIES
 from geo.viewspec import View
 
@@ -148,6 +148,21 @@ def test_public_export_has_no_small_count_fine_cell_point_or_sensitive_category(
         pts = incidents[["lon", "lat"]].round(6).head(2000)
         assert not any(f"{x:.6f}".rstrip("0") in text and f"{y:.6f}".rstrip("0") in text
                        for x, y in pts.itertuples(index=False)), "a raw incident coordinate leaked"
+
+
+def test_public_district_layer_ignores_districts_with_only_sensitive_incidents(tmp_path):
+    # Sullana's only incidents are sensitive: officials see its count, the public never sees it listed.
+    inc = sharing_incidents(3000)
+    inc.loc[inc["ubigeo"] == "200601", "category"] = SHARING_CATEGORIES[2]
+    store = build_sharing_store(tmp_path / "store", inc)
+    view = View(start=date(2023, 6, 1), end=date(2023, 7, 31), resolution=8)  # before any declaration
+    official = view_data(store, view, districts=sharing_districts()).districts.set_index("ubigeo")
+    assert official.loc["200601", "count"] > 0 and not official["emergency"].any()
+    public = view_data(store, view, public=True, districts=sharing_districts()).districts
+    assert set(public["ubigeo"]) == {"150132", "150135"}
+    only_sensitive = view_data(build_sharing_store(tmp_path / "s2", inc.loc[inc["ubigeo"] == "200601"]), view,
+                               public=True, districts=sharing_districts())
+    assert len(only_sensitive.districts) == 0 and len(only_sensitive.hexes) == 0
 
 
 def test_public_export_refuses_k_below_3_and_sensitive_categories(sharing_store, tmp_path):
