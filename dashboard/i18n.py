@@ -148,6 +148,10 @@ _T: dict[str, tuple[str, str]] = {
     "about.rows": ("Filas", "Rows"),
     "about.no_report": ("Este almacén no tiene informe de ingesta.", "This store has no ingest report."),
     "about.version": ("Versión del almacén", "Store version"),
+    "about.public_note": ("Los totales públicos no cuentan las categorías sensibles (violencia sexual, familiar y "
+                          "similares); las filas leídas y aceptadas solo se muestran a funcionarios.",
+                          "Public totals leave out sensitive categories (sexual and family violence and the like); "
+                          "rows read and accepted are shown to officials only."),
     "about.synthetic_note": ("Los datos son sintéticos: los efectos de las declaratorias fueron inyectados a propósito.",
                              "The data is synthetic: the declarations' effects were injected on purpose."),
     # -- "¿Funcionó?" panel (dashboard/pages/impact) --

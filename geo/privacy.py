@@ -114,6 +114,27 @@ def is_sensitive(categories: Iterable[str], patterns: Sequence[str] = SENSITIVE_
     return out
 
 
+#: Ingest-report keys a public page may show: data quality (rejected rows and why), never a
+#: count of accepted incidents, which would hold the sensitive categories (rule 5).
+PUBLIC_REPORT_KEYS: tuple[str, ...] = ("source_file", "kind", "n_rejected", "rejects_by_reason", "coverage",
+                                       "boundaries", "h3_resolution", "started_at")
+
+
+def public_ingest_report(report: Mapping) -> dict:
+    """The part of an ingest report (``ingest_report.json``) that public output may show.
+
+    Rows read and accepted, located or outside districts count every category, so
+    with a public total (which leaves sensitive categories out) they would give away
+    the sensitive total; server paths are no one's business either. Keys not listed in
+    :data:`PUBLIC_REPORT_KEYS` (including ones added later) are left out.
+
+    >>> public_ingest_report({"source_file": "x.csv", "path": "/srv/x.csv", "n_input": 10, "n_accepted": 9,
+    ...                       "n_rejected": 1, "rejects_by_reason": {"bad_time": 1}})
+    {'source_file': 'x.csv', 'n_rejected': 1, 'rejects_by_reason': {'bad_time': 1}}
+    """
+    return {k: report[k] for k in PUBLIC_REPORT_KEYS if k in report}
+
+
 @dataclass(frozen=True)
 class PublicGrid:
     """The fixed grid that public counts are published on (see the module docstring).

@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from geo.errors import HexwatchError
+from geo.privacy import PublicGrid, is_sensitive, public_ingest_report
 from geo.store import Store
 from geo.viewspec import in_area
 
@@ -388,13 +389,20 @@ class StoreViews:
         return out
 
     # -- honesty -------------------------------------------------------------------
-    def coverage(self) -> dict:
+    def coverage(self, *, public: bool = False, grid: PublicGrid | None = None) -> dict:
         """What the store covers: first/last day, incidents, and runs of ≥ 7 days without any.
 
         Keys: ``start``, ``end`` (ISO dates), ``n_days``, ``n_incidents``, ``n_empty_days``,
-        ``gaps`` (list of ``{"start", "end", "days"}``), ``synthetic``, ``dataset``.
+        ``gaps`` (list of ``{"start", "end", "days"}``), ``synthetic``, ``dataset``,
+        ``sensitive_left_out``. ``public``: incidents, empty days and gaps count only
+        the categories that are not sensitive under ``grid`` (default
+        :class:`geo.privacy.PublicGrid`): public totals leave sensitive categories out
+        (``docs/privacy.md``, rule 5).
         """
-        per_day = self._district_dense.sum(axis=(0, 1))
+        dense = self._district_dense
+        if public:
+            dense = dense[:, ~is_sensitive(self.categories, (grid or PublicGrid()).sensitive), :]
+        per_day = dense.sum(axis=(0, 1))
         empty = per_day == 0
         gaps = []
         if empty.any():
@@ -407,12 +415,18 @@ class StoreViews:
         start, end = self.day_range
         return {"start": start.isoformat(), "end": end.isoformat(), "n_days": int(self._n_days),
                 "n_incidents": int(per_day.sum()), "n_empty_days": int(empty.sum()), "gaps": gaps,
-                "synthetic": bool(self.meta.get("synthetic", False)), "dataset": self.meta.get("dataset", "")}
+                "synthetic": bool(self.meta.get("synthetic", False)), "dataset": self.meta.get("dataset", ""),
+                "sensitive_left_out": public}
 
-    def ingest_report(self) -> dict | None:
-        """The store's ``ingest_report.json`` (accepted/rejected rows and why), or None."""
+    def ingest_report(self, *, public: bool = False) -> dict | None:
+        """The store's ``ingest_report.json`` (accepted/rejected rows and why), or None.
+        ``public``: only what public output may show (:func:`geo.privacy.public_ingest_report`:
+        rejected rows and why, no count of accepted incidents)."""
         p = self.store.path / "ingest_report.json"
-        return self.store.read_json("ingest_report.json") if p.exists() else None
+        if not p.exists():
+            return None
+        report = self.store.read_json("ingest_report.json")
+        return public_ingest_report(report) if public else report
 
 
 def _day_bounds(path) -> list[int]:

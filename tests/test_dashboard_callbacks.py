@@ -10,7 +10,7 @@ import pytest
 
 from dashboard import create_app
 from dashboard.access import AccessConfig, AccessDenied
-from dashboard.i18n import fmt_date, fmt_num, fmt_pct, keys, t
+from dashboard.i18n import fmt_date, fmt_int, fmt_num, fmt_pct, keys, t
 from dashboard.mapdata import CHANGE_BREAKS, classes, encode_hexes
 from dashboard.pages.about.callbacks import about_panel
 from dashboard.pages.map.callbacks import district_panel, emergency_labels, hex_view
@@ -209,6 +209,20 @@ def test_table_rows_match_views_and_mark_declared(ctx):
 def test_about_panel_shows_coverage_and_ingest_report(ctx):
     text = str(about_panel(ctx, "en"))
     assert "Jan 1, 2022 – Dec 31, 2025" in text and "bad_coordinate" in text and "Rejected rows" in text
+
+
+def test_about_totals_leave_sensitive_categories_out_for_the_public(app, public_app, views_store):
+    cube = Store.open(views_store).read("cube_district")
+    total = int(cube["n"].sum())
+    public_total = int(cube.loc[~cube["category"].isin(["VIOLENCIA FAMILIAR", "VIOLENCIA SEXUAL"]), "n"].sum())
+    texts = {}
+    for role, a in (("official", app), ("public", public_app)):
+        out, _ = post(a, "about-body.children", {"state.data": state(a.hexwatch, Q + "&lang=en").to_store()}, "state.data")
+        texts[role] = str(out["about-body.children"])
+    assert fmt_int(total, "en") in texts["official"] and "Accepted rows" in texts["official"]
+    assert fmt_int(public_total, "en") in texts["public"] and fmt_int(total, "en") not in texts["public"]
+    assert "Accepted rows" not in texts["public"] and "Rows read" not in texts["public"]
+    assert "Rejected rows" in texts["public"] and "sensitive categories" in texts["public"]
 
 
 # -- over HTTP, with the access checks ----------------------------------------------------

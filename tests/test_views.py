@@ -146,6 +146,28 @@ def test_coverage_reports_days_incidents_and_gaps(tmp_path, sv, cube_district):
     assert gaps == [{"start": "2024-01-11", "end": "2024-01-31", "days": 21}]
 
 
+def test_public_coverage_leaves_sensitive_categories_out(tmp_path, sv, cube_district):
+    sensitive = cube_district["category"].isin(["VIOLENCIA FAMILIAR", "VIOLENCIA SEXUAL"])
+    assert sensitive.any()
+    public = sv.coverage(public=True)
+    assert public["n_incidents"] == cube_district.loc[~sensitive, "n"].sum() and public["sensitive_left_out"] is True
+    assert sv.coverage()["n_incidents"] == cube_district["n"].sum() and sv.coverage()["sensitive_left_out"] is False
+    # Three weeks with only family-violence incidents: a gap publicly, not for officials.
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(60)]
+    cats = ["Violencia familiar" if 10 <= i < 31 else "ROBO" for i in range(60)]
+    cd = pd.DataFrame({"ubigeo": "150132", "day": days, "category": cats, "n": np.ones(60, "int32")})
+    write_version(tmp_path, tables={"cube_district": cd}, meta={})
+    v = open_views(Store.open(tmp_path))
+    assert v.coverage()["gaps"] == [] and v.coverage()["n_incidents"] == 60
+    pub = v.coverage(public=True)
+    assert pub["gaps"] == [{"start": "2024-01-11", "end": "2024-01-31", "days": 21}] and pub["n_incidents"] == 39
+
+
+def test_public_ingest_report_holds_no_accepted_counts(sv):
+    rep = sv.ingest_report(public=True)
+    assert rep == {"n_rejected": 7, "rejects_by_reason": {"bad_coordinate": 5, "bad_time": 2}}
+
+
 def test_ingest_report_is_read(sv):
     rep = sv.ingest_report()
     assert rep["n_accepted"] + rep["n_rejected"] == rep["n_input"]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dash import Input, Output, html, no_update
 
-from dashboard.access import guarded
+from dashboard.access import guarded, may, public_grid
 from dashboard.i18n import fmt_date, fmt_int, t
 from dashboard.state import UIState
 
 
-def about_panel(ctx, lang: str) -> list:
-    """The panel's content in ``lang``."""
+def about_panel(ctx, lang: str, *, public: bool = True) -> list:
+    """The panel's content in ``lang``; ``public``: the totals and the part of the ingest
+    report that public output may show (``geo.views``: no sensitive category counted)."""
     views = ctx.views()
-    cov = views.coverage()
+    cov = views.coverage(public=public, grid=public_grid())
     out = [
         html.Dl([
             html.Dt(t("about.dataset", lang)), html.Dd(cov["dataset"] or "—"),
@@ -25,20 +26,21 @@ def about_panel(ctx, lang: str) -> list:
             html.Dt(t("about.version", lang)), html.Dd(views.version),
         ]),
     ]
+    if cov["sensitive_left_out"]:
+        out.append(html.P(t("about.public_note", lang), id="about-public-note", className="hw-hint"))
     if cov["synthetic"]:
         out.append(html.P(t("about.synthetic_note", lang), className="hw-emergency-text"))
-    report = views.ingest_report()
+    report = views.ingest_report(public=public)
     out.append(html.H4(t("about.ingest", lang)))
     if not report:
         out.append(html.P(t("about.no_report", lang)))
         return out
+    counts = (("n_input", "input"), ("n_accepted", "accepted"), ("n_rejected", "rejected"),
+              ("n_outside_districts", "outside"))
     out.append(html.Dl([
         html.Dt(t("about.source", lang)), html.Dd(html.Code(report.get("source_file", "—"))),
-        html.Dt(t("about.input", lang)), html.Dd(fmt_int(report.get("n_input"), lang)),
-        html.Dt(t("about.accepted", lang)), html.Dd(fmt_int(report.get("n_accepted"), lang), id="about-accepted"),
-        html.Dt(t("about.rejected", lang)), html.Dd(fmt_int(report.get("n_rejected"), lang), id="about-rejected"),
-        *([html.Dt(t("about.outside", lang)), html.Dd(fmt_int(report["n_outside_districts"], lang))]
-          if "n_outside_districts" in report else []),
+        *[part for key, name in counts if key in report  # a public report holds no accepted counts
+          for part in (html.Dt(t(f"about.{name}", lang)), html.Dd(fmt_int(report[key], lang), id=f"about-{name}"))],
     ]))
     reasons = report.get("rejects_by_reason") or {}
     if reasons:
@@ -60,4 +62,5 @@ def register(app, ctx) -> None:
             return no_update, no_update
         state = UIState.from_store(state_data, ctx.catalog())
         synthetic = bool(ctx.views().meta.get("synthetic"))
-        return about_panel(ctx, state.lang), ({} if synthetic else {"display": "none"})
+        return (about_panel(ctx, state.lang, public=not may("sensitive")),
+                {} if synthetic else {"display": "none"})
