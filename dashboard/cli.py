@@ -12,11 +12,16 @@ from typing import Optional
 import typer
 
 
-def gunicorn_argv(host: str, port: int, workers: int, *, timeout: int = 120) -> list[str]:
-    """The gunicorn command line that serves :func:`dashboard.wsgi.create_from_env`."""
+def gunicorn_argv(host: str, port: int, workers: int, *, threads: int = 4, timeout: int = 120) -> list[str]:
+    """The gunicorn command line that serves :func:`dashboard.wsgi.create_from_env`.
+
+    Threaded workers: one user action fires about ten callback requests at once, and most
+    wait on Arrow/DuckDB/numpy work that releases the GIL, so sync workers only queued them.
+    """
     exe = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
     base = [exe] if exe else [sys.executable, "-m", "gunicorn"]
-    return [*base, "--bind", f"{host}:{port}", "--workers", str(workers), "--timeout", str(timeout),
+    return [*base, "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", str(threads), "--timeout", str(timeout),
             "--access-logfile", "-", "dashboard.wsgi:create_from_env()"]
 
 
@@ -29,6 +34,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
         port: int = typer.Option(8050, help="Port."),
         workers: int = typer.Option(2, min=1, help="gunicorn worker processes."),
+        threads: int = typer.Option(4, min=1, help="Threads per worker."),
         public: bool = typer.Option(False, "--public", help="Public-only site: privacy rules for everyone, no login."),
         users: Optional[Path] = typer.Option(None, "--users", help="Officials' users file (TOML/JSON; else $HEXWATCH_USERS_FILE).",
                                              dir_okay=False),
@@ -57,7 +63,7 @@ def register(app: typer.Typer) -> None:
             create_app(store, public=public).run(host=host, port=port, debug=True)
             return
         env = {**os.environ, "HEXWATCH_STORE": str(store.resolve()), "HEXWATCH_PUBLIC": "1" if public else "0"}
-        argv = gunicorn_argv(host, port, workers)
+        argv = gunicorn_argv(host, port, workers, threads=threads)
         os.execvpe(argv[0], argv, env)
 
     users_app = typer.Typer(help="Officials' accounts for the dashboard (docs/access.md).", no_args_is_help=True)
