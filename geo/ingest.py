@@ -51,12 +51,10 @@ Example
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -73,7 +71,7 @@ import geo
 from geo import cubes, incidents
 from geo.errors import HexwatchError
 from geo.h3index import CUBE_RESOLUTIONS, DEFAULT_RESOLUTION, latlng_to_cells
-from geo.store import Store, StoreError, atomic_write_bytes, write_version
+from geo.store import Store, StoreError, atomic_write_bytes, file_lock, write_version
 
 KINDS = ("points", "mininter", "sidpol")
 #: Rows indexed and located per step (the progress bar advances by chunks).
@@ -174,16 +172,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-@contextmanager
 def _ingest_lock(store: Path):
     """One ingest per store at a time, from reading the live version to writing the next."""
-    store.mkdir(parents=True, exist_ok=True)
-    with open(store / ".ingest.lock", "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return file_lock(store / ".ingest.lock")
 
 
 class _Progress:

@@ -91,16 +91,24 @@ def _to_arrow(table: pa.Table | pd.DataFrame) -> pa.Table:
 
 
 @contextmanager
-def writer_lock(store: str | os.PathLike):
-    """Hold the store's single-writer lock (blocks until a concurrent writer finishes)."""
-    root = Path(store)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "a+") as fh:
+def file_lock(path: str | os.PathLike):
+    """Hold an exclusive advisory lock on ``path`` (created if absent); blocks until free.
+
+    The kernel drops the lock when the holder dies, so a killed process never leaves it held.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def writer_lock(store: str | os.PathLike):
+    """Hold the store's single-writer lock (blocks until a concurrent writer finishes)."""
+    return file_lock(Path(store) / ".lock")
 
 
 def write_version(
