@@ -108,10 +108,6 @@ def p95(xs: list[float]) -> float:
     return float(np.percentile(xs, 95))
 
 
-def p95(xs: list[float]) -> float:
-    return float(np.percentile(xs, 95))
-
-
 #: (callback output, figure name, who sends it)
 CALLBACKS = (("hex-payload.data", "map", "official"), ("series.figure", "trends chart", "official"),
              ("district-table.rowData", "district table", "official"), ("hex-payload.data", "public map", "public"))
