@@ -58,6 +58,11 @@ _EPOCH = dt.date(1970, 1, 1)
 _CACHE_SIZE = 4
 _cache: OrderedDict[tuple, "StoreViews"] = OrderedDict()
 _cache_lock = threading.Lock()
+# The locator of a boundary set is shared process-wide, and two calls racing on it
+# corrupted the heap in threaded gunicorn workers (GEOS builds a prepared polygon's
+# index lazily; pandas its Index hash table): one call at a time. Results are cached
+# per store version and resolution, so only cold requests wait here.
+_locate_lock = threading.Lock()
 
 Window = tuple[dt.date, dt.date]
 
@@ -444,13 +449,17 @@ def _day_bounds(path) -> list[int]:
 
 
 def locate_points(lat: np.ndarray, lon: np.ndarray, districts) -> np.ndarray:
-    """Ubigeo of the district containing each point (object array; None outside all)."""
+    """Ubigeo of the district containing each point (object array; None outside all).
+
+    Safe to call from several request threads: they take turns (see ``_locate_lock``).
+    """
     try:
         from geo.locate import assign_districts
     except ImportError:  # geo.locate is optional for views; shapely's tree gives the same answer
         assign_districts = None
     if assign_districts is not None:
-        return np.asarray(assign_districts(lat, lon, districts), dtype=object)
+        with _locate_lock:
+            return np.asarray(assign_districts(lat, lon, districts), dtype=object)
     import shapely
 
     pts = shapely.points(lon, lat)
