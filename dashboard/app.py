@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib
+import json
 import os
 from pathlib import Path
 
 import dash
 import flask
 from dash import ALL, Input, Output, State, ctx as dash_ctx, html
+from plotly.io.json import to_json_plotly
 
 from dashboard import access as access_rules, auth, sharing
 from dashboard import layout as shell_layout
@@ -62,6 +64,15 @@ def controls_for(state: UIState) -> list:
     ]
 
 
+def unchanged(shown: object, value: object) -> bool:
+    """Whether the page already shows ``value`` (``shown`` is what the browser sent, as JSON).
+
+    >>> unchanged({"0": "ene"}, {0: "ene"}), unchanged(["ROBO"], ["ROBO", "HURTO"])
+    (True, False)
+    """
+    return shown == json.loads(to_json_plotly(value))
+
+
 def register_controller(app: dash.Dash, ctx: AppContext) -> None:
     """The one callback that turns URL and control changes into the state (and back)."""
     outputs = [Output("lang", "value"), Output("dates", "start_date"), Output("dates", "end_date"),
@@ -71,9 +82,16 @@ def register_controller(app: dash.Dash, ctx: AppContext) -> None:
                Output("tick", "disabled"), Output("play", "children"), Output("week-label", "children"),
                Output("notice", "children"), Output("url", "search"), Output("state", "data")]
 
-    @app.callback(*outputs, *[Input(i, p) for i, p, _ in _INPUTS], State("state", "data"))
+    # What the page shows now, per output: an input's value, else the output's own State.
+    inputs = {f"{i}.{p}": n for n, (i, p, _) in enumerate(_INPUTS)}
+    shown = [o.component_id + "." + o.component_property for o in outputs]
+    extra = [State(*k.split(".")) for k in shown if k not in inputs]
+
+    @app.callback(*outputs, *[Input(i, p) for i, p, _ in _INPUTS], *extra)
     def controller(*args):
-        *values, prev = args
+        values, held = args[:len(_INPUTS)], dict(zip((f"{s.component_id}.{s.component_property}" for s in extra),
+                                                     args[len(_INPUTS):]))
+        prev = held["state.data"]
         catalog = ctx.catalog()
         c = {name: val for (_, _, name), val in zip(_INPUTS, values)}
         trigger = dash_ctx.triggered_id
@@ -85,7 +103,12 @@ def register_controller(app: dash.Dash, ctx: AppContext) -> None:
             state = apply(state or UIState.from_query("", catalog), "url", c, catalog)
         else:
             state = apply(state, action, c, catalog)
-        return [*controls_for(state), state.to_query(), state.to_store()]
+        new = [*controls_for(state), state.to_query(), state.to_store()]
+        # Every prop a callback sets re-fires the callbacks reading it (Dash does not compare
+        # values), so a prop already showing the value is left alone: a category change then
+        # no longer re-runs the option labels and district outlines.
+        now = [values[inputs[k]] if k in inputs else held[k] for k in shown]
+        return [dash.no_update if unchanged(old, value) else value for old, value in zip(now, new)]
 
 
 def register_labels(app: dash.Dash, ctx: AppContext) -> None:

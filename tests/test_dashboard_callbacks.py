@@ -234,6 +234,21 @@ def test_controller_over_http_restores_the_url_state(app):
     assert "category=ROBO" in out["url.search"] and out["state.data"]["q"] == out["url.search"]
 
 
+def test_controller_sends_only_the_props_a_change_alters(app):
+    # Each prop the controller sends re-fires its readers (labels on lang, outlines on area),
+    # so a category change must leave the other controls alone and still update the state.
+    first, _ = post(app, "state.data", {"url.search": "?" + Q})
+    page = {**first, "cats.value": ["ROBO"]}
+    out, _ = post(app, "state.data", page, "cats.value")
+    assert "lang.value" not in out and "area.value" not in out and "week.marks" not in out
+    assert "cats.value" not in out  # the page already shows the valid pick
+    assert out["state.data"]["q"] == out["url.search"] and "category=ROBO" in out["url.search"]
+    again, _ = post(app, "state.data", {**page, **out}, "cats.value")
+    assert again == {}  # nothing changed: no downstream callback runs
+    lang, _ = post(app, "state.data", {**page, **out, "lang.value": "en"}, "lang.value")
+    assert "lang.value" not in lang and lang["week-label.children"] != first["week-label.children"]
+
+
 def test_map_callback_over_http_and_language_switch(app, ctx):
     st = state(ctx).to_store()
     out, size = post(app, "hex-payload.data", {"state.data": st, "map.zoom": 11, "map.bounds": LIMA_BOUNDS}, "state.data")
