@@ -80,7 +80,7 @@ def register_controller(app: dash.Dash, ctx: AppContext) -> None:
                Output("spell", "value"), Output("area", "value"), Output("metric", "value"), Output("res", "value"),
                Output("mode", "value"), Output("baseline", "start_date"), Output("baseline", "end_date"),
                Output("tick", "disabled"), Output("play", "children"), Output("week-label", "children"),
-               Output("notice", "children"), Output("url", "search"), Output("state", "data")]
+               Output("notice", "children"), Output("url", "search"), Output("state", "data"), Output("day", "data")]
 
     # What the page shows now, per output: an input's value, else the output's own State.
     inputs = {f"{i}.{p}": n for n, (i, p, _) in enumerate(_INPUTS)}
@@ -103,7 +103,7 @@ def register_controller(app: dash.Dash, ctx: AppContext) -> None:
             state = apply(state or UIState.from_query("", catalog), "url", c, catalog)
         else:
             state = apply(state, action, c, catalog)
-        new = [*controls_for(state), state.to_query(), state.to_store()]
+        new = [*controls_for(state), state.to_query(), state.to_store(), state.day.isoformat()]
         # Every prop a callback sets re-fires the callbacks reading it (Dash does not compare
         # values), so a prop already showing the value is left alone: a category change then
         # no longer re-runs the option labels and district outlines.

@@ -78,6 +78,7 @@ def shell(catalog: Catalog, sections: list[html.Component], *, synthetic: bool, 
     return html.Div(id="hw-root", className="hw-root", children=[
         dcc.Location(id="url", refresh=False),
         dcc.Store(id="state"),
+        dcc.Store(id="day"),  # the selected day alone: the emergency overlay reads it, not the whole state
         dcc.Interval(id="tick", interval=1500, disabled=True),
         html.Header(className="hw-header", children=[
             html.Div([label("app.title", html.H1), label("app.subtitle", html.P, className="hw-subtitle")]),

@@ -217,7 +217,7 @@ def test_about_totals_leave_sensitive_categories_out_for_the_public(app, public_
     public_total = int(cube.loc[~cube["category"].isin(["VIOLENCIA FAMILIAR", "VIOLENCIA SEXUAL"]), "n"].sum())
     texts = {}
     for role, a in (("official", app), ("public", public_app)):
-        out, _ = post(a, "about-body.children", {"state.data": state(a.hexwatch, Q + "&lang=en").to_store()}, "state.data")
+        out, _ = post(a, "about-body.children", {"lang.value": "en"}, "lang.value")
         texts[role] = str(out["about-body.children"])
     assert fmt_int(total, "en") in texts["official"] and "Accepted rows" in texts["official"]
     assert fmt_int(public_total, "en") in texts["public"] and fmt_int(total, "en") not in texts["public"]
@@ -240,13 +240,22 @@ def test_controller_sends_only_the_props_a_change_alters(app):
     first, _ = post(app, "state.data", {"url.search": "?" + Q})
     page = {**first, "cats.value": ["ROBO"]}
     out, _ = post(app, "state.data", page, "cats.value")
-    assert "lang.value" not in out and "area.value" not in out and "week.marks" not in out
+    assert "lang.value" not in out and "area.value" not in out and "week.marks" not in out and "day.data" not in out
     assert "cats.value" not in out  # the page already shows the valid pick
     assert out["state.data"]["q"] == out["url.search"] and "category=ROBO" in out["url.search"]
     again, _ = post(app, "state.data", {**page, **out}, "cats.value")
     assert again == {}  # nothing changed: no downstream callback runs
     lang, _ = post(app, "state.data", {**page, **out, "lang.value": "en"}, "lang.value")
     assert "lang.value" not in lang and lang["week-label.children"] != first["week-label.children"]
+
+
+def test_emergency_overlay_follows_the_day_and_language(app):
+    # The overlay reads the controller's day store, so SJL is drawn under emergency only in its spell.
+    oct15, _ = post(app, "emergency.data", {"day.data": "2023-10-15", "lang.value": "en"}, "day.data")
+    aug15, _ = post(app, "emergency.data", {"day.data": "2023-08-15", "lang.value": "es"}, "day.data")
+    assert "150132" in oct15["emergency.data"]["districts"] and "150132" not in aug15["emergency.data"]["districts"]
+    assert oct15["emergency.data"]["title"] == t("tip.emergency", "en")
+    assert post(app, "state.data", {"url.search": "?" + Q})[0]["day.data"] == "2023-10-15"
 
 
 def test_map_callback_over_http_and_language_switch(app, ctx):

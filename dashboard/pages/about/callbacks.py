@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, html, no_update
+from dash import Input, Output, html
 
 from dashboard.access import guarded, may, public_grid
-from dashboard.i18n import fmt_date, fmt_int, t
-from dashboard.state import UIState
+from dashboard.i18n import fmt_date, fmt_int, norm_lang, t
 
 
 def about_panel(ctx, lang: str, *, public: bool = True) -> list:
@@ -55,12 +54,10 @@ def about_panel(ctx, lang: str, *, public: bool = True) -> list:
 def register(app, ctx) -> None:
     """Add the about callback (and the synthetic-data banner, which reads the same meta)."""
 
-    @app.callback(Output("about-body", "children"), Output("synthetic-banner", "style"), Input("state", "data"))
+    # The panel depends on the language (and role) only, so filters and dates leave it alone.
+    @app.callback(Output("about-body", "children"), Output("synthetic-banner", "style"), Input("lang", "value"))
     @guarded("about")
-    def update_about(state_data):
-        if not state_data:
-            return no_update, no_update
-        state = UIState.from_store(state_data, ctx.catalog())
+    def update_about(lang):
         synthetic = bool(ctx.views().meta.get("synthetic"))
-        return (about_panel(ctx, state.lang, public=not may("sensitive")),
+        return (about_panel(ctx, norm_lang(lang), public=not may("sensitive")),
                 {} if synthetic else {"display": "none"})

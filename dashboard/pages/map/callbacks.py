@@ -20,7 +20,7 @@ from dash import ClientsideFunction, Input, Output, dcc, html, no_update
 from dashboard import sharing
 from dashboard.access import ALLOWED, check, guarded, may, public_grid
 from dashboard.charts import declared_bands, graph_config, weekly_figure
-from dashboard.i18n import fmt_date, fmt_int, fmt_pct, t
+from dashboard.i18n import fmt_date, fmt_int, fmt_pct, norm_lang, t
 from dashboard.mapdata import bounds_of, district_geojson, hex_payload
 from dashboard.state import UIState, resolution_for_zoom
 from geo.viewspec import View, in_area
@@ -205,17 +205,20 @@ def register(app, ctx) -> None:
         geo, bounds = _district_geo(ctx, area if area in ("lima_callao", "sullana", "all") else "all")
         return geo, {"bounds": bounds, "transition": "fitBounds"}
 
-    @app.callback(Output("emergency", "data"), Input("state", "data"))
+    # Reads the day and language only: the controller sends each when it changes.
+    @app.callback(Output("emergency", "data"), Input("day", "data"), Input("lang", "value"))
     @guarded("map")
-    def update_emergency(state_data):
-        if not state_data:
+    def update_emergency(day, lang):
+        try:
+            day = dt.date.fromisoformat(day)
+        except (TypeError, ValueError):  # before the controller's first answer (or a forged body)
             return no_update
-        state = UIState.from_store(state_data, ctx.catalog())
-        labels = emergency_labels(ctx, state.day, state.lang)
-        return {"day": state.day.isoformat(), "lang": state.lang,
+        lang = norm_lang(lang)
+        labels = emergency_labels(ctx, day, lang)
+        return {"day": day.isoformat(), "lang": lang,
                 "districts": {u: {"label": e["label"], "decree": e["decree"], "start": e["start"], "end": e["end"]}
                               for u, e in labels.items()},
-                "title": t("tip.emergency", state.lang)}
+                "title": t("tip.emergency", lang)}
 
     @app.callback(Output("district-panel", "className"), Output("panel-body", "children"), Input("state", "data"))
     @guarded("map")
