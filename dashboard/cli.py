@@ -12,16 +12,22 @@ from typing import Optional
 import typer
 
 
-def gunicorn_argv(host: str, port: int, workers: int, *, threads: int = 4, timeout: int = 120) -> list[str]:
+def gunicorn_argv(host: str, port: int, workers: int, *, threads: int = 4, timeout: int = 120,
+                  keep_alive_s: int = 75) -> list[str]:
     """The gunicorn command line that serves :func:`dashboard.wsgi.create_from_env`.
 
     Threaded workers: one user action fires about ten callback requests at once, and most
     wait on Arrow/DuckDB/numpy work that releases the GIL, so sync workers only queued them.
+    Keep-alive outlasts a person's pause between two changes (gunicorn's 2 s did not): a
+    connection the server drops just as the browser reuses it for a POST fails the request,
+    and browsers do not retry POSTs. No control socket: gunicorn 27 puts it at one fixed
+    path per user, which every other server on the machine would fight over.
     """
     exe = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
     base = [exe] if exe else [sys.executable, "-m", "gunicorn"]
     return [*base, "--bind", f"{host}:{port}", "--workers", str(workers),
             "--worker-class", "gthread", "--threads", str(threads), "--timeout", str(timeout),
+            "--keep-alive", str(keep_alive_s), "--no-control-socket",
             "--access-logfile", "-", "dashboard.wsgi:create_from_env()"]
 
 
