@@ -10,6 +10,7 @@ number the panel prints is also in ``data-*`` attributes (``data-effect``,
 from __future__ import annotations
 
 import math
+import threading
 from functools import lru_cache
 
 from dash import Input, Output, State, dcc, html, no_update
@@ -48,8 +49,18 @@ def panel_spell(ctx, state: UIState) -> tuple[SpellInfo | None, bool]:
     return first, True
 
 
-@lru_cache(maxsize=4)
+# Held while the districts' adjacency is computed: shapely's tree queries prepare the shared
+# district polygons lazily, and two request threads doing it at once segfaulted a worker.
+_adjacency_lock = threading.Lock()
+
+
 def _adjacency(ctx):
+    with _adjacency_lock:
+        return _adjacency_of(ctx)
+
+
+@lru_cache(maxsize=4)
+def _adjacency_of(ctx):
     from geo.boundaries import adjacency
 
     return adjacency(ctx.districts)
