@@ -25,6 +25,7 @@ from geo.errors import HexwatchError
 from geo.h3index import latlng_to_cells
 from geo.privacy import is_sensitive
 from sharing_data import sharing_districts
+from served import hexwatch_serve
 
 K = 5
 #: Session key of the test apps (so that no test writes a key file into a home folder).
@@ -275,7 +276,6 @@ def test_workers_sharing_the_key_file_accept_each_others_sessions(store, officia
 def test_both_gunicorn_workers_of_hexwatch_serve_accept_a_login_without_a_configured_key(
         store, tmp_path, official_login, boundary_cache):  # served apps draw the fetched study districts
     import re
-    import threading
     import urllib.parse
     import urllib.request
     from concurrent.futures import ThreadPoolExecutor
@@ -284,21 +284,7 @@ def test_both_gunicorn_workers_of_hexwatch_serve_accept_a_login_without_a_config
     env = {**os.environ, "HEXWATCH_USERS": f"{name}:{hash_password(password)}",
            "HEXWATCH_CONFIG_DIR": str(tmp_path / "config")}
     env.pop("HEXWATCH_SECRET_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "geo.cli", "serve", "--store", str(store), "--port", "0",
-                             "--workers", "2"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-    lines: list[str] = []
-    listening = threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            if "Listening at:" in line:
-                listening.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert listening.wait(60), "".join(lines)
-        url = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", "".join(lines)).group(1)
+    with hexwatch_serve(store, env=env) as url:
         with urllib.request.urlopen(url + "/login", timeout=60) as r:
             cookie = r.headers["Set-Cookie"].split(";")[0]
             token = re.search(r"name='csrf' value='([^']+)'", r.read().decode()).group(1)
@@ -320,9 +306,6 @@ def test_both_gunicorn_workers_of_hexwatch_serve_accept_a_login_without_a_config
             answers = list(pool.map(layout, range(200)))
         assert len({w for w, _ in answers}) == 2 and all(signed_in for _, signed_in in answers)
         assert (tmp_path / "config" / "secret_key").is_file()  # made once by serve, read by both workers
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 # -- users, hashes and the session key ---------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from dashboard import create_app
 from dashboard.access import AccessConfig, AccessDenied
 from dashboard.i18n import fmt_date, fmt_int, fmt_num, fmt_pct, keys, t
+from served import hexwatch_serve
 from dashboard.mapdata import CHANGE_BREAKS, classes, encode_hexes
 from dashboard.pages.about.callbacks import about_panel
 from dashboard.pages.map.callbacks import district_panel, emergency_labels, hex_view
@@ -323,29 +324,10 @@ def test_csv_download_holds_the_table(app, ctx):
 
 def test_hexwatch_serve_runs_gunicorn_with_two_workers_that_answer_alike(app, ctx, views_store):
     import json
-    import re
-    import signal
-    import subprocess
-    import sys
-    import threading
     import urllib.request
     from concurrent.futures import ThreadPoolExecutor
 
-    proc = subprocess.Popen([sys.executable, "-m", "geo.cli", "serve", "--store", str(views_store), "--host", "127.0.0.1",
-                             "--port", "0", "--workers", "2"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    lines: list[str] = []
-    listening = threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            if "Listening at:" in line:
-                listening.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert listening.wait(60), "".join(lines)
-        url = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", "".join(lines)).group(1)
+    with hexwatch_serve(views_store) as url:
         bodies = [update_request(app, "state.data", {"url.search": "?" + Q + "&category=ROBO"}),
                   update_request(app, "hex-payload.data", {"state.data": state(ctx).to_store(), "map.zoom": 11,
                                                            "map.bounds": LIMA_BOUNDS}, "state.data")]
@@ -364,6 +346,3 @@ def test_hexwatch_serve_runs_gunicorn_with_two_workers_that_answer_alike(app, ct
             assert len({body for k, _, body in answers if k == kind}) == 1  # every worker gives the same answer
         health = json.loads(urllib.request.urlopen(url + "/healthz", timeout=30).read())
         assert health["store_version"] == Store.open(views_store).version
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from served import wait_for
 
 pytestmark = pytest.mark.browser
 
 BASE = "from=2023-09-20&to=2023-11-18&area=lima_callao"
 
 
-def wait_for(fn, timeout: float = 20.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def status(browser) -> dict[str, str | None]:

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from selenium.webdriver.common.by import By
 
 from geo.analysis import analyze
+from served import wait_for
 
 pytestmark = pytest.mark.browser
 
 SPELL = "DS-105-2023-PCM"
 
 
-def wait_for(fn, timeout: float = 60.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def numbers(browser, method: str) -> list[float | None] | None:
