@@ -18,7 +18,7 @@ from geo.store import Store
 from dashboard.access import visible_categories
 from dashboard.state import Catalog
 from geo.views import MIN_BASELINE, StoreViews, open_views
-from geo.viewspec import AREAS
+from geo.viewspec import AREAS, in_area
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,13 @@ class AppContext:
         start, end = views.day_range
         # The public role is never offered a sensitive category (docs/privacy.md, rule 5).
         return Catalog(start=start, end=end, categories=tuple(visible_categories(views.categories)),
-                       spells={s.spell_id: (s.start, s.end) for s in self.spells})
+                       spells={s.spell_id: (s.start, s.end) for s in self.spells}, home_area=self.home_area)
+
+    @cached_property
+    def home_area(self) -> str:
+        """Lima + Callao when the districts hold them and more besides, else all areas."""
+        lima = in_area(self.districts["ubigeo"].tolist(), "lima_callao")
+        return "lima_callao" if lima.any() and not lima.all() else "all"
 
     @cached_property
     def spells(self) -> list[SpellInfo]:

@@ -46,6 +46,12 @@ class Catalog:
     end: dt.date
     categories: tuple[str, ...]
     spells: Mapping[str, tuple[dt.date, dt.date]]
+    #: The area a first visit (a URL with no view in it) opens on.
+    home_area: str = "all"
+
+
+#: URL keys that belong to the view (any of them means the URL names a view).
+_VIEW_KEYS = frozenset({"from", "to", "category", "declaration", "area", "res", "metric", "baseline_from", "baseline_to"})
 
 
 def monday(day: dt.date) -> dt.date:
@@ -85,6 +91,11 @@ class UIState:
             view = View.from_query(query or "")
         except HexwatchError as exc:
             view, notice = View(), str(exc)
+        if not params.keys() & _VIEW_KEYS and catalog.home_area in AREAS:
+            # A bare URL is a first visit: open on the metro area rather than on all areas at
+            # once (Lima and Sullana lie 900 km apart, so that map opens zoomed out to nothing).
+            # Any chosen view carries its dates in the URL, so "all" stays "all" on reload.
+            view = view.replace(area=catalog.home_area)
         state = cls(view=view, lang=norm_lang(one("lang")), mode=one("mode") if one("mode") in MODES else "range",
                     zoomres=one("zoomres") != "0", district=one("district") or None, notice=notice)
         try:

@@ -346,3 +346,15 @@ def test_hexwatch_serve_runs_gunicorn_with_two_workers_that_answer_alike(app, ct
             assert len({body for k, _, body in answers if k == kind}) == 1  # every worker gives the same answer
         health = json.loads(urllib.request.urlopen(url + "/healthz", timeout=30).read())
         assert health["store_version"] == Store.open(views_store).version
+
+
+def test_a_first_visit_opens_on_lima_and_callao_and_a_chosen_view_keeps_its_area(ctx):
+    # The demo districts are Lima, Callao and Sullana: a bare URL opens on the metro area.
+    assert ctx.catalog().home_area == "lima_callao"
+    assert state(ctx, "").view.area == "lima_callao"
+    assert state(ctx, "?lang=en").view.area == "lima_callao"
+    # A URL that names a view (its dates, always written once a view is shown) keeps "all".
+    chosen = state(ctx, "?from=2023-09-01&to=2023-10-31")
+    assert chosen.view.area == "all"
+    assert state(ctx, chosen.to_query()).view.area == "all"
+    assert state(ctx, "?area=sullana").view.area == "sullana"
