@@ -107,11 +107,13 @@ def is_sensitive(categories: Iterable[str], patterns: Sequence[str] = SENSITIVE_
     >>> is_sensitive(["Robo", "VIOLENCIA FAMILIAR", "Violación"]).tolist()
     [False, True, True]
     """
-    folded = pd.Series([_fold(c) for c in categories], dtype="string")
-    out = np.zeros(len(folded), dtype=bool)
+    # Fold each distinct category once: cube rows repeat a handful of categories many times.
+    codes, uniques = pd.factorize(pd.Series(list(categories), dtype=object).astype(str))
+    folded = pd.Series([_fold(c) for c in uniques], dtype="string")
+    hit = np.zeros(len(folded), dtype=bool)
     for p in patterns:
-        out |= folded.str.contains(_fold(p), regex=False).to_numpy(dtype=bool)
-    return out
+        hit |= folded.str.contains(_fold(p), regex=False).to_numpy(dtype=bool)
+    return hit[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
 #: Ingest-report keys a public page may show: data quality (rejected rows and why), never a
