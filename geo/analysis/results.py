@@ -115,8 +115,20 @@ def _finite(*xs) -> bool:
     return all(x is not None and math.isfinite(x) for x in xs)
 
 
+class _Sentences:
+    """``sentence_es``/``sentence_en`` of a class that defines ``sentence(lang)``."""
+
+    @property
+    def sentence_es(self) -> str:
+        return self.sentence("es")
+
+    @property
+    def sentence_en(self) -> str:
+        return self.sentence("en")
+
+
 @dataclass
-class Estimate:
+class Estimate(_Sentences):
     """One method's answer. ``sentence_es``/``sentence_en`` are derived from the numbers."""
 
     method: str
@@ -208,14 +220,6 @@ class Estimate:
                 f"{_num(a, 'en')} in the {k} after ({pct(self.effect)}; 95% CI {pct(lo)} to {pct(hi)}). "
                 "It ignores seasonality, trends and what happened elsewhere.")
 
-    @property
-    def sentence_es(self) -> str:
-        return self.sentence("es")
-
-    @property
-    def sentence_en(self) -> str:
-        return self.sentence("en")
-
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (sentences included)."""
         return {
@@ -265,7 +269,7 @@ def _clean_tree(obj):
 
 
 @dataclass
-class AnalysisResult:
+class AnalysisResult(_Sentences):
     """All estimates for one declaration spell, with the design and data they came from.
 
     Index it by method (``result["did"]``); ``summary()`` is a readable text table;
@@ -305,14 +309,6 @@ class AnalysisResult:
         if self.synthetic:
             s += " (Datos sintéticos de demostración.)" if es else " (Synthetic demo data.)"
         return s
-
-    @property
-    def sentence_es(self) -> str:
-        return self.sentence("es")
-
-    @property
-    def sentence_en(self) -> str:
-        return self.sentence("en")
 
     def summary(self, lang: str = "en") -> str:
         """A fixed-width text table of every estimate, then the sentences and warnings."""
