@@ -105,7 +105,20 @@ def _runs(sorted_key: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def _category_array(codes: np.ndarray, cats: list[str]) -> pa.Array:
-    return pa.array(cats, type=pa.string()).take(pa.array(codes.astype(np.int32, copy=False)))
+    """Text by code as an Arrow dictionary: no string is built per row (the cube has ~3
+    rows per incident), and the Parquet writer stores the dictionary as it is."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)), pa.array(cats, type=pa.string()))
+
+
+#: Text columns as ingest builds them (dictionaries); they are read back as plain text.
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+_CUBE_CELL_BUILT = pa.schema([f.with_type(_TEXT) if f.type == pa.string() else f for f in CUBE_CELL_SCHEMA])
+_CUBE_DISTRICT_BUILT = pa.schema([f.with_type(_TEXT) if f.type == pa.string() else f for f in CUBE_DISTRICT_SCHEMA])
+
+
+def _pandas(table: pa.Table, schema: pa.Schema) -> pd.DataFrame:
+    """The pandas form with plain text columns (as :meth:`geo.store.Store.read` gives)."""
+    return table.cast(schema).to_pandas()
 
 
 def _date_array(days: np.ndarray) -> pa.Array:
@@ -114,7 +127,7 @@ def _date_array(days: np.ndarray) -> pa.Array:
 
 def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series | Sequence[str],
                      resolutions: Sequence[int] = CUBE_RESOLUTIONS) -> pa.Table:
-    """The cell cube (store schema, Arrow) from parallel arrays of points.
+    """The cell cube (store schema, Arrow; ``category`` as a dictionary) from parallel arrays of points.
 
     ``cells``: ``uint64`` H3 cells at ``max(resolutions)`` or finer (``0`` = no cell,
     skipped); ``days``: days since 1970-01-01; ``categories``: text per point.
@@ -130,7 +143,7 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
     if not keep.all():
         cells, days, cat_codes = cells[keep], days[keep], cat_codes[keep]
     if not len(cells):
-        return CUBE_CELL_SCHEMA.empty_table()
+        return _CUBE_CELL_BUILT.empty_table()
     res = cell_resolution(cells)
     if int(res.min()) != finest or int(res.max()) != finest:
         cells = cells_to_parent(cells, finest)
@@ -163,7 +176,7 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
             "day": _date_array((k >> np.uint64(bits + cat_bits)).astype(np.int64) + day0),
             "category": _category_array((k >> np.uint64(bits)) & np.uint64((1 << cat_bits) - 1), cats),
             "n": pa.array(c.astype(np.int32)),
-        }, schema=CUBE_CELL_SCHEMA)
+        }, schema=_CUBE_CELL_BUILT)
 
     # Arrow and NumPy release the GIL: the levels are decoded side by side.
     with ThreadPoolExecutor(max_workers=min(len(levels), _workers())) as pool:
@@ -182,12 +195,13 @@ def _cell_cube_groupby(cells, days, cat_codes, cats, resolutions) -> pa.Table:
             "day": _date_array(g["day"].to_numpy()),
             "category": _category_array(g["cat"].to_numpy(), cats),
             "n": pa.array(g["len"].to_numpy().astype(np.int32)),
-        }, schema=CUBE_CELL_SCHEMA))
+        }, schema=_CUBE_CELL_BUILT))
     return pa.concat_tables(parts)
 
 
 def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, categories: pl.Series | Sequence[str]) -> pa.Table:
-    """The district cube (store schema, Arrow) from parallel arrays; null ubigeos are skipped."""
+    """The district cube (store schema, Arrow; text as dictionaries) from parallel arrays;
+    null ubigeos are skipped."""
     ubigeos = ubigeos if isinstance(ubigeos, pl.Series) else pl.Series("ubigeo", ubigeos, dtype=pl.String)
     u_codes, names = _codes(ubigeos)
     located = ubigeos.is_not_null().to_numpy()
@@ -195,7 +209,7 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
     days = np.asarray(days, np.int64)[located]
     u_codes, cat_codes = u_codes[located], cat_codes[located]
     if not len(days):
-        return CUBE_DISTRICT_SCHEMA.empty_table()
+        return _CUBE_DISTRICT_BUILT.empty_table()
     day0 = int(days.min())
     u_bits, cat_bits, day_bits = _bits(len(names)), _bits(len(cats)), _bits(int(days.max()) - day0 + 1)
     if u_bits + cat_bits + day_bits <= 64:
@@ -209,7 +223,7 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
         g = pl.DataFrame({"d": days, "c": cat_codes, "u": u_codes}).group_by(["d", "c", "u"]).len().sort(["d", "c", "u"])
         d, c, u, counts = (g[k].to_numpy() for k in ("d", "c", "u", "len"))
     return pa.table({"ubigeo": _category_array(u, names), "day": _date_array(d), "category": _category_array(c, cats),
-                     "n": pa.array(np.asarray(counts).astype(np.int32))}, schema=CUBE_DISTRICT_SCHEMA)
+                     "n": pa.array(np.asarray(counts).astype(np.int32))}, schema=_CUBE_DISTRICT_BUILT)
 
 
 def cell_cube(incidents, resolutions: Sequence[int] = CUBE_RESOLUTIONS, index_resolution: int | None = None) -> pd.DataFrame:
@@ -232,13 +246,13 @@ def cell_cube(incidents, resolutions: Sequence[int] = CUBE_RESOLUTIONS, index_re
             raise ValueError(f"cells are at resolution {index_resolution}, coarser than {finest}; "
                              f"give lat/lon so they can be recomputed")
         cells = latlng_to_cells(frame["lat"].to_numpy(), frame["lon"].to_numpy(), finest)
-    return cell_cube_arrays(cells, _days(frame["day"]), frame["category"], resolutions).to_pandas()
+    return _pandas(cell_cube_arrays(cells, _days(frame["day"]), frame["category"], resolutions), CUBE_CELL_SCHEMA)
 
 
 def district_cube(incidents) -> pd.DataFrame:
     """Counts by ``(ubigeo, day, category)`` of the located rows (``ubigeo`` not null)."""
     frame = _frame(incidents)
-    return district_cube_arrays(frame["ubigeo"], _days(frame["day"]), frame["category"]).to_pandas()
+    return _pandas(district_cube_arrays(frame["ubigeo"], _days(frame["day"]), frame["category"]), CUBE_DISTRICT_SCHEMA)
 
 
 def weekly(cube, key: Sequence[str] | None = None) -> pd.DataFrame:

@@ -88,6 +88,7 @@ INCIDENTS_SCHEMA = pa.schema([
 DISTRICT_MONTH_SCHEMA = pa.schema([("ubigeo", pa.string()), ("year", pa.int16()), ("month", pa.int8()),
                                    ("category", pa.string()), ("n", pa.int64())])
 NO_BOUNDARIES = "none (H3 cells only)"
+_TEXT = pa.dictionary(pa.int32(), pa.string())
 
 
 @dataclass
@@ -275,24 +276,28 @@ def _count_reasons(rejects: pl.DataFrame) -> dict[str, int]:
     return {r: int(n) for r, n in zip(counts["reason"], counts["len"])}
 
 
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+def _conform(table: pa.Table, schema: pa.Schema, *, plain: bool = False) -> pa.Table:
     """``table`` with exactly ``schema``'s columns, in order and types (missing ones null).
 
-    Enum/dictionary columns become plain text here, as the store's schema says; the
-    casts run side by side (Arrow releases the GIL)."""
+    Text that arrives as a dictionary (Polars enums) stays one, as ``dictionary<int32,
+    string>``: no string per row is built, the Parquet writer keeps the dictionary and
+    readers get plain text back. ``plain=True`` casts it to text (to concatenate with
+    a table read from the store). The casts run side by side (Arrow releases the GIL)."""
     def column(f: pa.Field):
         if f.name not in table.column_names:
             return pa.nulls(table.num_rows, f.type)
         col = table.column(f.name)
+        if not plain and f.type == pa.string() and pa.types.is_dictionary(col.type):
+            return col if col.type == _TEXT else col.cast(_TEXT)
         return col if col.type == f.type else col.cast(f.type)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         cols = list(pool.map(column, schema))
-    return pa.Table.from_arrays(cols, schema=schema)
+    return pa.Table.from_arrays(cols, names=schema.names)
 
 
-def _to_arrow(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
-    return _conform(frame.to_arrow(), schema)
+def _to_arrow(frame: pl.DataFrame, schema: pa.Schema, *, plain: bool = False) -> pa.Table:
+    return _conform(frame.to_arrow(), schema, plain=plain)
 
 
 def _coverage(days: pl.Series) -> dict[str, str] | None:
@@ -495,8 +500,10 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 ubigeo = pl.concat([pl.from_arrow(old.column("ubigeo")).cast(pl.String), ubigeo.cast(pl.String)])
 
             def incidents_table() -> pa.Table:
-                new_arrow = _to_arrow(new, INCIDENTS_SCHEMA)
-                return pa.concat_tables([_conform(old, INCIDENTS_SCHEMA), new_arrow]) if has_old else new_arrow
+                if not has_old:
+                    return _to_arrow(new, INCIDENTS_SCHEMA)
+                return pa.concat_tables([_conform(old, INCIDENTS_SCHEMA, plain=True),
+                                         _to_arrow(new, INCIDENTS_SCHEMA, plain=True)])
 
             # Three independent jobs; the text casts of the incidents table fill the gaps
             # the cube's single-threaded passes leave on the second core.
@@ -574,7 +581,7 @@ def _fine_cells(old: pa.Table, finest: int, stored_resolution: int) -> np.ndarra
 
 
 def _append_rejects(old: pa.Table | None, fresh: pl.DataFrame) -> pa.Table:
-    fresh_arrow = _to_arrow(fresh, incidents.REJECTS_SCHEMA)
+    fresh_arrow = _to_arrow(fresh, incidents.REJECTS_SCHEMA, plain=True)
     if old is None or not old.num_rows:
         return fresh_arrow
     return pa.concat_tables([_conform(old, incidents.REJECTS_SCHEMA), fresh_arrow])
@@ -631,7 +638,7 @@ def _finish(report: IngestReport, root: Path, tables: dict[str, pa.Table], meta:
 
 def _write_rejects_csv(rejects: pl.DataFrame, path: Path) -> None:
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(_to_arrow(rejects.sort("row_number"), incidents.REJECTS_SCHEMA), sink)
+    pacsv.write_csv(_to_arrow(rejects.sort("row_number"), incidents.REJECTS_SCHEMA, plain=True), sink)
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 

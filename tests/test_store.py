@@ -1,0 +1,61 @@
+"""The store's Parquet files: what ingest writes reads back the same in every reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from geo.store import Store, write_version
+
+
+def _table() -> pa.Table:
+    rng = np.random.default_rng(3)
+    n = 5_000
+    cats = pa.array(["robo", "hurto", "extorsión"])
+    return pa.table({
+        "incident_id": pa.array([f"id-{i}" for i in range(n)]),
+        "time": pa.array(rng.integers(1_600_000_000_000, 1_700_000_000_000, n), pa.timestamp("ms")),
+        "day": pa.array(rng.integers(19_000, 19_500, n).astype(np.int32), pa.int32()).cast(pa.date32()),
+        "category": pa.DictionaryArray.from_arrays(pa.array(rng.integers(0, 3, n).astype(np.int32)), cats),
+        "lat": pa.array(rng.uniform(-12.3, -11.7, n)),
+        "cell": pa.array(rng.integers(0, 2**63, n, dtype=np.uint64) | np.uint64(0x0890000000000000)),
+        "resolution": pa.array(np.full(n, 9, np.int8)),
+        "n": pa.array(rng.integers(1, 9, n).astype(np.int32)),
+    })
+
+
+def test_dictionary_text_and_split_numbers_read_back_plain_and_equal_everywhere(tmp_path):
+    built = _table()
+    write_version(tmp_path, tables={"cube_cell": built}, meta={})
+    path = Store.open(tmp_path).table_path("cube_cell")
+    expected = built.set_column(3, "category", built.column("category").cast(pa.string()))
+
+    back = pq.read_table(path)
+    assert back.schema == expected.schema  # dictionaries come back as plain text
+    assert back.equals(expected)
+    assert pl.read_parquet(path).equals(pl.from_arrow(expected))
+    con = duckdb.connect()
+    cells, lat, cats, last, first = con.execute(
+        f"SELECT sum(cell::HUGEINT), sum(lat), count(DISTINCT category), max(time), min(day) FROM '{path}'").fetchone()
+    assert cells == sum(int(c) for c in expected["cell"].to_pylist())
+    assert lat == pytest.approx(float(np.sum(expected["lat"].to_numpy())), rel=1e-12)
+    assert (cats, last, first) == (3, max(expected["time"].to_pylist()), min(expected["day"].to_pylist()))
+    assert con.execute(f"SELECT count(*) FROM '{path}' WHERE category = 'extorsión'").fetchone()[0] == \
+        expected["category"].to_pylist().count("extorsión")
+
+
+def test_day_statistics_let_scans_skip_row_groups(tmp_path):
+    built = _table().sort_by("day")
+    write_version(tmp_path, tables={"cube_cell": built}, meta={})
+    meta = pq.ParquetFile(Store.open(tmp_path).table_path("cube_cell")).metadata
+    day = meta.schema.names.index("day")
+    stats = meta.row_group(0).column(day).statistics
+    assert stats is not None and stats.has_min_max
+    assert (stats.min, stats.max) == (min(built["day"].to_pylist()), max(built["day"].to_pylist()))
+    assert isinstance(stats.min, dt.date)
