@@ -166,15 +166,22 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
         prev = r
 
     def level_table(level) -> pa.Table:
+        # In-place arithmetic on one copy per column: the finest levels have about one
+        # row per incident, so each extra temporary costs as much as the sort.
         r, k, c = level
         bits = cell_bits - 3 * (finest - r)
-        cell = (k & np.uint64((1 << bits) - 1)) << np.uint64(3 * (15 - r))
+        cell = k & np.uint64((1 << bits) - 1)
+        cell <<= np.uint64(3 * (15 - r))
         cell |= _MODE_CELL | (np.uint64(r) << np.uint64(52)) | np.uint64((1 << (3 * (15 - r))) - 1)
+        day = (k >> np.uint64(bits + cat_bits)).astype(np.int32)
+        day += np.int32(day0)
+        cat = (k >> np.uint64(bits)).astype(np.int32)
+        cat &= np.int32((1 << cat_bits) - 1)
         return pa.table({
             "resolution": pa.array(np.full(len(k), r, np.int8)),
             "cell": pa.array(cell, pa.uint64()),
-            "day": _date_array((k >> np.uint64(bits + cat_bits)).astype(np.int64) + day0),
-            "category": _category_array((k >> np.uint64(bits)) & np.uint64((1 << cat_bits) - 1), cats),
+            "day": pa.array(day, pa.int32()).view(pa.date32()),
+            "category": _category_array(cat, cats),
             "n": pa.array(c.astype(np.int32)),
         }, schema=_CUBE_CELL_BUILT)
 

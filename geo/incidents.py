@@ -49,7 +49,7 @@ import os
 from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import orjson
@@ -378,6 +378,8 @@ def _check_file(path: Path) -> None:
 
 #: Roles whose columns hold few distinct values: read as dictionaries, kept as Enums.
 _CODED_ROLES = ("category", "subcategory", "reported_ubigeo", "ubigeo")
+#: ``on_coordinates(lat, lon)``: see :func:`parse_points`.
+OnCoordinates = Callable[[np.ndarray, np.ndarray], None]
 
 
 def _load(path: Path, fmt: str, resolve) -> tuple[_Raw, dict[str, str | None]]:
@@ -884,9 +886,11 @@ def _gather(s: pl.Series | None, idx: np.ndarray) -> pl.Series | None:
 
 
 def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | None, source_file: str,
-            source: str, kind: str) -> ParsedFrames:
+            source: str, kind: str, on_coordinates: OnCoordinates | None = None) -> ParsedFrames:
     n = raw.table.num_rows
     lat, lon = _to_float(raw.column(cols["lat"])), _to_float(raw.column(cols["lon"]))
+    if on_coordinates is not None:
+        on_coordinates(lat.fill_null(np.nan).to_numpy(), lon.fill_null(np.nan).to_numpy())
     times = parse_times(raw.table.column(cols["time"]), time_format).alias("time")
     category = raw.text(cols["category"], _cleaner(lower=True), "category")
     gtype = raw.column("__geometry_type") if raw.fmt == "geojson" else None
@@ -951,8 +955,15 @@ def _explain_points(lat_raw, lon_raw, lat, lon, time_raw, times, category, gtype
 
 
 def parse_points(path: str | os.PathLike, columns: Mapping[str, str | None], *, time_format: str | None = None,
-                 fmt: str = "auto", source: str | None = None) -> ParsedFrames:
-    """:func:`read_points` returning Polars frames (``columns`` maps roles to file columns)."""
+                 fmt: str = "auto", source: str | None = None,
+                 on_coordinates: OnCoordinates | None = None) -> ParsedFrames:
+    """:func:`read_points` returning Polars frames (``columns`` maps roles to file columns).
+
+    ``on_coordinates(lat, lon)`` is called once with every data row's coordinates
+    (``float64`` in file order, NaN where not a number) as soon as they are read, before
+    the other columns are validated: a caller can index them meanwhile and keep the
+    accepted rows' results by :attr:`ParsedFrames.accepted_pos`.
+    """
     path = Path(path)
     wanted = {role: columns.get(role) for role in POINT_ROLES}
 
@@ -966,7 +977,8 @@ def parse_points(path: str | os.PathLike, columns: Mapping[str, str | None], *, 
         return {**_resolve_columns(available, w, path), "reported_ubigeo": None}
 
     raw, cols = _load(path, fmt, resolve)
-    return _points(raw, cols, time_format=time_format, source_file=path.name, source=source or path.name, kind="points")
+    return _points(raw, cols, time_format=time_format, source_file=path.name, source=source or path.name, kind="points",
+                   on_coordinates=on_coordinates)
 
 
 def read_points(path: str | os.PathLike, *, lat: str | None = None, lon: str | None = None, time: str,
@@ -988,8 +1000,10 @@ def read_points(path: str | os.PathLike, *, lat: str | None = None, lon: str | N
 
 
 def parse_mininter(path: str | os.PathLike, *, columns: Mapping[str, str | None] | None = None,
-                   time_format: str | None = None, fmt: str = "auto", source: str | None = None) -> ParsedFrames:
-    """:func:`read_mininter` returning Polars frames; ``columns`` overrides default names by role."""
+                   time_format: str | None = None, fmt: str = "auto", source: str | None = None,
+                   on_coordinates: OnCoordinates | None = None) -> ParsedFrames:
+    """:func:`read_mininter` returning Polars frames; ``columns`` overrides default names by role
+    (``on_coordinates`` as in :func:`parse_points`)."""
     path = Path(path)
     given = {role: name for role, name in (columns or {}).items() if name}
 
@@ -1002,7 +1016,8 @@ def parse_mininter(path: str | os.PathLike, *, columns: Mapping[str, str | None]
 
     raw, cols = _load(path, fmt, resolve)
     cols.pop("district_name", None)
-    return _points(raw, cols, time_format=time_format, source_file=path.name, source=source or path.name, kind="mininter")
+    return _points(raw, cols, time_format=time_format, source_file=path.name, source=source or path.name, kind="mininter",
+                   on_coordinates=on_coordinates)
 
 
 def read_mininter(path: str | os.PathLike, *, time_format: str | None = None) -> Parsed:

@@ -70,7 +70,7 @@ import pyarrow.parquet as pq
 import geo
 from geo import cubes, incidents
 from geo.errors import HexwatchError
-from geo.h3index import CUBE_RESOLUTIONS, DEFAULT_RESOLUTION, latlng_to_cells
+from geo.h3index import CUBE_RESOLUTIONS, DEFAULT_RESOLUTION, latlng_to_cells, latlng_to_cells_multi
 from geo.store import Store, StoreError, atomic_write_bytes, file_lock, write_version
 
 KINDS = ("points", "mininter", "sidpol")
@@ -99,7 +99,8 @@ class IngestReport:
     rejected as ``already_in_store`` (``n_already_present``). ``n_outside_districts``
     counts added points that lie in no district (kept with their cell and a null
     ubigeo; rejected ``outside_area`` instead when clipping). ``version`` is the store
-    version written, ``None`` when nothing changed.
+    version written, ``None`` when nothing changed. ``seconds`` times each step; the
+    cubes are built while the version is written, so ``write`` includes them.
     """
 
     source_file: str
@@ -307,6 +308,14 @@ def _coverage(days: pl.Series) -> dict[str, str] | None:
     return {"start": str(days.min()), "end": str(days.max())}
 
 
+def _day_coverage(days: np.ndarray) -> dict[str, str] | None:
+    """First and last day of days since 1970-01-01."""
+    if not len(days):
+        return None
+    epoch = np.datetime64("1970-01-01", "D")
+    return {"start": str(epoch + int(days.min())), "end": str(epoch + int(days.max()))}
+
+
 def _month_coverage(dm: pl.DataFrame) -> dict[str, str] | None:
     if not dm.height:
         return None
@@ -407,54 +416,85 @@ def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, bounda
         return _ingest_sidpol(parsed, path, root, sha, notes, timer, started, meta_updates, rejects_path, label)
     if clip and districts is None:
         raise HexwatchError("--clip needs boundaries: fetch them (`hexwatch boundaries fetch`) or give --boundaries FILE")
-    if kind == "points":
-        parsed = incidents.parse_points(path, dict(columns or {}), time_format=time_format, source=source_label)
-    else:
-        parsed = incidents.parse_mininter(path, columns=columns, time_format=time_format, source=source_label)
-    timer.lap("parse")
-    bar.set_total(parsed.accepted.height)
-    return _ingest_points(parsed, path, root, sha, districts, notes, timer, started, clip=clip, resolution=resolution,
-                          meta_updates=meta_updates, rejects_path=rejects_path, bar=bar)
-
-
-def _index_and_locate(lat: np.ndarray, lon: np.ndarray, resolution: int, finest: int, locator, bar: _Progress,
-                      timer: _Timer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each point's cell at ``resolution`` and at ``finest`` (two exact passes: H3 cells
-    are not nested, so a parent need not hold its child's points) and its district row
-    (-1 = none), chunk by chunk."""
-    n = len(lat)
-    cells = np.empty(n, dtype=np.uint64)
-    fine = cells if finest == resolution else np.empty(n, dtype=np.uint64)
-    rows = np.full(n, -1, dtype=np.int32)
-    for a in range(0, max(n, 1), CHUNK_ROWS):
-        b = min(a + CHUNK_ROWS, n)
-        bar.step("H3 cells")
-        cells[a:b] = latlng_to_cells(lat[a:b], lon[a:b], resolution)
-        if finest != resolution:
-            fine[a:b] = latlng_to_cells(lat[a:b], lon[a:b], finest)
-        timer.lap("h3")
-        if locator is not None:
-            bar.step("districts")
-            same = locator.resolution == resolution
-            rows[a:b] = locator.positions(lat[a:b], lon[a:b], cells=cells[a:b] if same else None)
-            timer.lap("locate")
-        bar.step("H3 cells", advance=b - a)
-    return cells, fine, rows
-
-
-def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, districts, notes: list[str],
-                   timer: _Timer, started: str, *, clip: bool, resolution: int, meta_updates, rejects_path,
-                   bar: _Progress) -> IngestReport:
-    notes += parsed.notes
-    acc = parsed.accepted
-    n = acc.height
     label, locator = NO_BOUNDARIES, None
     if districts is not None:
         locator = _locator(districts, resolution)
         label = _boundary_label(districts, locator.key)
+    # Indexing starts as soon as the coordinates are read and runs while the other
+    # columns are validated (validation leaves a core idle much of the time); the
+    # accepted rows' cells are picked out afterwards.
+    jobs = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        def start(lat: np.ndarray, lon: np.ndarray) -> None:
+            bar.set_total(len(lat))
+            bar.step("H3 cells")
+            jobs.append(pool.submit(_timed, latlng_to_cells_multi, lat, lon, {resolution, max(CUBE_RESOLUTIONS)}))
+
+        if kind == "points":
+            parsed = incidents.parse_points(path, dict(columns or {}), time_format=time_format, source=source_label,
+                                            on_coordinates=start)
+        else:
+            parsed = incidents.parse_mininter(path, columns=columns, time_format=time_format, source=source_label,
+                                              on_coordinates=start)
+        timer.lap("parse")
+        both, h3_seconds = jobs[0].result()
+    timer.lap("h3")  # what indexing took beyond the parse it overlapped
+    timer.seconds["h3_overlapped"] = round(h3_seconds, 3)
+    cells, cells_fine = both[resolution], both[max(CUBE_RESOLUTIONS)]
+    keep = parsed.accepted_pos
+    if keep is not None and len(keep) != len(cells):
+        cells, cells_fine = cells[keep], cells_fine[keep]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Into a store without incidents (and without clipping) every accepted row is
+        # added, so the cell cube can be built while the points are being located.
+        early_cube = None
+        if not clip and not _holds_incidents(root):
+            early_cube = pool.submit(cubes.cell_cube_arrays, cells_fine, _day_numbers(parsed.accepted["day"]),
+                                     parsed.accepted["category"], list(CUBE_RESOLUTIONS))
+        return _ingest_points(parsed, path, root, sha, notes, timer, started, cells=cells, cells_fine=cells_fine,
+                              locator=locator, label=label, clip=clip, resolution=resolution, early_cube=early_cube,
+                              meta_updates=meta_updates, rejects_path=rejects_path, bar=bar)
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    return fn(*args), time.perf_counter() - t0
+
+
+def _day_numbers(day: pl.Series) -> np.ndarray:
+    return day.to_physical().to_numpy().astype(np.int64)
+
+
+def _holds_incidents(root: Path) -> bool:
+    current = _open(root)
+    return current is not None and current.has("incidents") and _rows(current, "incidents") > 0
+
+
+def _locate(locator, lat: np.ndarray, lon: np.ndarray, cells: np.ndarray, resolution: int,
+            bar: _Progress) -> np.ndarray:
+    """District row of each point (-1 = none), chunk by chunk (the progress bar's steps);
+    ``cells`` (at ``resolution``) are reused when the locator works at that resolution."""
+    n = len(lat)
+    rows = np.full(n, -1, dtype=np.int32)
+    if locator is None:
+        return rows
+    same = locator.resolution == resolution
+    for a in range(0, max(n, 1), CHUNK_ROWS):
+        b = min(a + CHUNK_ROWS, n)
+        bar.step("districts")
+        rows[a:b] = locator.positions(lat[a:b], lon[a:b], cells=cells[a:b] if same else None)
+        bar.step("districts", advance=b - a)
+    return rows
+
+
+def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, notes: list[str], timer: _Timer,
+                   started: str, *, cells: np.ndarray, cells_fine: np.ndarray, locator, label: str, clip: bool,
+                   resolution: int, early_cube, meta_updates, rejects_path, bar: _Progress) -> IngestReport:
+    notes += parsed.notes
+    acc = parsed.accepted
+    n = acc.height
     finest = max(CUBE_RESOLUTIONS)
-    lat, lon = acc["lat"].to_numpy(), acc["lon"].to_numpy()
-    cells, cells_fine, rows = _index_and_locate(lat, lon, resolution, finest, locator, bar, timer)
+    rows = _locate(locator, acc["lat"].to_numpy(), acc["lon"].to_numpy(), cells, resolution, bar)
     if locator is not None:
         names, position = np.unique(locator.ubigeos.astype(str), return_inverse=True)
         ubigeo = incidents._enum_from_codes(np.where(rows < 0, -1, position[np.maximum(rows, 0)]), names.tolist(), "ubigeo")
@@ -492,7 +532,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             has_old = old is not None and old.num_rows > 0
             old_fine = _fine_cells(old, finest, int(meta.get("h3_resolution", resolution))) if has_old else None
             all_fine = np.concatenate([old_fine, cells_fine]) if has_old else cells_fine
-            days = new["day"].to_physical().to_numpy().astype(np.int64)
+            days = _day_numbers(new["day"])
             cats, ubigeo = new["category"], new["ubigeo"]
             if has_old:
                 days = np.concatenate([old.column("day").cast(pa.int32()).to_numpy().astype(np.int64), days])
@@ -505,14 +545,16 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 return pa.concat_tables([_conform(old, INCIDENTS_SCHEMA, plain=True),
                                          _to_arrow(new, INCIDENTS_SCHEMA, plain=True)])
 
-            # Three independent jobs; the text casts of the incidents table fill the gaps
-            # the cube's single-threaded passes leave on the second core.
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                district_job = pool.submit(cubes.district_cube_arrays, ubigeo, days, cats)
-                incidents_job = pool.submit(incidents_table)
-                tables["cube_cell"] = cubes.cell_cube_arrays(all_fine, days, cats, list(CUBE_RESOLUTIONS))
-                tables["cube_district"] = district_job.result()
-                tables["incidents"] = incidents_job.result()
+            # Built by the store's writer threads, longest first: the cell cube's
+            # single-threaded passes leave the second core to encode the incidents.
+            if early_cube is not None and not has_old:
+                tables["cube_cell"] = early_cube.result
+            else:  # another ingest got in first: count all the store's points
+                tables["cube_cell"] = lambda: cubes.cell_cube_arrays(all_fine, days, cats, list(CUBE_RESOLUTIONS))
+            tables["incidents"] = incidents_table
+            tables["cube_district"] = lambda: cubes.district_cube_arrays(ubigeo, days, cats)
+            store_n = len(days)
+            coverage = _day_coverage(days)
             timer.lap("cubes")
         old_rejects = current.read_arrow("rejects") if current is not None and current.has("rejects") else None
         fresh = _new_rejects(old_rejects, parsed.rejects)
@@ -534,7 +576,8 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 store_label = f"{prev} + {label}"
             else:
                 store_label = prev
-        store_n = tables["incidents"].num_rows if "incidents" in tables else (old.num_rows if old is not None else 0)
+        if "incidents" not in tables:
+            store_n, coverage = (old.num_rows if old is not None else 0), meta.get("coverage")
         report = IngestReport(
             source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind=parsed.kind, store=str(root),
             n_input=parsed.n_input, n_accepted=added, n_rejected=parsed.rejects.height,
@@ -550,7 +593,6 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         if locator is not None and added and report.n_outside_districts > added / 2:
             notes.append("most points fall outside every district: are latitude and longitude swapped, "
                          "or are these the right boundaries?")
-        coverage = _coverage(pl.from_arrow(tables["incidents"].column("day"))) if "incidents" in tables else meta.get("coverage")
         new_meta = _meta(meta, report, changed=bool(added or fresh.height), meta_updates=meta_updates, coverage=coverage)
         new_meta["h3_resolution"] = resolution
         new_meta["boundaries"] = store_label

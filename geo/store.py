@@ -34,7 +34,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -141,7 +141,7 @@ def writer_lock(store: str | os.PathLike):
 
 def write_version(
     store: str | os.PathLike,
-    tables: Mapping[str, pa.Table | pd.DataFrame],
+    tables: Mapping[str, pa.Table | pd.DataFrame | Callable[[], pa.Table | pd.DataFrame]],
     meta: Mapping[str, Any],
     files: Mapping[str, bytes] | None = None,
     *,
@@ -150,7 +150,9 @@ def write_version(
     """Write a new complete version of ``store`` and make it live atomically.
 
     Tables not given are hard-linked from the current version when ``carry_over`` is
-    true, so adding one layer does not rewrite the others. Returns the new version id.
+    true, so adding one layer does not rewrite the others. A table may be given as a
+    function that builds it: builders run in the writer threads, so one table is
+    encoded while the next is still being built. Returns the new version id.
     Caller must not hold :func:`writer_lock` (this function takes it).
     """
     root = Path(store)
@@ -167,7 +169,7 @@ def write_version(
 
         def write(item) -> None:
             name, table = item
-            arrow = _to_arrow(table)
+            arrow = _to_arrow(table() if callable(table) else table)
             pq.write_table(arrow, tmp / f"{name}.parquet", **parquet_options(arrow))
 
         # Parquet encoding and zstd release the GIL: the tables are written side by side.
