@@ -260,7 +260,11 @@ def _nulls(name: str, n: int, dtype=pl.String) -> pl.Series:
 def _enum_from_codes(codes: np.ndarray, cats: list[str], name: str) -> pl.Series:
     """A sorted-``Enum`` Series from integer codes into ``cats`` (negative = null), built
     without materialising a string per row."""
-    physical = pl.from_arrow(pa.array(np.maximum(codes, 0).astype(np.uint32), mask=codes < 0))
+    missing = codes < 0
+    if missing.any():
+        physical = pl.from_arrow(pa.array(np.maximum(codes, 0).astype(np.uint32), mask=missing))
+    else:
+        physical = pl.Series(codes.astype(np.uint32, copy=False))
     return physical.cat.to(pl.Enum(cats)).alias(name)
 
 
@@ -279,11 +283,11 @@ def _coded_text(col: pa.ChunkedArray, fn, name: str) -> pl.Series:
         mapped = fn(dictionary)
         cats = sorted(set(mapped.drop_nulls().to_list()))
         position = {c: i for i, c in enumerate(cats)}
-        lookup = np.array([-1 if v is None else position[v] for v in mapped.to_list()] + [-1], dtype=np.int64)
+        lookup = np.array([-1 if v is None else position[v] for v in mapped.to_list()] + [-1], dtype=np.int32)
         indices = pa.chunked_array([c.indices for c in col.chunks]).combine_chunks()
         idx = indices.to_numpy(zero_copy_only=False) if indices.null_count == 0 else \
             indices.fill_null(len(lookup) - 1).to_numpy()
-        return _enum_from_codes(lookup[idx.astype(np.int64)], cats, name)
+        return _enum_from_codes(lookup[idx], cats, name)
     s = _plain(pl.from_arrow(col) if not isinstance(col, pl.Series) else col).alias(name)
     return _map_distinct(s, fn, enum=True)
 
@@ -866,7 +870,7 @@ def _repeated_ids(ids: pl.Series, candidate: np.ndarray, row_number: np.ndarray)
     sorting the strings; only when it cannot are the repeated ids sought.
     """
     cand_idx = np.flatnonzero(candidate)
-    sub = ids.gather(cand_idx)
+    sub = ids if len(cand_idx) == len(ids) else ids.gather(cand_idx)  # no copy of every id when all are in
     if sub.hash(seed=0).n_unique() == len(sub):
         return np.zeros(0, np.int64), pl.Series("detail", [], dtype=pl.String)
     frame = pl.DataFrame({"id": sub, "pos": cand_idx, "row": row_number[cand_idx]})
@@ -928,7 +932,9 @@ def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | Non
     accepted = pl.DataFrame([
         ids, times, times.dt.date().alias("day"), category, subcategory, lat.alias("lat"), lon.alias("lon"),
         pl.repeat(source, n, eager=True, dtype=pl.Enum([source])).alias("source"), reported,
-    ]).filter(pl.Series(ok))
+    ])
+    if not ok.all():  # filtering copies every column, ids included
+        accepted = accepted.filter(pl.Series(ok))
     return ParsedFrames(accepted, _rejects_frame(raw, idx, reason, detail, source_file), raw.n_input, kind, list(raw.notes),
                         accepted_pos=np.flatnonzero(ok), raw=raw)
 
