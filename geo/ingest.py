@@ -2,16 +2,22 @@
 
 :func:`ingest_file` is the one entry point (the ``hexwatch ingest`` command wraps it)::
 
-    parse (geo.incidents) -> H3 cells (latlng_to_cells at ``resolution``, the cell
-    stored with each incident, and at the finest cube resolution, 10, for the cubes)
-    -> districts (geo.locate.DistrictLocator, cached per boundary set, reusing the
-    cells) -> drop rows the store already holds (by incident_id) -> cubes from all
-    incidents (geo.cubes) -> geo.store.write_version (atomic: a crash leaves the
-    previous version live)
+    parse (geo.incidents)           H3 cells (geo.h3index.latlng_to_cells_multi: the
+      |  coordinates first  ------>  exact cell at ``resolution``, stored with each
+      |                              incident, and at 10, the finest cube resolution)
+      v                                 |
+    districts (geo.locate.DistrictLocator, cached per boundary set, reusing the cells)
+      |                                 ‖ cell cube of a first ingest (geo.cubes)
+      v
+    drop rows the store already holds (by incident_id) -> cubes from all incidents
+    -> geo.store.write_version (tables built and encoded side by side; atomic: a crash
+    leaves the previous version live)
 
-Two H3 passes, not one plus ``cells_to_parent``: H3 cells are not nested, and for
+Indexing starts as soon as the parser has read the coordinates and runs while it
+validates the other columns. Both resolutions are exact: H3 cells are not nested (for
 about 7% of points the parent of the point's resolution-10 cell is not the
-resolution-9 cell that holds it; the stored cell and the district lookup must be exact.
+resolution-9 cell that holds it), so the parent is kept only where it is proven to
+hold the point and recomputed elsewhere.
 
 Every input row ends up accepted or rejected with a reason, and the report checks
 ``n_accepted + n_rejected == n_input`` before anything is written.

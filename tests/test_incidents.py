@@ -246,6 +246,24 @@ def test_every_reason_with_its_row(tmp_path):
     assert "time is empty" in parsed.rejects["detail"].iloc[8]
 
 
+def test_coordinates_reach_the_caller_before_validation_with_every_row_in_file_order(tmp_path):
+    from geo.incidents import parse_points
+
+    p = tmp_path / "r.csv"
+    p.write_text("t,lat,lon,c\n2023-01-01 10:00,-12.1,-77.1,robo\nbad time,-12.2,-77.2,robo\n"
+                 "2023-01-01 10:00,x,-77.3,robo\n2023-01-02 10:00,-12.4,-77.4,hurto\n")
+    seen = []
+    parsed = parse_points(p, {"lat": "lat", "lon": "lon", "time": "t", "category": "c"},
+                          on_coordinates=lambda lat, lon: seen.append((lat.copy(), lon.copy())))
+    assert len(seen) == 1
+    lat, lon = seen[0]
+    np.testing.assert_array_equal(lat, [-12.1, -12.2, np.nan, -12.4])
+    np.testing.assert_array_equal(lon, [-77.1, -77.2, -77.3, -77.4])
+    # What the caller computed from them is kept for the accepted rows by position.
+    assert parsed.accepted_pos.tolist() == [0, 3]
+    assert lat[parsed.accepted_pos].tolist() == parsed.accepted["lat"].to_list()
+
+
 def test_malformed_and_truncated_csv_rows_are_rejected_not_lost(tmp_path):
     p = tmp_path / "t.csv"
     p.write_text('t,lat,lon,c\n2023-01-01 10:00,-12.1,-77.1,robo\n2023-01-01 10:00,-12.1\n'

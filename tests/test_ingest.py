@@ -89,7 +89,10 @@ def test_mininter_ingest_end_to_end(tmp_path, squares):
     assert Store.open(store).read_json("ingest_report.json")["n_input"] == 12
 
 
-def test_cells_and_cubes_match_h3_on_many_points(tmp_path, squares):
+@pytest.mark.parametrize("proofs", [False, True], ids=["reindexed", "proven-parents"])
+def test_cells_and_cubes_match_h3_on_many_points(tmp_path, squares, monkeypatch, proofs):
+    if proofs:  # 5,000 points are too few for proofs to pay: force them, as on large files
+        monkeypatch.setattr("geo.h3index._MIN_POINTS_PER_PARENT", 0)
     pts = _random_points(tmp_path / "p.parquet", 5_000, seed=1)
     ingest_file(tmp_path / "p.parquet", tmp_path / "store", kind="mininter", boundaries=squares, progress=False, resolution=8)
     t = _tables(tmp_path / "store")
@@ -106,6 +109,22 @@ def test_cells_and_cubes_match_h3_on_many_points(tmp_path, squares):
     assert t["cube_district"]["n"].sum() == located.sum() > 0
     inside = shapely.contains_xy(squares.geometry.iloc[0], pts["long_hecho"], pts["lat_hecho"])
     assert (inc["ubigeo"] == "150132").to_numpy().tolist() == inside.tolist()
+
+
+def test_a_store_filled_by_another_ingest_meanwhile_still_gets_cubes_of_all_its_points(tmp_path, squares, monkeypatch):
+    # The first ingest into an empty store builds its cell cube while locating; if
+    # another ingest fills the store before this one takes the lock, that cube is
+    # incomplete and must be rebuilt from all the store's points.
+    store = tmp_path / "store"
+    _random_points(tmp_path / "a.parquet", 300, seed=2)
+    _random_points(tmp_path / "b.parquet", 200, seed=3, start_id=1_000)
+    ingest_file(tmp_path / "a.parquet", store, kind="mininter", boundaries=squares, progress=False)
+    monkeypatch.setattr(ingest_mod, "_holds_incidents", lambda root: False)  # "empty when we looked"
+    ingest_file(tmp_path / "b.parquet", store, kind="mininter", boundaries=squares, progress=False)
+    t = _tables(store)
+    assert len(t["incidents"]) == 500
+    assert t["cube_cell"].groupby("resolution")["n"].sum().tolist() == [500, 500, 500, 500]
+    assert t["cube_district"]["n"].sum() == t["incidents"]["ubigeo"].notna().sum()
 
 
 def test_reingest_adds_nothing_and_leaves_the_store_as_it_was(tmp_path, squares):

@@ -59,3 +59,21 @@ def test_day_statistics_let_scans_skip_row_groups(tmp_path):
     assert stats is not None and stats.has_min_max
     assert (stats.min, stats.max) == (min(built["day"].to_pylist()), max(built["day"].to_pylist()))
     assert isinstance(stats.min, dt.date)
+
+
+def test_a_table_builder_that_fails_leaves_the_live_version_and_no_partial_folder(tmp_path):
+    write_version(tmp_path, tables={"cube_cell": _table()}, meta={"v": 1})
+    before = Store.open(tmp_path)
+
+    def broken() -> pa.Table:
+        raise RuntimeError("disk full while building")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_version(tmp_path, tables={"incidents": lambda: _table().select(["incident_id"]), "cube_cell": broken},
+                      meta={"v": 2})
+    after = Store.open(tmp_path)
+    assert (after.version, after.meta) == (before.version, {"v": 1})
+    assert pq.read_table(after.table_path("cube_cell")).num_rows == _table().num_rows
+    write_version(tmp_path, tables={"incidents": lambda: _table().select(["incident_id"])}, meta={"v": 3})
+    assert not [p for p in (tmp_path / "versions").iterdir() if p.name.endswith(".partial")]
+    assert Store.open(tmp_path).has("cube_cell")  # carried over from the live version
