@@ -345,8 +345,17 @@ def _map_distinct(s: pl.Series, fn, *, enum: bool = False) -> pl.Series:
     mapped = fn(uniq)
     if not len(uniq):
         return _nulls(s.name, len(s), mapped.dtype)
-    dtype = pl.Enum(sorted(set(mapped.drop_nulls().to_list()))) if enum else mapped.dtype
-    return s.replace_strict(uniq, mapped, default=None, return_dtype=dtype).alias(s.name)
+    if enum:
+        cats = sorted(set(mapped.drop_nulls().to_list()))
+        if s.dtype.is_integer() and 0 <= uniq.min() and uniq.max() < _DIRECT_LOOKUP_MAX:
+            # Small non-negative integers (ubigeos written as numbers) index a table
+            # directly: one gather instead of a hash lookup per row.
+            position = {c: i for i, c in enumerate(cats)}
+            table = np.full(int(uniq.max()) + 2, -1, dtype=np.int32)  # last slot: null
+            table[uniq.to_numpy()] = [-1 if v is None else position[v] for v in mapped.to_list()]
+            return _enum_from_codes(table[s.cast(pl.Int64).fill_null(len(table) - 1).to_numpy()], cats, s.name)
+        return s.replace_strict(uniq, mapped, default=None, return_dtype=pl.Enum(cats)).alias(s.name)
+    return s.replace_strict(uniq, mapped, default=None, return_dtype=mapped.dtype).alias(s.name)
 
 
 # --------------------------------------------------------------------------- reading files
@@ -382,6 +391,8 @@ def _check_file(path: Path) -> None:
 
 #: Roles whose columns hold few distinct values: read as dictionaries, kept as Enums.
 _CODED_ROLES = ("category", "subcategory", "reported_ubigeo", "ubigeo")
+#: Integer columns below this are mapped through a lookup table (see :func:`_map_distinct`).
+_DIRECT_LOOKUP_MAX = 1 << 22
 #: ``on_coordinates(lat, lon)``: see :func:`parse_points`.
 OnCoordinates = Callable[[np.ndarray, np.ndarray], None]
 

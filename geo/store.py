@@ -98,16 +98,19 @@ def parquet_options(table: pa.Table) -> dict[str, Any]:
     Why each choice (measured on the 1M-row ingest benchmark, where the cube and the
     incidents are ~5 and 1 M rows): dictionary pages only for repetitive text, since
     trying one on ids, cells or coordinates costs a hash per value and is then dropped;
-    byte-stream-split for floats, cells and times, which zstd then packs smaller and
+    byte-stream-split for floats, cells and times, which the compressor then packs smaller and
     faster than plain values; min/max statistics only on non-text columns (the ones
-    scans filter on: day, resolution, cell); and no Arrow schema in the footer, so text
-    built as Arrow dictionaries reads back as plain strings in every reader.
+    scans filter on: day, resolution, cell); LZ4 rather than zstd, which on the 10M-row
+    benchmark encodes the incidents in 1.17 s instead of 1.48 s and the cell cube in
+    0.98 s instead of 1.14 s for files about a third larger (and faster to read); and
+    no Arrow schema in the footer, so text built as Arrow dictionaries reads back as
+    plain strings in every reader.
     """
     text = [f.name for f in table.schema if _is_text(f.type)]
     split = [f.name for f in table.schema if pa.types.is_floating(f.type) or pa.types.is_timestamp(f.type)
              or pa.types.is_uint64(f.type)]
     stats = [f.name for f in table.schema if not _is_text(f.type)]
-    return {"compression": "zstd", "use_dictionary": [n for n in text if n not in _UNIQUE_TEXT],
+    return {"compression": "lz4", "use_dictionary": [n for n in text if n not in _UNIQUE_TEXT],
             "column_encoding": {n: "BYTE_STREAM_SPLIT" for n in split} or None,
             "write_statistics": stats or False, "store_schema": False}
 
@@ -172,7 +175,7 @@ def write_version(
             arrow = _to_arrow(table() if callable(table) else table)
             pq.write_table(arrow, tmp / f"{name}.parquet", **parquet_options(arrow))
 
-        # Parquet encoding and zstd release the GIL: the tables are written side by side.
+        # Parquet encoding and compression release the GIL: the tables are written side by side.
         with ThreadPoolExecutor(max_workers=max(1, min(len(tables), os.cpu_count() or 1))) as pool:
             list(pool.map(write, tables.items()))
         if carry_over and current is not None:

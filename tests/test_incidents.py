@@ -264,6 +264,20 @@ def test_coordinates_reach_the_caller_before_validation_with_every_row_in_file_o
     assert lat[parsed.accepted_pos].tolist() == parsed.accepted["lat"].to_list()
 
 
+def test_integer_ubigeos_in_parquet_keep_their_leading_zero_and_drop_non_codes(tmp_path):
+    from geo.incidents import parse_mininter
+
+    codes = [150132, 10202, None, 999999, 70106] * 4  # few distinct values: the lookup-table path
+    n = len(codes)
+    pq.write_table(pa.table({
+        "id_denuncia": [f"D{i}" for i in range(n)], "fecha_hora_hecho": ["2023-09-21 10:00:00"] * n,
+        "lat_hecho": [-12.0] * n, "long_hecho": [-77.0] * n, "tipo_hecho": ["ROBO"] * n, "subtipo_hecho": ["X"] * n,
+        "ubigeo_hecho": pa.array(codes, pa.int64()),
+    }), tmp_path / "m.parquet")
+    got = parse_mininter(tmp_path / "m.parquet").accepted["reported_ubigeo"].cast(pl.String).to_list()
+    assert got == ["150132", "010202", None, None, "070106"] * 4
+
+
 def test_malformed_and_truncated_csv_rows_are_rejected_not_lost(tmp_path):
     p = tmp_path / "t.csv"
     p.write_text('t,lat,lon,c\n2023-01-01 10:00,-12.1,-77.1,robo\n2023-01-01 10:00,-12.1\n'
