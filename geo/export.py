@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -158,23 +159,69 @@ def _source_resolution(store: Store, resolution: int) -> int:
     return finer[0]
 
 
-def grid_cube(store: Store, grid: privacy.PublicGrid, start: date, end: date, categories) -> pd.DataFrame:
+def grid_cube(store: Store, grid: privacy.PublicGrid, start: date | None = None, end: date | None = None,
+              categories=None) -> pd.DataFrame:
     """Cell-cube rows ``cell, day, category, n`` at the grid's resolution for days
-    ``start..end`` (inclusive) and ``categories``, pre-summed by period in DuckDB (``day``
-    is then the period's first day). Input of :func:`geo.privacy.publish`."""
+    ``start..end`` (inclusive; ``None``: no bound) and ``categories`` (``None``: all),
+    pre-summed by period in DuckDB (``day`` is then the period's first day). Input of
+    :func:`geo.privacy.publish`."""
     src = _source_resolution(store, grid.resolution)
     unit = "month" if grid.period == "month" else "week"  # DuckDB's weeks are ISO weeks (Monday first)
+    where, params = ["resolution = $res"], {"path": str(store.table_path("cube_cell")), "res": src}
+    if start is not None:
+        where.append("day >= $start")
+        params["start"] = start
+    if end is not None:
+        where.append("day <= $end")
+        params["end"] = end
+    if categories is not None:
+        where.append("list_contains($cats, category)")
+        params["cats"] = list(categories)
     sql = (f"SELECT cell, date_trunc('{unit}', day)::DATE AS day, category, sum(n)::BIGINT AS n "
-           "FROM read_parquet($path) WHERE resolution = $res AND day BETWEEN $start AND $end "
-           "AND list_contains($cats, category) GROUP BY ALL")
+           f"FROM read_parquet($path) WHERE {' AND '.join(where)} GROUP BY ALL")
     with duckdb.connect() as con:
-        frame = con.execute(sql, {"path": str(store.table_path("cube_cell")), "res": src, "start": start,
-                                  "end": end, "cats": list(categories)}).df()
+        frame = con.execute(sql, params).df()
     frame["cell"] = frame["cell"].to_numpy(dtype=np.uint64)
     if src != grid.resolution and len(frame):
         frame["cell"] = cells_to_parent(frame["cell"].to_numpy(), grid.resolution)
     frame["day"] = frame["day"].to_numpy().astype("datetime64[D]")
     return frame
+
+
+#: Whole published grids, by store version and grid (see :func:`published_grid`).
+_PUBLISHED: dict[tuple, pd.DataFrame] = {}
+_PUBLISHED_LOCK = threading.Lock()
+_PUBLISHED_KEEP = 4
+
+
+def published_grid(store: Store, grid: privacy.PublicGrid) -> pd.DataFrame:
+    """The store version's whole published grid (every period and public group):
+    :func:`geo.privacy.publish` of all its cube rows.
+
+    Each entry depends on its own cell, period and group only, so a public view's
+    entries are simply the rows of its periods and groups, whatever else is
+    published. Computed once per store version and grid and kept in this process (a
+    few at a time): a new public view is then a filter, not two cube scans. The
+    result is shared: do not modify it.
+    """
+    key = (str(store.root), store.version, grid.k, grid.resolution, grid.period,
+           tuple(sorted(grid.groups.items())), tuple(grid.sensitive))
+    with _PUBLISHED_LOCK:  # one computation at a time: a second request waits for the first's result
+        if key not in _PUBLISHED:
+            while len(_PUBLISHED) >= _PUBLISHED_KEEP:
+                _PUBLISHED.pop(next(iter(_PUBLISHED)))
+            _PUBLISHED[key] = privacy.publish(grid_cube(store, grid), grid)
+        return _PUBLISHED[key]
+
+
+def published_entries(store: Store, grid: privacy.PublicGrid, start: date, end: date, categories) -> pd.DataFrame:
+    """The published entries of whole periods ``start..end`` and of the public groups of
+    ``categories`` (what :func:`geo.privacy.publish` gives for that window alone)."""
+    pub = published_grid(store, grid)
+    periods = pub["period"].to_numpy()
+    keep = (periods >= np.datetime64(start, "D")) & (periods <= np.datetime64(end, "D"))
+    keep &= pub["group"].isin(set(grid.group_of(categories))).to_numpy()
+    return pub.loc[keep]
 
 
 # --- the view's data --------------------------------------------------------------
@@ -264,7 +311,7 @@ def _hex_frame(cells: np.ndarray, low, high, base_low, base_high, ubigeo, view: 
 def _public_hexes(st: Store, view: View, grid: privacy.PublicGrid, cats: list[str], districts) -> pd.DataFrame:
     """Public hex values for ``view`` (already snapped), from the published grid only."""
     b0, b1 = view.baseline_window()
-    windows = [privacy.public_counts(privacy.publish(grid_cube(st, grid, s, e, cats), grid), view.resolution, grid)
+    windows = [privacy.public_counts(published_entries(st, grid, s, e, cats), view.resolution, grid)
                for s, e in ((view.start, view.end), (b0, b1))]
     m = windows[0].merge(windows[1], on="cell", how="outer", suffixes=("", "_base")).fillna(0)
     cells = m["cell"].to_numpy(dtype=np.uint64)
@@ -290,13 +337,14 @@ def _official_hexes(sv, view: View) -> pd.DataFrame:
 
 def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = False, k: int = privacy.DEFAULT_K,
               grid: privacy.PublicGrid | None = None, registry=None, districts: gpd.GeoDataFrame | None = None,
-              analysis: Mapping[str, Any] | None = None) -> ViewData:
+              analysis: Mapping[str, Any] | None = None, with_district_layer: bool = True) -> ViewData:
     """Compute what ``view`` shows, officially (exact counts) or publicly (privacy rules).
 
     ``grid`` fixes the public grid (default: ``PublicGrid(k=k)``); ``districts`` are the
     boundaries (default: the fetched study districts; needed for ``area`` and the
     district layer); ``analysis`` is an analysis result as JSON (``hexwatch analyze
-    --json``), included in official output only.
+    --json``), included in official output only. ``with_district_layer=False`` leaves
+    the district layer out (``districts`` is then ``None``; the map draws its own).
     """
     st = _open(store)
     notes: list[str] = []
@@ -335,7 +383,8 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
         if unknown:
             notes.append("categories not in the store: " + ", ".join(unknown))
         hexes = _official_hexes(sv, view)
-    dist = district_layer(sv, view, registry, public=public, grid=grid) if districts is not None else None
+    dist = district_layer(sv, view, registry, public=public, grid=grid) \
+        if districts is not None and with_district_layer else None
     prov = provenance(st, view, requested=requested, public=public, categories=cats, notes=notes,
                       privacy_info=privacy_info, n_hexes=len(hexes), n_districts=0 if dist is None else len(dist),
                       analysis=None if public else analysis)

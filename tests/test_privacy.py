@@ -150,3 +150,26 @@ def test_changing_a_suppressed_count_changes_no_public_output(sharing_store, tmp
     official = [view_data(s, View(start=m, end=month_end(m), categories=("robo",))).hexes["count"].sum()
                 for s in (store, changed)]
     assert official[1] == official[0] + 2
+
+
+def test_a_view_cut_from_the_whole_published_grid_equals_publishing_its_window_alone(sharing_store):
+    """Public views are filtered from the store's whole published grid, computed once;
+    that must be exactly what publishing the view's own periods and groups gives."""
+    from geo.export import grid_cube, published_entries
+    from geo.store import Store
+
+    store, _ = sharing_store
+    st = Store.open(store)
+    grouped = privacy.PublicGrid(groups={"robo": "patrimonio", "hurto": "patrimonio"})
+    cats_all = sorted(set(grid_cube(st, privacy.PublicGrid())["category"]))
+    compared = 0
+    for grid in (privacy.PublicGrid(), grouped, privacy.PublicGrid(period="week", k=3)):
+        for start, end in ((MONTHS[0], month_end(MONTHS[2])), (MONTHS[3], month_end(MONTHS[3])), (MONTHS[1], date(2023, 12, 31))):
+            start, end = privacy.snap_range(start, end, grid.period)
+            for picked in ((), ("robo",), ("hurto", "robo")):
+                cats = privacy.public_categories(picked, cats_all, grid)[0]
+                alone = privacy.publish(grid_cube(st, grid, start, end, cats), grid)
+                cut = published_entries(st, grid, start, end, cats)
+                pd.testing.assert_frame_equal(cut.reset_index(drop=True), alone.reset_index(drop=True))
+                compared += len(alone)
+    assert compared > 100

@@ -86,7 +86,8 @@ def _public_data(ctx, version: str, view: View):
     """The public view data (cached per store version: the grid never changes within one)."""
     from geo.export import view_data
 
-    return view_data(ctx.store(), view, public=True, grid=public_grid(), registry=ctx.registry, districts=ctx.districts)
+    return view_data(ctx.store(), view, public=True, grid=public_grid(), registry=ctx.registry, districts=ctx.districts,
+                     with_district_layer=False)
 
 
 def public_hex_view(ctx, state: UIState, zoom, bounds) -> tuple[dict, html.Div, str, str]:
