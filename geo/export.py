@@ -214,6 +214,37 @@ def published_grid(store: Store, grid: privacy.PublicGrid) -> pd.DataFrame:
         return _PUBLISHED[key]
 
 
+#: District of each cell centre met so far, by boundary set (the GeoDataFrame itself is
+#: kept in the entry, so its ``id`` cannot be reused by another while it is cached).
+_CENTRES: dict[int, tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]] = {}
+_CENTRES_KEEP = 4
+
+
+def _centre_ubigeos(cells: np.ndarray, districts: gpd.GeoDataFrame) -> np.ndarray:
+    """The district (object array, ``None`` outside) of each cell's centre; each cell is
+    located once per boundary set and process (public views share most of their cells)."""
+    with _PUBLISHED_LOCK:
+        entry = _CENTRES.get(id(districts))
+    known, ubigeos = (entry[1], entry[2]) if entry is not None and entry[0] is districts else \
+        (np.zeros(0, np.uint64), np.zeros(0, object))
+    pos = np.minimum(np.searchsorted(known, cells), max(len(known) - 1, 0))
+    hit = known[pos] == cells if len(known) else np.zeros(len(cells), bool)
+    if hit.all():
+        return ubigeos[pos]
+    new = np.unique(cells[~hit])
+    centres = pa.record_batch(_h3v.cells_to_coordinates(new))
+    found = locate_points(centres.column("lat").to_numpy(), centres.column("lng").to_numpy(), districts)
+    all_cells = np.concatenate([known, new])
+    order = np.argsort(all_cells, kind="stable")
+    known, ubigeos = all_cells[order], np.concatenate([ubigeos, found])[order]
+    with _PUBLISHED_LOCK:
+        _CENTRES.pop(id(districts), None)
+        while len(_CENTRES) >= _CENTRES_KEEP:
+            _CENTRES.pop(next(iter(_CENTRES)))
+        _CENTRES[id(districts)] = (districts, known, ubigeos)
+    return ubigeos[np.searchsorted(known, cells)]
+
+
 def published_entries(store: Store, grid: privacy.PublicGrid, start: date, end: date, categories) -> pd.DataFrame:
     """The published entries of whole periods ``start..end`` and of the public groups of
     ``categories`` (what :func:`geo.privacy.publish` gives for that window alone)."""
@@ -284,7 +315,8 @@ def _load_districts(districts: gpd.GeoDataFrame | None, notes: list[str]) -> gpd
         return None
 
 
-def _hex_frame(cells: np.ndarray, low, high, base_low, base_high, ubigeo, view: View, k: int | None) -> pd.DataFrame:
+def _hex_frame(cells: np.ndarray, low, high, base_low, base_high, ubigeo, view: View, k: int | None,
+               geometry: bool = True) -> pd.DataFrame:
     """The hex layer; rate and change only where the counts are exact."""
     count = np.where(low == high, low, np.nan)
     baseline = np.where(base_low == base_high, base_low, np.nan)
@@ -304,11 +336,13 @@ def _hex_frame(cells: np.ndarray, low, high, base_low, base_high, ubigeo, view: 
         "baseline_count": pd.array(baseline, dtype="Int64"),
         "change_pct": np.round(change_pct(count, baseline, view.days, (b1 - b0).days + 1), 2),
     })
-    frame["geometry"] = rfc7946_geometries(cells_to_polygons(cells))
+    if geometry:
+        frame["geometry"] = rfc7946_geometries(cells_to_polygons(cells))
     return frame
 
 
-def _public_hexes(st: Store, view: View, grid: privacy.PublicGrid, cats: list[str], districts) -> pd.DataFrame:
+def _public_hexes(st: Store, view: View, grid: privacy.PublicGrid, cats: list[str], districts,
+                  geometry: bool = True) -> pd.DataFrame:
     """Public hex values for ``view`` (already snapped), from the published grid only."""
     b0, b1 = view.baseline_window()
     windows = [privacy.public_counts(published_entries(st, grid, s, e, cats), view.resolution, grid)
@@ -317,34 +351,35 @@ def _public_hexes(st: Store, view: View, grid: privacy.PublicGrid, cats: list[st
     cells = m["cell"].to_numpy(dtype=np.uint64)
     ubigeo = np.full(cells.size, None, dtype=object)
     if districts is not None and cells.size:
-        centres = pa.record_batch(_h3v.cells_to_coordinates(cells))
-        ubigeo = locate_points(centres.column("lat").to_numpy(), centres.column("lng").to_numpy(), districts)
+        ubigeo = _centre_ubigeos(cells, districts)
     keep = in_area(ubigeo, view.area) if view.area != "all" else np.ones(cells.size, bool)
     col = lambda c: m[c].to_numpy(dtype=np.int64)[keep]  # noqa: E731
     return _hex_frame(cells[keep], col("count_low"), col("count_high"), col("count_low_base"),
-                      col("count_high_base"), ubigeo[keep], view, grid.k)
+                      col("count_high_base"), ubigeo[keep], view, grid.k, geometry)
 
 
-def _official_hexes(sv, view: View) -> pd.DataFrame:
+def _official_hexes(sv, view: View, geometry: bool = True) -> pd.DataFrame:
     """Exact hex values for ``view``: the dashboard's own query (:meth:`StoreViews.hex_counts`)."""
     hx = sv.hex_counts(view.resolution, (view.start, view.end), list(view.categories) or None,
                        baseline=view.baseline_window(), area=view.area, max_cells=np.iinfo(np.int64).max)
     hx = hx.sort_values("cell", ignore_index=True)
     n, nb = hx["n"].to_numpy(np.int64), hx["n_baseline"].to_numpy(np.int64)
     ubigeo = hx["ubigeo"].to_numpy(dtype=object) if "ubigeo" in hx else np.full(len(hx), None, dtype=object)
-    return _hex_frame(hx["cell"].to_numpy(np.uint64), n, n, nb, nb, ubigeo, view, None)
+    return _hex_frame(hx["cell"].to_numpy(np.uint64), n, n, nb, nb, ubigeo, view, None, geometry)
 
 
 def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = False, k: int = privacy.DEFAULT_K,
               grid: privacy.PublicGrid | None = None, registry=None, districts: gpd.GeoDataFrame | None = None,
-              analysis: Mapping[str, Any] | None = None, with_district_layer: bool = True) -> ViewData:
+              analysis: Mapping[str, Any] | None = None, with_district_layer: bool = True,
+              with_hex_geometry: bool = True) -> ViewData:
     """Compute what ``view`` shows, officially (exact counts) or publicly (privacy rules).
 
     ``grid`` fixes the public grid (default: ``PublicGrid(k=k)``); ``districts`` are the
     boundaries (default: the fetched study districts; needed for ``area`` and the
     district layer); ``analysis`` is an analysis result as JSON (``hexwatch analyze
     --json``), included in official output only. ``with_district_layer=False`` leaves
-    the district layer out (``districts`` is then ``None``; the map draws its own).
+    the district layer out (``districts`` is then ``None``) and ``with_hex_geometry=False``
+    the hexagons' polygons (no ``geometry`` column): the map draws both itself.
     """
     st = _open(store)
     notes: list[str] = []
@@ -372,7 +407,7 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
             notes.append(f"dates widened to whole {grid.period}s: {start} to {end}")
         view = view.replace(start=start, end=end, baseline_start=b0, baseline_end=b1, resolution=res,
                             categories=tuple(cats) if view.categories else ())
-        hexes = _public_hexes(st, view, grid, cats, districts)
+        hexes = _public_hexes(st, view, grid, cats, districts, with_hex_geometry)
         privacy_info = {"k": grid.k, "grid_resolution": grid.resolution, "period": grid.period,
                         "groups": dict(grid.groups), "sensitive_categories": "left out",
                         "rule": "every number is derived from the fixed published grid (cell x period x group); "
@@ -382,7 +417,7 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
         unknown = sorted(set(view.categories) - set(available))
         if unknown:
             notes.append("categories not in the store: " + ", ".join(unknown))
-        hexes = _official_hexes(sv, view)
+        hexes = _official_hexes(sv, view, with_hex_geometry)
     dist = district_layer(sv, view, registry, public=public, grid=grid) \
         if districts is not None and with_district_layer else None
     prov = provenance(st, view, requested=requested, public=public, categories=cats, notes=notes,

@@ -104,6 +104,18 @@ def cells_to_parent(cells, resolution: int) -> np.ndarray:
     return np.where(cells == 0, np.uint64(0), parent)
 
 
+def cells_to_latlng(cells) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of ``uint64`` cells as latitude and longitude arrays in degrees.
+
+    >>> import h3
+    >>> lat, lon = cells_to_latlng(np.array([h3.str_to_int(h3.latlng_to_cell(-12.05, -77.04, 8))], np.uint64))
+    >>> bool(abs(lat[0] + 12.05) < 0.01 and abs(lon[0] + 77.04) < 0.01)
+    True
+    """
+    centres = pa.record_batch(_h3v.cells_to_coordinates(pa.array(np.asarray(cells, dtype=np.uint64), pa.uint64())))
+    return centres.column("lat").to_numpy(), centres.column("lng").to_numpy()
+
+
 def cells_to_str(cells) -> np.ndarray:
     """Hexadecimal H3 strings (as ``h3.int_to_str``) of ``uint64`` cells; ``0`` gives ``""``."""
     cells = np.asarray(cells, dtype=np.uint64)

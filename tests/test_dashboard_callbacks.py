@@ -14,7 +14,7 @@ from dashboard.i18n import fmt_date, fmt_int, fmt_num, fmt_pct, keys, t
 from served import hexwatch_serve
 from dashboard.mapdata import CHANGE_BREAKS, classes, encode_hexes
 from dashboard.pages.about.callbacks import about_panel
-from dashboard.pages.map.callbacks import district_panel, emergency_labels, hex_view
+from dashboard.pages.map.callbacks import _bbox, district_panel, emergency_labels, hex_view
 from dashboard.pages.trends.callbacks import district_rows, series_figure
 from dashboard.state import UIState, apply, resolution_for_zoom
 from dashboard.testing import response_values, update_request
@@ -302,6 +302,27 @@ def test_public_mode_coarsens_hexes_hides_small_counts_and_denies_tables(public_
 
         with pytest.raises(AccessDenied):
             check("table")
+
+
+def test_the_public_map_sends_the_hexes_whose_centres_are_in_view(public_app):
+    st = UIState.from_query("from=2023-01-01&to=2023-12-31&area=lima_callao&zoomres=0&res=8",
+                            public_app.hexwatch.catalog()).to_store()
+
+    def centres(bounds):
+        p = post(public_app, "hex-payload.data", {"state.data": st, "map.zoom": 12, "map.bounds": bounds}, "state.data")[0]
+        raw = base64.urlsafe_b64decode(p["hex-payload.data"]["buf"])
+        n = p["hex-payload.data"]["count"]
+        lat = np.frombuffer(raw, "<i4", n, 8 * n) / 1e6
+        lon = np.frombuffer(raw, "<i4", n, 12 * n) / 1e6
+        return lat, lon
+
+    all_lat, all_lon = centres([[-12.6, -77.5], [-11.4, -76.4]])
+    south = [[-12.3, -77.2], [-12.1, -76.7]]
+    s, w, n, e = _bbox(south)  # the view plus the margin the map keeps for panning
+    lat, lon = centres(south)
+    assert 0 < len(lat) < len(all_lat)
+    assert ((lat >= s) & (lat <= n) & (lon >= w) & (lon <= e)).all()
+    assert len(lat) == int(((all_lat >= s) & (all_lat <= n) & (all_lon >= w) & (all_lon <= e)).sum())
 
 
 def test_healthz_reports_the_store_version(app, views_store):

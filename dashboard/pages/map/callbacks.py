@@ -14,7 +14,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-import shapely
 from dash import ClientsideFunction, Input, Output, dcc, html, no_update
 
 from dashboard import sharing
@@ -23,6 +22,7 @@ from dashboard.charts import declared_bands, graph_config, weekly_figure
 from dashboard.i18n import fmt_date, fmt_int, fmt_pct, norm_lang, t
 from dashboard.mapdata import bounds_of, district_geojson, hex_payload
 from dashboard.state import UIState, resolution_for_zoom
+from geo.h3index import cells_to_latlng
 from geo.viewspec import View, in_area
 
 # Hexes just outside the viewport are drawn too, so a small pan shows no blank edge.
@@ -87,7 +87,7 @@ def _public_data(ctx, version: str, view: View):
     from geo.export import view_data
 
     return view_data(ctx.store(), view, public=True, grid=public_grid(), registry=ctx.registry, districts=ctx.districts,
-                     with_district_layer=False)
+                     with_district_layer=False, with_hex_geometry=False)
 
 
 def public_hex_view(ctx, state: UIState, zoom, bounds) -> tuple[dict, html.Div, str, str]:
@@ -100,9 +100,9 @@ def public_hex_view(ctx, state: UIState, zoom, bounds) -> tuple[dict, html.Div, 
     hx = data.hexes
     bbox = _bbox(bounds)
     if bbox is not None and len(hx):
-        x0, y0, x1, y1 = shapely.bounds(hx["geometry"].to_numpy()).T
+        lat, lon = cells_to_latlng(hx["cell"].to_numpy(np.uint64))  # centre in view, as the official map does
         s, w, n, e = bbox
-        hx = hx.loc[(y1 >= s) & (y0 <= n) & (x1 >= w) & (x0 <= e)]
+        hx = hx.loc[(lat >= s) & (lat <= n) & (lon >= w) & (lon <= e)]
     count, base = hx["count"], hx["baseline_count"]
     frame = pd.DataFrame({"cell": hx["cell"].to_numpy(np.uint64), "n": count.fillna(0).to_numpy(np.int64),
                           "n_baseline": base.fillna(0).to_numpy(np.int64),
