@@ -445,12 +445,15 @@ def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, bounda
             parsed = incidents.parse_mininter(path, columns=columns, time_format=time_format, source=source_label,
                                               on_coordinates=start)
         timer.lap("parse")
+        of_accepted = not jobs
+        if of_accepted:  # a parser that never reported coordinates: index the accepted rows now
+            start(parsed.accepted["lat"].to_numpy(), parsed.accepted["lon"].to_numpy())
         both, h3_seconds = jobs[0].result()
     timer.lap("h3")  # what indexing took beyond the parse it overlapped
     timer.seconds["h3_overlapped"] = round(h3_seconds, 3)
     cells, cells_fine = both[resolution], both[max(CUBE_RESOLUTIONS)]
     keep = parsed.accepted_pos
-    if keep is not None and len(keep) != len(cells):
+    if not of_accepted and keep is not None and len(keep) != len(cells):
         cells, cells_fine = cells[keep], cells_fine[keep]
     with ThreadPoolExecutor(max_workers=1) as pool:
         # Into a store without incidents (and without clipping) every accepted row is

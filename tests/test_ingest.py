@@ -127,6 +127,16 @@ def test_a_store_filled_by_another_ingest_meanwhile_still_gets_cubes_of_all_its_
     assert t["cube_district"]["n"].sum() == t["incidents"]["ubigeo"].notna().sum()
 
 
+def test_a_parser_that_reports_no_coordinates_still_gets_its_accepted_rows_indexed(tmp_path, squares, monkeypatch):
+    real = ingest_mod.incidents.parse_mininter
+    monkeypatch.setattr(ingest_mod.incidents, "parse_mininter",
+                        lambda path, **kw: real(path, **{**kw, "on_coordinates": None}))
+    report = ingest_file(MININTER, tmp_path / "store", kind="mininter", boundaries=squares, progress=False)
+    assert report.n_rejected > 0  # the fixture's bad rows: accepted rows are not the file's rows
+    inc = _tables(tmp_path / "store")["incidents"]
+    assert inc["cell"].tolist() == [h3.str_to_int(h3.latlng_to_cell(a, b, 9)) for a, b in zip(inc["lat"], inc["lon"])]
+
+
 def test_reingest_adds_nothing_and_leaves_the_store_as_it_was(tmp_path, squares):
     store = tmp_path / "store"
     first = ingest_file(MININTER, store, kind="mininter", boundaries=squares, progress=False)
