@@ -152,9 +152,16 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
     cat_bits, day_bits = _bits(len(cats)), _bits(int(days.max()) - day0 + 1)
     if cell_bits + cat_bits + day_bits > 64:
         return _cell_cube_groupby(cells, days, cat_codes, cats, resolutions)
-    key = (cells >> np.uint64(3 * (15 - finest))) & np.uint64((1 << cell_bits) - 1)
-    key |= (days - day0).astype(np.uint64) << np.uint64(cell_bits + cat_bits)
-    key |= cat_codes.astype(np.uint64) << np.uint64(cell_bits)
+    # In place, one temporary per part: at 10M points each extra array costs ~30 ms.
+    key = cells >> np.uint64(3 * (15 - finest))
+    key &= np.uint64((1 << cell_bits) - 1)
+    part = days - day0  # >= 0, so its bits read the same as uint64
+    part <<= cell_bits + cat_bits
+    key |= part.view(np.uint64)
+    part = cat_codes.astype(np.uint64)
+    part <<= np.uint64(cell_bits)
+    key |= part
+    del part
     keys, counts = _sorted_runs(key)
     del key
     levels = []

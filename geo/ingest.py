@@ -94,7 +94,6 @@ INCIDENTS_SCHEMA = pa.schema([
 DISTRICT_MONTH_SCHEMA = pa.schema([("ubigeo", pa.string()), ("year", pa.int16()), ("month", pa.int8()),
                                    ("category", pa.string()), ("n", pa.int64())])
 NO_BOUNDARIES = "none (H3 cells only)"
-_TEXT = pa.dictionary(pa.int32(), pa.string())
 
 
 @dataclass
@@ -288,16 +287,15 @@ def _count_reasons(rejects: pl.DataFrame) -> dict[str, int]:
 def _conform(table: pa.Table, schema: pa.Schema, *, plain: bool = False) -> pa.Table:
     """``table`` with exactly ``schema``'s columns, in order and types (missing ones null).
 
-    Text that arrives as a dictionary (Polars enums) stays one, as ``dictionary<int32,
-    string>``: no string per row is built, the Parquet writer keeps the dictionary and
-    readers get plain text back. ``plain=True`` casts it to text (to concatenate with
+    Text that arrives as a dictionary (Polars enums) stays one: no string per row is
+    built, the Parquet writer keeps the dictionary and readers get plain text back. ``plain=True`` casts it to text (to concatenate with
     a table read from the store). The casts run side by side (Arrow releases the GIL)."""
     def column(f: pa.Field):
         if f.name not in table.column_names:
             return pa.nulls(table.num_rows, f.type)
         col = table.column(f.name)
         if not plain and f.type == pa.string() and pa.types.is_dictionary(col.type):
-            return col if col.type == _TEXT else col.cast(_TEXT)
+            return col  # any index width: the writer stores the dictionary as it is
         return col if col.type == f.type else col.cast(f.type)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
