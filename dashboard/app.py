@@ -13,6 +13,7 @@ import datetime as dt
 import importlib
 import json
 import os
+import threading
 from pathlib import Path
 
 import dash
@@ -196,4 +197,26 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
 
     app.hexwatch = ctx  # for tests and for pages added later
     return app
+
+
+def warm(app: dash.Dash) -> threading.Thread:
+    """Fill this process's caches of the live store version in the background: the
+    official views and the public published grid (on a 10M-incident store the grid
+    alone takes ~2 s, which the first public visitor would otherwise wait for).
+    ``hexwatch serve`` calls it in each worker; returns the (daemon) thread."""
+    from geo.export import published_grid
+
+    ctx = app.hexwatch
+
+    def run() -> None:
+        with app.server.app_context():  # the app's own grid (k, groups) from its access rules
+            try:
+                ctx.views()
+                published_grid(ctx.store(), access_rules.public_grid())
+            except Exception:  # a warm-up is only a head start: a request will say what is wrong
+                app.server.logger.exception("warming the caches failed")
+
+    thread = threading.Thread(target=run, name="hexwatch-warm", daemon=True)
+    thread.start()
+    return thread
 

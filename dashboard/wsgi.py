@@ -14,10 +14,12 @@ from geo.errors import HexwatchError
 
 def create_from_env():
     """The Flask server of a dashboard configured by environment variables."""
-    from dashboard.app import create_app
+    from dashboard.app import create_app, warm
 
     store = os.environ.get("HEXWATCH_STORE")
     if not store:
         raise HexwatchError("set HEXWATCH_STORE to the store folder (e.g. HEXWATCH_STORE=var/demo-store)")
     public = os.environ.get("HEXWATCH_PUBLIC", "") not in ("", "0", "false", "no")
-    return create_app(store, public=public).server
+    app = create_app(store, public=public)
+    warm(app)
+    return app.server

@@ -325,6 +325,24 @@ def test_the_public_map_sends_the_hexes_whose_centres_are_in_view(public_app):
     assert len(lat) == int(((all_lat >= s) & (all_lat <= n) & (all_lon >= w) & (all_lon <= e)).sum())
 
 
+def test_after_the_warm_up_a_public_view_needs_no_cube_scan(public_app, monkeypatch):
+    import geo.export
+    from dashboard.app import warm
+
+    monkeypatch.setattr(geo.export, "_PUBLISHED", {})  # as in a freshly started worker
+    warm(public_app).join(timeout=120)
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the published grid should already be computed")
+
+    monkeypatch.setattr(geo.export, "grid_cube", no_scan)
+    st = UIState.from_query("from=2023-02-01&to=2023-03-31&area=lima_callao&res=8",
+                            public_app.hexwatch.catalog()).to_store()
+    out, _ = post(public_app, "hex-payload.data", {"state.data": st, "map.zoom": 11, "map.bounds": LIMA_BOUNDS},
+                  "state.data")
+    assert out["hex-payload.data"]["count"] > 0
+
+
 def test_healthz_reports_the_store_version(app, views_store):
     r = app.server.test_client().get("/healthz")
     assert r.status_code == 200 and r.get_json() == {"ok": True, "store_version": Store.open(views_store).version}
