@@ -202,6 +202,8 @@ class _Raw:
     notes: list[str] = field(default_factory=list)
     path: Path | None = None
     pruned: bool = False
+    #: The coordinates already went to the caller's ``on_coordinates`` (read first).
+    coordinates_sent: bool = False
 
     @property
     def n_input(self) -> int:
@@ -397,7 +399,7 @@ _DIRECT_LOOKUP_MAX = 1 << 22
 OnCoordinates = Callable[[np.ndarray, np.ndarray], None]
 
 
-def _load(path: Path, fmt: str, resolve) -> tuple[_Raw, dict[str, str | None]]:
+def _load(path: Path, fmt: str, resolve, on_coordinates: OnCoordinates | None = None) -> tuple[_Raw, dict[str, str | None]]:
     """Read ``path`` and map roles to its columns with ``resolve(column_names)``.
 
     Parquet is read with only the resolved columns (whole rows are fetched again for
@@ -413,7 +415,12 @@ def _load(path: Path, fmt: str, resolve) -> tuple[_Raw, dict[str, str | None]]:
         wanted = sorted({c for c in cols.values() if c is not None}, key=names.index)
         coded = [cols[r] for r in _CODED_ROLES if cols.get(r) and
                  (pa.types.is_string(t := schema.field(names.index(cols[r])).type) or pa.types.is_large_string(t))]
-        return _read_parquet(path, wanted, coded), cols
+        coords = [cols.get("lat"), cols.get("lon")]
+        # Float coordinates need no validation to be indexed: hand them over before the
+        # other columns are read, so indexing overlaps the reading too.
+        early = coords if on_coordinates is not None and None not in coords and len(set(names)) == len(names) and \
+            all(pa.types.is_floating(schema.field(names.index(c)).type) for c in coords) else None
+        return _read_parquet(path, wanted, coded, early=early, on_early=on_coordinates), cols
     if fmt == "geojson":
         raw = _read_geojson(path)
         return raw, resolve(raw.table.column_names)
@@ -552,19 +559,30 @@ def _parquet_schema(path: Path) -> pa.Schema:
                             f"the file may be truncated: export it again") from None
 
 
-def _read_parquet(path: Path, columns: list[str], coded: list[str] = ()) -> _Raw:
+def _read_parquet(path: Path, columns: list[str], coded: list[str] = (), *, early: list[str] | None = None,
+                  on_early: OnCoordinates | None = None) -> _Raw:
+    """The file's ``columns``; ``early`` (float lat, lon) are read first and passed to
+    ``on_early`` before the rest is read (the file's column names must be unique)."""
     names = _parquet_schema(path).names
     physical = dict(zip(_unique_names(names), range(len(names))))
     try:
         pf = pq.ParquetFile(path, read_dictionary=[names[physical[c]] for c in coded])
-        table = pf.read(columns=[names[physical[c]] for c in columns]) if len(set(names)) == len(names) else \
-            pf.read().select([physical[c] for c in columns])
+        if early:
+            first = pf.read(columns=early)
+            on_early(*(first.column(c).cast(pa.float64()).fill_null(np.nan).to_numpy() for c in early))
+            rest = [c for c in columns if c not in early]
+            got = dict(zip(early, first.columns)) | (dict(zip(rest, pf.read(columns=rest).columns)) if rest else {})
+            table = pa.table({c: got[c] for c in columns})
+        elif len(set(names)) == len(names):
+            table = pf.read(columns=[names[physical[c]] for c in columns])
+        else:
+            table = pf.read().select([physical[c] for c in columns])
     except (pa.ArrowException, OSError) as exc:
         raise HexwatchError(f"cannot read {path.name} as Parquet ({str(exc).splitlines()[0]}); "
                             f"the file may be truncated: export it again") from None
     table = pa.table({name: _valid_text(col) for name, col in zip(columns, table.columns)})
     return _Raw(table, np.arange(1, table.num_rows + 1, dtype=np.int64), _no_malformed(), "parquet",
-                path=path, pruned=len(columns) < len(names))
+                path=path, pruned=len(columns) < len(names), coordinates_sent=bool(early))
 
 
 def _parquet_rows(path: Path, idx: np.ndarray) -> pa.Table:
@@ -904,7 +922,7 @@ def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | Non
             source: str, kind: str, on_coordinates: OnCoordinates | None = None) -> ParsedFrames:
     n = raw.table.num_rows
     lat, lon = _to_float(raw.column(cols["lat"])), _to_float(raw.column(cols["lon"]))
-    if on_coordinates is not None:
+    if on_coordinates is not None and not raw.coordinates_sent:
         on_coordinates(lat.fill_null(np.nan).to_numpy(), lon.fill_null(np.nan).to_numpy())
     times = parse_times(raw.table.column(cols["time"]), time_format).alias("time")
     category = raw.text(cols["category"], _cleaner(lower=True), "category")
@@ -993,7 +1011,7 @@ def parse_points(path: str | os.PathLike, columns: Mapping[str, str | None], *, 
                 raise HexwatchError(f"name the {role} column of {path.name} (--{role} COLUMN)")
         return {**_resolve_columns(available, w, path), "reported_ubigeo": None}
 
-    raw, cols = _load(path, fmt, resolve)
+    raw, cols = _load(path, fmt, resolve, on_coordinates)
     return _points(raw, cols, time_format=time_format, source_file=path.name, source=source or path.name, kind="points",
                    on_coordinates=on_coordinates)
 
@@ -1031,7 +1049,7 @@ def parse_mininter(path: str | os.PathLike, *, columns: Mapping[str, str | None]
         optional = {"subcategory", "district_name", "reported_ubigeo"} - set(given)
         return _resolve_columns(available, wanted, path, optional=optional)
 
-    raw, cols = _load(path, fmt, resolve)
+    raw, cols = _load(path, fmt, resolve, on_coordinates)
     cols.pop("district_name", None)
     return _points(raw, cols, time_format=time_format, source_file=path.name, source=source or path.name, kind="mininter",
                    on_coordinates=on_coordinates)

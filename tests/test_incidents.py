@@ -264,6 +264,23 @@ def test_coordinates_reach_the_caller_before_validation_with_every_row_in_file_o
     assert lat[parsed.accepted_pos].tolist() == parsed.accepted["lat"].to_list()
 
 
+def test_float_coordinates_in_parquet_reach_the_caller_once_with_every_row(tmp_path):
+    from geo.incidents import parse_points
+
+    pq.write_table(pa.table({"t": ["2023-01-01 10:00", "bad", "2023-01-02 10:00", "2023-01-03 10:00"],
+                             "lat": pa.array([-12.1, -12.2, None, float("nan")]), "lon": [-77.1, -77.2, -77.3, -77.4],
+                             "c": ["robo", "robo", "robo", "hurto"]}), tmp_path / "p.parquet")
+    seen = []
+    parsed = parse_points(tmp_path / "p.parquet", {"lat": "lat", "lon": "lon", "time": "t", "category": "c"},
+                          on_coordinates=lambda lat, lon: seen.append((lat.copy(), lon.copy())))
+    assert len(seen) == 1
+    np.testing.assert_array_equal(seen[0][0], [-12.1, -12.2, np.nan, np.nan])
+    np.testing.assert_array_equal(seen[0][1], [-77.1, -77.2, -77.3, -77.4])
+    assert parsed.accepted_pos.tolist() == [0]
+    assert parsed.rejects.sort("row_number")["reason"].to_list() == [
+        "unparseable_time", "missing_coordinate", "bad_coordinate"]
+
+
 def test_integer_ubigeos_in_parquet_keep_their_leading_zero_and_drop_non_codes(tmp_path):
     from geo.incidents import parse_mininter
 
