@@ -220,15 +220,22 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
     u_codes, names = _codes(ubigeos)
     located = ubigeos.is_not_null().to_numpy()
     cat_codes, cats = _codes(pl.Series("category", categories))
-    days = np.asarray(days, np.int64)[located]
-    u_codes, cat_codes = u_codes[located], cat_codes[located]
+    days = np.asarray(days, np.int64)
+    if not located.all():
+        days, u_codes, cat_codes = days[located], u_codes[located], cat_codes[located]
     if not len(days):
         return _CUBE_DISTRICT_BUILT.empty_table()
     day0 = int(days.min())
     u_bits, cat_bits, day_bits = _bits(len(names)), _bits(len(cats)), _bits(int(days.max()) - day0 + 1)
     if u_bits + cat_bits + day_bits <= 64:
-        key = ((days - day0).astype(np.uint64) << np.uint64(cat_bits + u_bits)) | \
-            (cat_codes.astype(np.uint64) << np.uint64(u_bits)) | u_codes.astype(np.uint64)
+        key = days - day0  # >= 0: its bits read the same as uint64
+        key <<= cat_bits + u_bits
+        key = key.view(np.uint64)
+        part = cat_codes.astype(np.uint64)
+        part <<= np.uint64(u_bits)
+        key |= part
+        key |= u_codes.astype(np.uint64)
+        del part
         keys, counts = _sorted_runs(key)
         d = (keys >> np.uint64(cat_bits + u_bits)).astype(np.int64) + day0
         c = ((keys >> np.uint64(u_bits)) & np.uint64((1 << cat_bits) - 1)).astype(np.int64)

@@ -554,14 +554,15 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 return pa.concat_tables([_conform(old, INCIDENTS_SCHEMA, plain=True),
                                          _to_arrow(new, INCIDENTS_SCHEMA, plain=True)])
 
-            # Built by the store's writer threads, longest first: the cell cube's
-            # single-threaded passes leave the second core to encode the incidents.
+            # Built by the store's two writer threads in this order: one builds the
+            # district cube while the early cell cube finishes, then encodes the cell
+            # cube; the other encodes the incidents, the longest single job.
+            tables["cube_district"] = lambda: cubes.district_cube_arrays(ubigeo, days, cats)
+            tables["incidents"] = incidents_table
             if early_cube is not None and not has_old:
                 tables["cube_cell"] = early_cube.result
             else:  # another ingest got in first: count all the store's points
                 tables["cube_cell"] = lambda: cubes.cell_cube_arrays(all_fine, days, cats, list(CUBE_RESOLUTIONS))
-            tables["incidents"] = incidents_table
-            tables["cube_district"] = lambda: cubes.district_cube_arrays(ubigeo, days, cats)
             store_n = len(days)
             coverage = _day_coverage(days)
             timer.lap("cubes")
