@@ -164,6 +164,18 @@ def sharing_store(tmp_path_factory):
     return build_sharing_store(tmp_path_factory.mktemp("sharing") / "store", inc), inc
 
 
+@pytest.fixture(scope="session")
+def sharing_path(sharing_store):
+    """The small sharing store's folder."""
+    return sharing_store[0]
+
+
+@pytest.fixture(scope="session")
+def sharing_rows(sharing_store):
+    """The small sharing store's incidents (pandas, read-only)."""
+    return sharing_store[1]
+
+
 
 # --- access (dashboard.auth): one official account and a browser-like login ---------------
 _OFFICIAL = ("ana", "correct horse battery")

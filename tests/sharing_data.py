@@ -66,3 +66,11 @@ def build_sharing_store(path, incidents, *, synthetic: bool = True):
                   meta={"synthetic": synthetic, "dataset": "sharing test store", "h3_resolution": 9,
                         "cube_resolutions": [7, 8, 9, 10], "coverage": {"start": "2023-06-01", "end": "2023-12-31"}})
     return path
+
+
+def in_window(incidents, start: str = "2023-09-01", end: str = "2023-10-31"):
+    """The incidents (pandas) of days ``start..end`` inclusive."""
+    import numpy as np
+
+    day = incidents["day"].to_numpy()
+    return incidents[(day >= np.datetime64(start)) & (day <= np.datetime64(end))]

@@ -24,7 +24,7 @@ from dashboard.testing import response_values, update_request
 from geo.errors import HexwatchError
 from geo.h3index import latlng_to_cells
 from geo.privacy import is_sensitive
-from sharing_data import sharing_districts
+from sharing_data import in_window, sharing_districts
 from served import hexwatch_serve
 
 K = 5
@@ -35,19 +35,9 @@ ALL_BOUNDS = [[-12.2, -77.3], [-11.8, -76.8]]  # the two Lima squares, padded
 
 
 @pytest.fixture(scope="module")
-def store(sharing_store):
-    return sharing_store[0]
-
-
-@pytest.fixture(scope="module")
-def incidents(sharing_store):
-    return sharing_store[1]
-
-
-@pytest.fixture(scope="module")
-def app(store, official_users):
+def app(sharing_path, official_users):
     # Many tests here sign in from the same address: a login limit that they never reach.
-    return create_app(store, districts=sharing_districts(),
+    return create_app(sharing_path, districts=sharing_districts(),
                       access=AccessConfig(users=official_users, secret_key=TEST_SECRET_KEY,
                                           rate_limits={"login": "1000 per minute"}))
 
@@ -68,11 +58,6 @@ def call(app, client, output, values, changed="state.data"):
     return client.post("/_dash-update-component", json=update_request(app, output, values, changed))
 
 
-def in_window(incidents, start="2023-09-01", end="2023-10-31"):
-    day = incidents["day"].to_numpy()
-    return incidents[(day >= np.datetime64(start)) & (day <= np.datetime64(end))]
-
-
 def decode(payload):
     """Cells, counts and centres (micro-degrees) of a hex payload (layout: dashboard/mapdata.py)."""
     raw = base64.urlsafe_b64decode(payload["buf"])
@@ -86,17 +71,17 @@ def decode(payload):
 # -- the must-show: an official callback refuses anonymous requests --------------------------
 
 
-def test_anonymous_post_for_the_district_table_gets_403_and_no_data_an_official_gets_the_rows(app, official, incidents):
+def test_anonymous_post_for_the_district_table_gets_403_and_no_data_an_official_gets_the_rows(app, official, sharing_rows):
     body = {"state.data": state(app)}
     r = call(app, app.server.test_client(), "district-table.rowData", body)
     assert r.status_code == 403 and b"rowData" not in r.data and b"150132" not in r.data
     r = call(app, official, "district-table.rowData", body)
     assert r.status_code == 200
     rows = {row["ubigeo"]: row["n"] for row in response_values(r.get_json())["district-table.rowData"]}
-    assert rows == in_window(incidents)["ubigeo"].value_counts().to_dict()
+    assert rows == in_window(sharing_rows)["ubigeo"].value_counts().to_dict()
 
 
-def test_the_map_at_resolution_10_is_exact_for_an_official_and_public_for_everyone_else(app, official, incidents):
+def test_the_map_at_resolution_10_is_exact_for_an_official_and_public_for_everyone_else(app, official, sharing_rows):
     values = {"state.data": state(app, Q + "&zoomres=0&res=10"), "map.zoom": 16, "map.bounds": ALL_BOUNDS}
     anon = call(app, app.server.test_client(), "hex-payload.data", values)
     assert anon.status_code == 200
@@ -107,7 +92,7 @@ def test_the_map_at_resolution_10_is_exact_for_an_official_and_public_for_everyo
     r = call(app, official, "hex-payload.data", values)
     payload = response_values(r.get_json())["hex-payload.data"]
     cells, counts, _, _ = decode(payload)
-    lima = in_window(incidents)
+    lima = in_window(sharing_rows)
     lima = lima[lima["ubigeo"] != "200601"]
     assert payload["res"] == 10 and counts.sum() == len(lima) and "clab" not in payload
     fine = latlng_to_cells(lima["lat"].to_numpy(), lima["lon"].to_numpy(), 10)
@@ -115,7 +100,7 @@ def test_the_map_at_resolution_10_is_exact_for_an_official_and_public_for_everyo
     assert {c: x for c, x in zip(cells.tolist(), counts.tolist()) if x} == dict(zip(cell.tolist(), n.tolist()))
 
 
-def test_points_are_for_officials_only(app, official, incidents):
+def test_points_are_for_officials_only(app, official, sharing_rows):
     box = [[-12.02, -77.0], [-12.0, -76.97]]  # a corner of the SJL square
     values = {"state.data": state(app, Q), "map.zoom": 17, "map.bounds": box}
     r = call(app, app.server.test_client(), "points.data", values)
@@ -125,7 +110,7 @@ def test_points_are_for_officials_only(app, official, incidents):
     got = {tuple(f["geometry"]["coordinates"]) for f in out["points.data"]["features"]}
     (s, w), (n, e) = box
     dy, dx = (n - s) * 0.25, (e - w) * 0.25  # the map asks for a padded viewport
-    inc = in_window(incidents)
+    inc = in_window(sharing_rows)
     inside = inc[inc["lat"].between(s - dy, n + dy) & inc["lon"].between(w - dx, e + dx)]
     assert 0 < len(got) == len(inside)
     assert got == set(zip(inside["lon"].round(6), inside["lat"].round(6)))
@@ -154,7 +139,7 @@ PUBLIC_QUERIES = [
 
 
 @pytest.mark.parametrize("query", PUBLIC_QUERIES)
-def test_public_map_responses_hold_no_count_below_k_no_fine_cell_no_point_no_sensitive_category(app, incidents, query):
+def test_public_map_responses_hold_no_count_below_k_no_fine_cell_no_point_no_sensitive_category(app, sharing_rows, query):
     values = {"state.data": state(app, query), "map.zoom": 16, "map.bounds": ALL_BOUNDS}
     r = call(app, app.server.test_client(), "hex-payload.data", values)
     assert r.status_code == 200
@@ -165,10 +150,10 @@ def test_public_map_responses_hold_no_count_below_k_no_fine_cell_no_point_no_sen
     assert (counts[exact] >= K).all() and ((base == 0) | (base >= K)).all()
     labels = np.array(payload["clab"], dtype=object)
     assert all(lab in ("0", f"< {K}") or "–" in lab for lab in labels[~exact])  # 0 is exact: nothing there
-    micro = set(zip(np.round(incidents["lat"] * 1e6).astype(int), np.round(incidents["lon"] * 1e6).astype(int)))
+    micro = set(zip(np.round(sharing_rows["lat"] * 1e6).astype(int), np.round(sharing_rows["lon"] * 1e6).astype(int)))
     assert not centres & micro and b'"Point"' not in r.data
     text = r.data.decode()
-    assert not any(is_sensitive([c])[0] and c in text for c in incidents["category"].unique())
+    assert not any(is_sensitive([c])[0] and c in text for c in sharing_rows["category"].unique())
 
 
 def test_the_public_grid_hides_cells_the_official_map_shows_below_k(app, official):
@@ -193,8 +178,8 @@ def test_the_public_is_never_offered_a_sensitive_category_nor_official_sections(
     assert "violencia familiar" in full and '"points"' in full and "section-trends" in full and "logout-btn" in full
 
 
-def test_a_public_only_site_has_no_login(store, official_users, official_login):
-    app = create_app(store, districts=sharing_districts(), public=True,
+def test_a_public_only_site_has_no_login(sharing_path, official_users, official_login):
+    app = create_app(sharing_path, districts=sharing_districts(), public=True,
                      access=AccessConfig(users=official_users, secret_key=TEST_SECRET_KEY))
     client = app.server.test_client()
     assert "password" not in client.get("/login").get_data(as_text=True)  # Dash's own page, not a form
@@ -248,8 +233,8 @@ def _dicts(tree):
             yield from _dicts(v)
 
 
-def test_login_attempts_are_rate_limited(store, official_users, log_in):
-    app = create_app(store, districts=sharing_districts(),
+def test_login_attempts_are_rate_limited(sharing_path, official_users, log_in):
+    app = create_app(sharing_path, districts=sharing_districts(),
                      access=AccessConfig(users=official_users, secret_key=TEST_SECRET_KEY,
                                          rate_limits={"login": "3 per minute"}))
     client = app.server.test_client()
@@ -261,10 +246,10 @@ def test_login_attempts_are_rate_limited(store, official_users, log_in):
     assert log_in(elsewhere).status_code == 303
 
 
-def test_workers_sharing_the_key_file_accept_each_others_sessions(store, official_users, tmp_path, monkeypatch, log_in):
+def test_workers_sharing_the_key_file_accept_each_others_sessions(sharing_path, official_users, tmp_path, monkeypatch, log_in):
     monkeypatch.setenv("HEXWATCH_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.delenv("HEXWATCH_SECRET_KEY", raising=False)
-    a, b = (create_app(store, districts=sharing_districts(), access=AccessConfig(users=official_users))
+    a, b = (create_app(sharing_path, districts=sharing_districts(), access=AccessConfig(users=official_users))
             for _ in range(2))
     client = a.server.test_client()
     assert log_in(client).status_code == 303
@@ -274,7 +259,7 @@ def test_workers_sharing_the_key_file_accept_each_others_sessions(store, officia
 
 
 def test_both_gunicorn_workers_of_hexwatch_serve_accept_a_login_without_a_configured_key(
-        store, tmp_path, official_login, boundary_cache):  # served apps draw the fetched study districts
+        sharing_path, tmp_path, official_login, boundary_cache):  # served apps draw the fetched study districts
     import re
     import urllib.parse
     import urllib.request
@@ -284,7 +269,7 @@ def test_both_gunicorn_workers_of_hexwatch_serve_accept_a_login_without_a_config
     env = {**os.environ, "HEXWATCH_USERS": f"{name}:{hash_password(password)}",
            "HEXWATCH_CONFIG_DIR": str(tmp_path / "config")}
     env.pop("HEXWATCH_SECRET_KEY", None)
-    with hexwatch_serve(store, env=env) as url:
+    with hexwatch_serve(sharing_path, env=env) as url:
         with urllib.request.urlopen(url + "/login", timeout=60) as r:
             cookie = r.headers["Set-Cookie"].split(";")[0]
             token = re.search(r"name='csrf' value='([^']+)'", r.read().decode()).group(1)
@@ -374,10 +359,10 @@ def test_hexwatch_users_hash_password_makes_an_entry_the_users_file_accepts(tmp_
     assert r.returncode == 2 and "at least 8" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_serve_stops_at_a_bad_users_file_before_starting_a_server(store, tmp_path):
+def test_serve_stops_at_a_bad_users_file_before_starting_a_server(sharing_path, tmp_path):
     bad = tmp_path / "users.toml"
     bad.write_text('[users.ana]\npassword_hash = "hunter2"\n')
-    r = hexwatch("serve", "--store", str(store), "--port", "0", "--users", str(bad))
+    r = hexwatch("serve", "--store", str(sharing_path), "--port", "0", "--users", str(bad))
     assert r.returncode == 2 and "hash-password" in r.stderr and "Listening" not in r.stderr
 
 

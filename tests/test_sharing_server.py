@@ -11,7 +11,6 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,7 +19,7 @@ from dashboard.access import AccessConfig
 from dashboard.state import UIState
 from dashboard.testing import response_values, update_request
 from geo.viewspec import View
-from sharing_data import sharing_districts
+from sharing_data import in_window, sharing_districts
 
 K = 5
 TEST_SECRET_KEY = "test-secret-key-" + "y" * 32
@@ -29,18 +28,8 @@ PLANTED = "<script>window.__pwned=1</script>"
 
 
 @pytest.fixture(scope="module")
-def store(sharing_store):
-    return sharing_store[0]
-
-
-@pytest.fixture(scope="module")
-def incidents(sharing_store):
-    return sharing_store[1]
-
-
-@pytest.fixture(scope="module")
-def app(store, official_users):
-    return create_app(store, districts=sharing_districts(), access=AccessConfig(
+def app(sharing_path, official_users):
+    return create_app(sharing_path, districts=sharing_districts(), access=AccessConfig(
         users=official_users, secret_key=TEST_SECRET_KEY,
         rate_limits={"embed": "1000 per minute", "export": "1000 per minute", "login": "1000 per minute"}))
 
@@ -55,11 +44,6 @@ def official(app, log_in):
     client = app.server.test_client()
     assert log_in(client).status_code == 303
     return client
-
-
-def in_window(incidents, start="2023-09-01", end="2023-10-31"):
-    day = incidents["day"].to_numpy()
-    return incidents[(day >= np.datetime64(start)) & (day <= np.datetime64(end))]
 
 
 def filename(response) -> str:
@@ -108,7 +92,7 @@ def test_embed_errors_are_400_with_one_line_saying_what_to_do(anon, query, messa
 # -- /export --------------------------------------------------------------------------------
 
 
-def test_anonymous_exports_follow_the_public_rules_officials_get_exact_counts(anon, official, incidents):
+def test_anonymous_exports_follow_the_public_rules_officials_get_exact_counts(anon, official, sharing_rows):
     r = anon.get(f"/export?fmt=geojson&{VIEW}&res=10")
     assert r.status_code == 200 and r.mimetype == "application/geo+json"
     doc = r.get_json()
@@ -124,7 +108,7 @@ def test_anonymous_exports_follow_the_public_rules_officials_get_exact_counts(an
     doc = r.get_json()
     hexes = [f["properties"] for f in doc["features"] if f["properties"]["layer"] == "hex"]
     assert {h["resolution"] for h in hexes} == {10} and doc["hexwatch"]["public"] is False
-    assert sum(h["count"] for h in hexes) == len(in_window(incidents))
+    assert sum(h["count"] for h in hexes) == len(in_window(sharing_rows))
     assert "public" not in filename(r) and r.headers["Cache-Control"] == "private, no-store"
 
 
@@ -163,8 +147,8 @@ def test_export_file_names_are_sanitised(official):
 # -- limits and headers ----------------------------------------------------------------------
 
 
-def test_embed_and_export_are_rate_limited_per_client(store):
-    app = create_app(store, districts=sharing_districts(), public=True,
+def test_embed_and_export_are_rate_limited_per_client(sharing_path):
+    app = create_app(sharing_path, districts=sharing_districts(), public=True,
                      access=AccessConfig(rate_limits={"embed": "2 per minute", "export": "1 per minute"}))
     client = app.server.test_client()
     assert [client.get(f"/embed?{VIEW}").status_code for _ in range(3)] == [200, 200, 429]
