@@ -47,7 +47,7 @@ from h3ronpy import vector as _h3v
 import geo
 from geo import privacy
 from geo.errors import HexwatchError
-from geo.h3index import CUBE_RESOLUTIONS, cells_to_parent, cells_to_str
+from geo.h3index import CUBE_RESOLUTIONS, cells_to_latlng, cells_to_parent, cells_to_str
 from geo.store import Store, atomic_write_bytes, write_json
 from geo.viewspec import View, in_area
 from geo.views import change_pct, locate_points, open_views
@@ -190,7 +190,7 @@ def grid_cube(store: Store, grid: privacy.PublicGrid, start: date | None = None,
 
 #: Whole published grids, by store version and grid (see :func:`published_grid`).
 _PUBLISHED: dict[tuple, pd.DataFrame] = {}
-_PUBLISHED_LOCK = threading.Lock()
+_CACHES_LOCK = threading.Lock()  # guards this module's per-process caches
 _PUBLISHED_KEEP = 4
 
 
@@ -206,7 +206,7 @@ def published_grid(store: Store, grid: privacy.PublicGrid) -> pd.DataFrame:
     """
     key = (str(store.root), store.version, grid.k, grid.resolution, grid.period,
            tuple(sorted(grid.groups.items())), tuple(grid.sensitive))
-    with _PUBLISHED_LOCK:  # one computation at a time: a second request waits for the first's result
+    with _CACHES_LOCK:  # one computation at a time: a second request waits for the first's result
         if key not in _PUBLISHED:
             while len(_PUBLISHED) >= _PUBLISHED_KEEP:
                 _PUBLISHED.pop(next(iter(_PUBLISHED)))
@@ -223,7 +223,7 @@ _CENTRES_KEEP = 4
 def _centre_ubigeos(cells: np.ndarray, districts: gpd.GeoDataFrame) -> np.ndarray:
     """The district (object array, ``None`` outside) of each cell's centre; each cell is
     located once per boundary set and process (public views share most of their cells)."""
-    with _PUBLISHED_LOCK:
+    with _CACHES_LOCK:
         entry = _CENTRES.get(id(districts))
     known, ubigeos = (entry[1], entry[2]) if entry is not None and entry[0] is districts else \
         (np.zeros(0, np.uint64), np.zeros(0, object))
@@ -232,12 +232,11 @@ def _centre_ubigeos(cells: np.ndarray, districts: gpd.GeoDataFrame) -> np.ndarra
     if hit.all():
         return ubigeos[pos]
     new = np.unique(cells[~hit])
-    centres = pa.record_batch(_h3v.cells_to_coordinates(new))
-    found = locate_points(centres.column("lat").to_numpy(), centres.column("lng").to_numpy(), districts)
+    found = locate_points(*cells_to_latlng(new), districts)
     all_cells = np.concatenate([known, new])
     order = np.argsort(all_cells, kind="stable")
     known, ubigeos = all_cells[order], np.concatenate([ubigeos, found])[order]
-    with _PUBLISHED_LOCK:
+    with _CACHES_LOCK:
         _CENTRES.pop(id(districts), None)
         while len(_CENTRES) >= _CENTRES_KEEP:
             _CENTRES.pop(next(iter(_CENTRES)))

@@ -307,13 +307,6 @@ def _to_arrow(frame: pl.DataFrame, schema: pa.Schema, *, plain: bool = False) ->
     return _conform(frame.to_arrow(), schema, plain=plain)
 
 
-def _coverage(days: pl.Series) -> dict[str, str] | None:
-    days = days.drop_nulls()
-    if not len(days):
-        return None
-    return {"start": str(days.min()), "end": str(days.max())}
-
-
 def _day_coverage(days: np.ndarray) -> dict[str, str] | None:
     """First and last day of days since 1970-01-01."""
     if not len(days):
@@ -597,7 +590,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             n_reported_ubigeo=n_reported if locator is not None else 0, n_reported_ubigeo_mismatch=n_mismatch,
             boundaries=label, h3_resolution=resolution,
             cube_resolutions=list(CUBE_RESOLUTIONS),
-            coverage=_coverage(new["day"]), store_incidents=store_n,
+            coverage=_day_coverage(_day_numbers(new["day"])), store_incidents=store_n,
             store_district_months=_rows(current, "district_month"), notes=notes, started_at=started,
         )
         if locator is not None and added and report.n_outside_districts > added / 2:

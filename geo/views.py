@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from geo.errors import HexwatchError
+from geo.h3index import cells_to_latlng
 from geo.privacy import PublicGrid, is_sensitive, public_ingest_report
 from geo.store import Store
 from geo.viewspec import in_area
@@ -129,10 +130,7 @@ class _CellCube:
 
     @cached_property
     def centres(self) -> tuple[np.ndarray, np.ndarray]:
-        from h3ronpy import vector as h3v
-
-        rb = h3v.cells_to_coordinates(self.cells)
-        return (np.asarray(pa.array(rb.column("lat"))), np.asarray(pa.array(rb.column("lng"))))
+        return cells_to_latlng(self.cells)
 
     @cached_property
     def area_km2(self) -> np.ndarray:
