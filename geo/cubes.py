@@ -51,6 +51,10 @@ CUBE_DISTRICT_SCHEMA = pa.schema([("ubigeo", pa.string()), ("day", pa.date32()),
                                   ("n", pa.int32())])
 
 _MODE_CELL = np.uint64(1) << np.uint64(59)
+# The district cube counts in a dense table when it has at most this many cells per
+# input row (or this many in all): a bincount beats a sort until the table dwarfs the input.
+_DENSE_BINS_PER_ROW = 2
+_DENSE_MIN_BINS = 1 << 16
 
 
 def _frame(data) -> pl.DataFrame:
@@ -226,8 +230,25 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
     if not len(days):
         return _CUBE_DISTRICT_BUILT.empty_table()
     day0 = int(days.min())
-    u_bits, cat_bits, day_bits = _bits(len(names)), _bits(len(cats)), _bits(int(days.max()) - day0 + 1)
-    if u_bits + cat_bits + day_bits <= 64:
+    n_days = int(days.max()) - day0 + 1
+    u_bits, cat_bits, day_bits = _bits(len(names)), _bits(len(cats)), _bits(n_days)
+    per_day = max(len(cats), 1) * max(len(names), 1)
+    if n_days * per_day <= max(_DENSE_BINS_PER_ROW * len(days), _DENSE_MIN_BINS):
+        # Few enough (day, category, district) combinations to count them all in one
+        # table: a bincount instead of a sort (10M points, 1,461 days x 8 categories x
+        # 58 districts: 0.05 s instead of 0.4 s). The linear index keeps the cube's order.
+        key = days - day0
+        key *= per_day
+        key += cat_codes * max(len(names), 1)
+        key += u_codes
+        counts = np.bincount(key, minlength=n_days * per_day)
+        del key
+        keys = np.flatnonzero(counts)
+        counts = counts[keys]
+        d, rest = np.divmod(keys, per_day)
+        d += day0
+        c, u = np.divmod(rest, max(len(names), 1))
+    elif u_bits + cat_bits + day_bits <= 64:
         key = days - day0  # >= 0: its bits read the same as uint64
         key <<= cat_bits + u_bits
         key = key.view(np.uint64)

@@ -128,9 +128,8 @@ class DistrictLocator:
         slot = self._slots(cells)
         if self._pending and self._path is not None and self._pending * 20 >= len(self._cells):
             self.save()  # grow-by-5% rule: rewrites stay proportional to the table's size
-        rows = np.full(len(cells), _OUTSIDE, dtype=np.int32)
-        known = slot >= 0
-        rows[known] = self._owner[slot[known]]
+        # Slot -1 (cell 0) picks the appended "outside": one gather for every point.
+        rows = np.append(self._owner, np.int32(_OUTSIDE))[slot]
         border = np.flatnonzero(rows == _BORDER)
         if border.size:
             rows[border] = self._exact(border, slot[border], lon, lat)
@@ -237,11 +236,15 @@ class DistrictLocator:
         cells = np.asarray(cells, dtype=np.uint64)
         if cells.shape != (n,):
             raise ValueError(f"cells must hold one cell per point ({n}), got shape {cells.shape}")
-        res = np.unique(cell_resolution(cells[cells != 0]))
         # H3 is not exactly nested (a child pokes out of its parent), so the parent of
         # a point's fine cell may not hold the point: only same-resolution cells do.
-        if res.size and res.tolist() != [self.resolution]:
-            raise ValueError(f"cells are at resolution {res.tolist()}, the locator at {self.resolution}; "
+        # Cells sharing their top 12 bits (mode, resolution) with both the smallest and
+        # the largest non-zero cell share them all: two reductions, no sort of every point.
+        top = (1 << 7) | self.resolution  # cell mode 1, then the resolution
+        lo, hi = (int((cells - np.uint64(1)).min()) + 1, int(cells.max())) if n else (top << 52, top << 52)
+        if hi and (lo >> 52 != top or hi >> 52 != top):
+            res = np.unique(cell_resolution(cells[cells != 0])).tolist()
+            raise ValueError(f"cells are at resolution {res}, the locator at {self.resolution}; "
                              f"pass cells at {self.resolution} or build the locator at theirs")
         return cells
 

@@ -107,6 +107,29 @@ def test_district_cube_counts_located_rows_only():
     pd.testing.assert_series_equal(got.sort_index(), ref.sort_index(), check_dtype=False, check_names=False)
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 400), st.integers(0, 2**31 - 1), st.integers(1, 6), st.integers(0, 3_000))
+def test_district_cube_dense_count_equals_the_sorted_path_row_for_row(n, seed, n_categories, span_days):
+    # The dense count and the sort must agree exactly, order included (day, category, ubigeo).
+    import geo.cubes as cubes
+
+    rng = np.random.default_rng(seed)
+    days = rng.integers(19_000, 19_001 + span_days, n)
+    cats = [f"c{i}" for i in rng.integers(0, n_categories, n)]
+    ubigeos = [None if k == 0 else f"15{k:04d}" for k in rng.integers(0, 9, n)]
+    dense = cubes.district_cube_arrays(ubigeos, days, cats)
+    try:
+        cubes._DENSE_BINS_PER_ROW, cubes._DENSE_MIN_BINS = 0, 0
+        by_sort = cubes.district_cube_arrays(ubigeos, days, cats)
+    finally:
+        cubes._DENSE_BINS_PER_ROW, cubes._DENSE_MIN_BINS = 2, 1 << 16
+    assert dense.cast(cubes.CUBE_DISTRICT_SCHEMA).equals(by_sort.cast(cubes.CUBE_DISTRICT_SCHEMA))
+    frame = dense.cast(cubes.CUBE_DISTRICT_SCHEMA).to_pandas()
+    assert frame["n"].sum() == sum(u is not None for u in ubigeos)
+    assert list(frame.itertuples(index=False)) == sorted(frame.itertuples(index=False),
+                                                       key=lambda r: (r.day, r.category, r.ubigeo))
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.dates(dt.date(2000, 1, 1), dt.date(2030, 12, 31)), st.integers(1, 50)), min_size=1, max_size=40))
 def test_weekly_weeks_start_monday_and_keep_totals(rows):

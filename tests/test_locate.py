@@ -220,6 +220,12 @@ def test_bad_arguments_are_refused(study_districts):
     for res in (8, 10):  # not even finer cells: a parent need not hold its child's points
         with pytest.raises(ValueError, match="the locator at 9"):
             loc.positions(np.array([-12.0]), np.array([-77.0]), cells=latlng_to_cells(np.array([-12.0]), np.array([-77.0]), res))
+    lat3, lon3 = np.array([-12.0, -12.0, -12.1]), np.array([-77.0, -77.0, -77.1])
+    mixed = np.r_[latlng_to_cells(lat3[:2], lon3[:2], 9), latlng_to_cells(lat3[2:], lon3[2:], 8)]
+    mixed[1] = 0  # no cell: allowed beside cells at the locator's resolution, not beside others
+    with pytest.raises(ValueError, match=r"resolution \[8, 9\], the locator at 9"):
+        loc.positions(lat3, lon3, cells=mixed)
+    assert loc.positions(lat3[:2], lon3[:2], cells=mixed[:2]).tolist() == loc.positions(lat3[:2], lon3[:2])[:1].tolist() + [-1]
     with pytest.raises(ValueError, match="resolution must be"):
         DistrictLocator(study_districts.iloc[:5], resolution=4)
     with pytest.raises(HexwatchError, match="ubigeo"):
