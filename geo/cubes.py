@@ -73,17 +73,18 @@ def _days(s: pl.Series) -> np.ndarray:
 
 
 def _codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:
-    """Category codes in alphabetical order of the categories, and the categories.
+    """Category codes (unsigned integers) in alphabetical order of the categories, and
+    the categories.
 
     An ``Enum`` column with sorted categories is used as it is (ingest codes once for
-    both cubes)."""
+    both cubes), without a copy when it has no nulls."""
     if isinstance(s.dtype, pl.Enum):
         cats = s.dtype.categories.to_list()
         if cats == sorted(cats):
-            return s.to_physical().fill_null(0).to_numpy().astype(np.int64), cats
+            return s.to_physical().fill_null(0).to_numpy(), cats
     s = s.cast(pl.String)
     cats = sorted(s.drop_nulls().unique().to_list())
-    codes = s.cast(pl.Enum(cats)).to_physical().fill_null(0).to_numpy().astype(np.int64) if cats else np.zeros(len(s), np.int64)
+    codes = s.cast(pl.Enum(cats)).to_physical().fill_null(0).to_numpy() if cats else np.zeros(len(s), np.uint32)
     return codes, cats
 
 
@@ -94,18 +95,7 @@ def _bits(n_values: int) -> int:
 def _sorted_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values of ``key`` in ascending order and how often each occurs (parallel sort)."""
     runs = pl.Series("k", key, dtype=pl.UInt64).sort(multithreaded=True).rle().struct.unnest()
-    return runs["value"].to_numpy(), runs["len"].to_numpy().astype(np.int64)
-
-
-def _runs(sorted_key: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys of a sorted array and the summed ``weights`` of each."""
-    if not len(sorted_key):
-        return sorted_key, weights
-    first = np.empty(len(sorted_key), bool)
-    first[0] = True
-    np.not_equal(sorted_key[1:], sorted_key[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    return sorted_key[starts], np.add.reduceat(weights, starts)
+    return runs["value"].to_numpy(), runs["len"].to_numpy().view(np.int32)  # run lengths < 2^31
 
 
 def _category_array(codes: np.ndarray, cats: list[str]) -> pa.Array:
@@ -134,72 +124,104 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
     """The cell cube (store schema, Arrow; ``category`` as a dictionary) from parallel arrays of points.
 
     ``cells``: ``uint64`` H3 cells at ``max(resolutions)`` or finer (``0`` = no cell,
-    skipped); ``days``: days since 1970-01-01; ``categories``: text per point.
+    skipped); ``days``: days since 1970-01-01 (any integer type); ``categories``: text
+    per point.
     """
     resolutions = sorted({int(r) for r in resolutions}, reverse=True)
     if not resolutions:
         raise ValueError("give at least one cube resolution")
     finest = resolutions[0]
     cells = np.asarray(cells, dtype=np.uint64)
-    days = np.asarray(days, np.int64)
+    days = np.asarray(days)
     cat_codes, cats = _codes(pl.Series("category", categories))
-    keep = cells != 0
-    if not keep.all():
+    lowest = int(cells.min()) if len(cells) else None
+    if lowest == 0:
+        keep = cells != 0
         cells, days, cat_codes = cells[keep], days[keep], cat_codes[keep]
-    if not len(cells):
+        lowest = int(cells.min()) if len(cells) else None
+    if lowest is None:
         return _CUBE_CELL_BUILT.empty_table()
-    res = cell_resolution(cells)
-    if int(res.min()) != finest or int(res.max()) != finest:
+    # Cells whose top 12 bits (mode, resolution) equal both the smallest and the
+    # largest cell's are all at that resolution: two reductions, no per-point array.
+    top = (1 << 7) | finest
+    if lowest >> 52 != top or int(cells.max()) >> 52 != top:
         cells = cells_to_parent(cells, finest)
-    day0 = int(days.min())
+    day0, day1 = int(days.min()), int(days.max())
     cell_bits = 7 + 3 * finest  # base cell + one 3-bit digit per resolution
-    cat_bits, day_bits = _bits(len(cats)), _bits(int(days.max()) - day0 + 1)
+    cat_bits, day_bits = _bits(len(cats)), _bits(day1 - day0 + 1)
     if cell_bits + cat_bits + day_bits > 64:
-        return _cell_cube_groupby(cells, days, cat_codes, cats, resolutions)
-    # In place, one temporary per part: at 10M points each extra array costs ~30 ms.
-    key = cells >> np.uint64(3 * (15 - finest))
-    key &= np.uint64((1 << cell_bits) - 1)
-    part = days - day0  # >= 0, so its bits read the same as uint64
-    part <<= cell_bits + cat_bits
-    key |= part.view(np.uint64)
-    part = cat_codes.astype(np.uint64)
-    part <<= np.uint64(cell_bits)
-    key |= part
-    del part
-    keys, counts = _sorted_runs(key)
-    del key
-    levels = []
-    for r in resolutions:
-        if r != finest:
-            # Dropping one resolution's digit keeps the keys sorted: equal runs are parents.
-            keys, counts = _runs(keys >> np.uint64(3 * (prev - r)), counts)
-        levels.append((r, keys, counts))
-        prev = r
+        return _cell_cube_groupby(cells, days.astype(np.int64), cat_codes, cats, resolutions)
+    keys, counts = _sorted_runs(_packed_keys(cells, days, day0, cat_codes, cell_bits, cat_bits, finest))
+    # Every level holds the same (day, category) pairs: found once, on the coarsest.
+    levels = _levels(keys, counts, resolutions)
+    coarse = levels[-1][1] >> np.uint64(cell_bits - 3 * (finest - resolutions[-1]))
+    pairs = coarse[_run_starts(coarse)]
+    pair_day = (pairs >> np.uint64(cat_bits)).astype(np.int32) + np.int32(day0)
+    pair_cat = (pairs & np.uint64((1 << cat_bits) - 1)).astype(np.int32)
+    categories_text = pa.array(cats, type=pa.string())
 
     def level_table(level) -> pa.Table:
-        # In-place arithmetic on one copy per column: the finest levels have about one
-        # row per incident, so each extra temporary costs as much as the sort.
         r, k, c = level
         bits = cell_bits - 3 * (finest - r)
-        cell = k & np.uint64((1 << bits) - 1)
+        # Keys are sorted by (day, category) first: each pair's rows are one stretch,
+        # found by binary search, and its day and category are repeated over it.
+        bounds = np.searchsorted(k, pairs << np.uint64(bits))
+        lengths = np.diff(bounds, append=len(k))
+        cell = k & np.uint64((1 << bits) - 1)  # one copy, then in place
         cell <<= np.uint64(3 * (15 - r))
         cell |= _MODE_CELL | (np.uint64(r) << np.uint64(52)) | np.uint64((1 << (3 * (15 - r))) - 1)
-        day = (k >> np.uint64(bits + cat_bits)).astype(np.int32)
-        day += np.int32(day0)
-        cat = (k >> np.uint64(bits)).astype(np.int32)
-        cat &= np.int32((1 << cat_bits) - 1)
         return pa.table({
             "resolution": pa.array(np.full(len(k), r, np.int8)),
             "cell": pa.array(cell, pa.uint64()),
-            "day": pa.array(day, pa.int32()).view(pa.date32()),
-            "category": _category_array(cat, cats),
-            "n": pa.array(c.astype(np.int32)),
+            "day": pa.array(np.repeat(pair_day, lengths), pa.int32()).view(pa.date32()),
+            "category": pa.DictionaryArray.from_arrays(pa.array(np.repeat(pair_cat, lengths)), categories_text),
+            "n": pa.array(c.astype(np.int32, copy=False)),
         }, schema=_CUBE_CELL_BUILT)
 
     # Arrow and NumPy release the GIL: the levels are decoded side by side.
     with ThreadPoolExecutor(max_workers=min(len(levels), _workers())) as pool:
         tables = list(pool.map(level_table, levels[::-1]))
     return pa.concat_tables(tables)
+
+
+def _packed_keys(cells: np.ndarray, days: np.ndarray, day0: int, cat_codes: np.ndarray, cell_bits: int,
+                 cat_bits: int, finest: int) -> np.ndarray:
+    """``day | category | base cell and digits`` as one ``uint64`` per point, built in
+    place with one scratch array (at 10M points each fresh array costs ~40 ms of page
+    faults, more than the arithmetic)."""
+    key = cells >> np.uint64(3 * (15 - finest))
+    key &= np.uint64((1 << cell_bits) - 1)
+    part = np.subtract(days, day0, dtype=np.int64)  # >= 0, so its bits read the same as uint64
+    part <<= cell_bits + cat_bits
+    key |= part.view(np.uint64)
+    np.left_shift(cat_codes, cell_bits, out=part, dtype=np.int64, casting="unsafe")
+    key |= part.view(np.uint64)
+    return key
+
+
+def _levels(keys: np.ndarray, counts: np.ndarray, resolutions: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``(resolution, keys, counts)`` from the finest level's sorted distinct keys down:
+    dropping one resolution's digit keeps the keys sorted, so equal runs are parents.
+    The shifted keys and run marks reuse two scratch arrays (at 10M points a fresh
+    array costs more in page faults than the arithmetic)."""
+    scratch, first = np.empty_like(keys), np.empty(len(keys), bool)
+    levels = [(resolutions[0], keys, counts)]
+    for r in resolutions[1:]:
+        prev, k, c = levels[-1]
+        shifted = np.right_shift(k, np.uint64(3 * (prev - r)), out=scratch[:len(k)])
+        starts = _run_starts(shifted, first)
+        levels.append((r, shifted[starts], np.add.reduceat(c, starts) if len(starts) else c))
+    return levels
+
+
+def _run_starts(sorted_key: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
+    """Positions where a new value starts in a sorted array (``scratch``: a bool array at
+    least as long, to reuse)."""
+    first = np.empty(len(sorted_key), bool) if scratch is None else scratch[:len(sorted_key)]
+    if len(first):
+        first[0] = True
+        np.not_equal(sorted_key[1:], sorted_key[:-1], out=first[1:])
+    return np.flatnonzero(first)
 
 
 def _cell_cube_groupby(cells, days, cat_codes, cats, resolutions) -> pa.Table:
@@ -237,9 +259,9 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
         # Few enough (day, category, district) combinations to count them all in one
         # table: a bincount instead of a sort (10M points, 1,461 days x 8 categories x
         # 58 districts: 0.05 s instead of 0.4 s). The linear index keeps the cube's order.
-        key = days - day0
+        key = np.subtract(days, day0, dtype=np.int64)
         key *= per_day
-        key += cat_codes * max(len(names), 1)
+        key += np.multiply(cat_codes, max(len(names), 1), dtype=np.int64)  # codes may be as narrow as uint8
         key += u_codes
         counts = np.bincount(key, minlength=n_days * per_day)
         del key
