@@ -145,7 +145,8 @@ class ParsedFrames:
     n_input: int
     kind: str
     notes: list[str] = field(default_factory=list)
-    #: Where each accepted row came from: its position in the file's table (for :meth:`reject`).
+    #: Where each accepted row came from: its position in the file's table (for
+    #: :meth:`reject`); ``None`` when row ``i`` is the table's row ``i`` (all accepted).
     accepted_pos: np.ndarray | None = None
     raw: _Raw | None = None
 
@@ -168,7 +169,7 @@ class ParsedFrames:
         elif len(detail) == len(mask):
             detail = detail.gather(idx)
         pos = self.accepted_pos[idx] if self.accepted_pos is not None else idx
-        rows = self.raw.row_number[pos] if self.raw is not None else pos + 1
+        rows = self.raw.row_numbers(pos) if self.raw is not None else pos + 1
         raw = self.raw.rows_json(pos) if (with_raw and self.raw is not None) else \
             _nulls("raw", len(idx))
         new = pl.DataFrame({"source_file": pl.repeat(source_file, len(idx), eager=True, dtype=pl.String),
@@ -176,8 +177,7 @@ class ParsedFrames:
                             "detail": detail.alias("detail"), "raw": raw.alias("raw")})
         keep = ~np.asarray(mask, dtype=bool)
         self.accepted = self.accepted.filter(pl.Series(keep))
-        if self.accepted_pos is not None:
-            self.accepted_pos = self.accepted_pos[keep]
+        self.accepted_pos = np.flatnonzero(keep) if self.accepted_pos is None else self.accepted_pos[keep]
         self.rejects = pl.concat([self.rejects, new])
         return new, keep
 
@@ -196,7 +196,9 @@ class _Raw:
     """
 
     table: pa.Table
-    row_number: np.ndarray  # int64, 1-based data row of each table row
+    #: int64, 1-based data row of each table row; ``None`` when it is the position + 1
+    #: (no malformed rows were skipped), so that no per-row array is kept for nothing.
+    row_number: np.ndarray | None
     malformed: pl.DataFrame  # rejects for rows that could not be split into columns
     fmt: str
     notes: list[str] = field(default_factory=list)
@@ -208,6 +210,11 @@ class _Raw:
     @property
     def n_input(self) -> int:
         return self.table.num_rows + self.malformed.height
+
+    def row_numbers(self, idx: np.ndarray) -> np.ndarray:
+        """Data row numbers (1-based) of table positions ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return idx + 1 if self.row_number is None else self.row_number[idx]
 
     def column(self, name: str | None) -> pl.Series | None:
         if name is None:
@@ -539,7 +546,8 @@ def _read_csv(path: Path, layout: tuple[bytes, str, str, list[str]], coded: list
     # Arrow counts the header as row 1 of the file; data rows are numbered from 1.
     bad_rows = np.array([b[0] - 1 for b in bad], dtype=np.int64)
     n_total = table.num_rows + len(bad)
-    row_number = np.setdiff1d(np.arange(1, n_total + 1, dtype=np.int64), bad_rows, assume_unique=True)
+    row_number = np.setdiff1d(np.arange(1, n_total + 1, dtype=np.int64), bad_rows, assume_unique=True) \
+        if len(bad_rows) else None
     malformed = _no_malformed() if not bad else pl.DataFrame({
         "source_file": [path.name] * len(bad),
         "row_number": bad_rows,
@@ -581,7 +589,7 @@ def _read_parquet(path: Path, columns: list[str], coded: list[str] = (), *, earl
         raise HexwatchError(f"cannot read {path.name} as Parquet ({str(exc).splitlines()[0]}); "
                             f"the file may be truncated: export it again") from None
     table = pa.table({name: _valid_text(col) for name, col in zip(columns, table.columns)})
-    return _Raw(table, np.arange(1, table.num_rows + 1, dtype=np.int64), _no_malformed(), "parquet",
+    return _Raw(table, None, _no_malformed(), "parquet",
                 path=path, pruned=len(columns) < len(names), coordinates_sent=bool(early))
 
 
@@ -628,7 +636,7 @@ def _read_geojson(path: Path) -> _Raw:
                            "MultiPolygon", "GeometryCollection", "missing"], dtype=object)
     props = props.append_column("__lon", lon).append_column("__lat", lat)
     props = props.append_column("__geometry_type", pa.array(type_names[gtype], type=pa.string()))
-    return _Raw(props, np.arange(1, props.num_rows + 1, dtype=np.int64), _no_malformed(), "geojson", notes, path=path)
+    return _Raw(props, None, _no_malformed(), "geojson", notes, path=path)
 
 
 def _valid_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -827,7 +835,7 @@ def _rejects_frame(raw: _Raw, idx: np.ndarray, reason: pl.Series, detail: pl.Ser
     """Reject rows for table positions ``idx`` (with their reasons), plus the malformed rows."""
     bad = pl.DataFrame({
         "source_file": pl.repeat(source_file, len(idx), eager=True, dtype=pl.String),
-        "row_number": pl.Series(raw.row_number[idx], dtype=pl.Int64),
+        "row_number": pl.Series(raw.row_numbers(idx), dtype=pl.Int64),
         "reason": reason.alias("reason"),
         "detail": detail.alias("detail"),
         "raw": raw.rows_json(idx),
@@ -892,17 +900,20 @@ def content_ids(time: pl.Series, lat: pl.Series, lon: pl.Series, category: pl.Se
     return pl.select(pl.when(k > 0).then(ids + "-" + k.cast(pl.String)).otherwise(ids)).to_series().alias("incident_id")
 
 
-def _repeated_ids(ids: pl.Series, candidate: np.ndarray, row_number: np.ndarray) -> tuple[np.ndarray, pl.Series]:
+def _repeated_ids(ids: pl.Series, candidate: np.ndarray, raw: _Raw) -> tuple[np.ndarray, pl.Series]:
     """Positions of ``candidate`` rows whose id repeats an earlier candidate's, and why.
 
     Fast path: a per-run 64-bit hash with ``n_unique`` proves the ids distinct without
     sorting the strings; only when it cannot are the repeated ids sought.
     """
-    cand_idx = np.flatnonzero(candidate)
-    sub = ids if len(cand_idx) == len(ids) else ids.gather(cand_idx)  # no copy of every id when all are in
+    every = bool(candidate.all())
+    cand_idx = None if every else np.flatnonzero(candidate)
+    sub = ids if every else ids.gather(cand_idx)  # no copy of every id when all are in
     if sub.hash(seed=0).n_unique() == len(sub):
         return np.zeros(0, np.int64), pl.Series("detail", [], dtype=pl.String)
-    frame = pl.DataFrame({"id": sub, "pos": cand_idx, "row": row_number[cand_idx]})
+    if cand_idx is None:
+        cand_idx = np.arange(len(ids))
+    frame = pl.DataFrame({"id": sub, "pos": cand_idx, "row": raw.row_numbers(cand_idx)})
     dup_ids = frame.group_by("id").len().filter(pl.col("len") > 1)["id"]
     dups = (frame.filter(pl.col("id").is_in(dup_ids.implode())).sort("pos")
             .with_columns(pl.col("row").first().over("id").alias("first_row"), pl.int_range(pl.len()).over("id").alias("k"))
@@ -912,6 +923,26 @@ def _repeated_ids(ids: pl.Series, candidate: np.ndarray, row_number: np.ndarray)
 
 
 # --------------------------------------------------------------------------- points
+
+
+def _may_have_edge_space(col: pa.ChunkedArray) -> bool:
+    """Whether any text value may start or end with whitespace (so stripping could
+    change it), read from the first and last byte of each value: ids are unique, so
+    stripping copies 10M distinct strings for nothing when none has any. Bytes up to
+    space and any non-ASCII byte count as possible whitespace; other types say yes."""
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return True
+    width = np.int64 if pa.types.is_large_string(col.type) else np.int32
+    for chunk in col.chunks:
+        if not len(chunk):
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8) if chunk.buffers()[2] is not None else np.zeros(0, np.uint8)
+        filled = offsets[1:] > offsets[:-1]  # empty and null values have no bytes
+        for edge in (data[offsets[:-1][filled]], data[offsets[1:][filled] - 1]):
+            if ((edge <= 0x20) | (edge >= 0x80)).any():
+                return True
+    return False
 
 
 def _gather(s: pl.Series | None, idx: np.ndarray) -> pl.Series | None:
@@ -945,13 +976,16 @@ def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | Non
     if given is None:
         ids, need = _nulls("incident_id", n), ok
     else:
-        ids = given.cast(pl.String, strict=False).str.strip_chars().alias("incident_id")
+        ids = given.cast(pl.String, strict=False)
+        if _may_have_edge_space(raw.table.column(cols["id"])):
+            ids = ids.str.strip_chars()
+        ids = ids.alias("incident_id")
         need = ok & (ids.is_null() | (ids == "")).to_numpy()
     if need.any():
         at = np.flatnonzero(need)
         ids = ids.scatter(at, content_ids(times.gather(at), lat.gather(at), lon.gather(at), category.gather(at),
                                           subcategory.gather(at)))
-    repeat_idx, repeat_detail = _repeated_ids(ids, ok, raw.row_number)
+    repeat_idx, repeat_detail = _repeated_ids(ids, ok, raw)
     ok[repeat_idx] = False
     idx = np.concatenate([bad_idx, repeat_idx])
     reason = pl.concat([reason, pl.repeat("duplicate_id", len(repeat_idx), eager=True, dtype=pl.String)])
@@ -965,7 +999,7 @@ def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | Non
     if not ok.all():  # filtering copies every column, ids included
         accepted = accepted.filter(pl.Series(ok))
     return ParsedFrames(accepted, _rejects_frame(raw, idx, reason, detail, source_file), raw.n_input, kind, list(raw.notes),
-                        accepted_pos=np.flatnonzero(ok), raw=raw)
+                        accepted_pos=None if ok.all() else np.flatnonzero(ok), raw=raw)
 
 
 def _explain_points(lat_raw, lon_raw, lat, lon, time_raw, times, category, gtype) -> tuple[pl.Series, pl.Series]:

@@ -131,6 +131,27 @@ def test_mininter_id_column_variants_and_missing_ids(tmp_path):
     assert not (a.rejects["reason"] == "duplicate_id").any()
 
 
+@pytest.mark.parametrize("chunked", [False, True])
+def test_ids_lose_surrounding_whitespace_however_stored_and_then_repeat(tmp_path, chunked):
+    # A copy-pasted id with a space, a tab or a no-break space is the same incident.
+    ids = ["A1", " A1", "A2\t", "\u00a0A3", "A3\u3000", "A4", "B5"]
+    n = len(ids)
+    table = pa.table({"id_denuncia": pa.array(ids, pa.large_string()),
+                      "fecha_hora_hecho": ["2023-09-21 10:00:00"] * n, "lat_hecho": [-12.05] * n,
+                      "long_hecho": [-77.04] * n, "tipo_hecho": ["ROBO"] * n})
+    path = tmp_path / "ids.parquet"
+    # Small row groups give several Arrow chunks, each with its own offsets.
+    pq.write_table(table, path, row_group_size=2 if chunked else None)
+    parsed = read_mininter(path)
+    _adds_up(parsed)
+    assert parsed.accepted["incident_id"].tolist() == ["A1", "A2", "\u00a0A3".strip(), "A4", "B5"]
+    dup = parsed.rejects[parsed.rejects["reason"] == "duplicate_id"]
+    assert dup["row_number"].tolist() == [2, 5]
+    clean = tmp_path / "clean.parquet"
+    pq.write_table(table.set_column(0, "id_denuncia", pa.array([f"X{i}" for i in range(n)], pa.large_string())), clean)
+    assert read_mininter(clean).accepted["incident_id"].tolist() == [f"X{i}" for i in range(n)]
+
+
 def test_missing_required_column_is_one_line_naming_it(tmp_path):
     p = tmp_path / "m.csv"
     p.write_text("fecha_hora_hecho,lat_hecho,tipo_hecho\n2023-01-01 10:00,-12,robo\n")
