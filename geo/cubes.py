@@ -94,7 +94,7 @@ def _bits(n_values: int) -> int:
 
 def _sorted_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values of ``key`` in ascending order and how often each occurs (parallel sort)."""
-    runs = pl.Series("k", key, dtype=pl.UInt64).sort(multithreaded=True).rle().struct.unnest()
+    runs = pl.Series("k", key, dtype=pl.UInt64).sort(multithreaded=True, in_place=True).rle().struct.unnest()
     return runs["value"].to_numpy(), runs["len"].to_numpy().view(np.int32)  # run lengths < 2^31
 
 
@@ -167,7 +167,9 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
         # found by binary search, and its day and category are repeated over it.
         bounds = np.searchsorted(k, pairs << np.uint64(bits))
         lengths = np.diff(bounds, append=len(k))
-        cell = k & np.uint64((1 << bits) - 1)  # one copy, then in place
+        # The keys become the cells in place (the coarser levels are derived already);
+        # only the finest level's, which Polars owns, are copied.
+        cell = np.bitwise_and(k, np.uint64((1 << bits) - 1), out=k if k.flags.writeable else None)
         cell <<= np.uint64(3 * (15 - r))
         cell |= _MODE_CELL | (np.uint64(r) << np.uint64(52)) | np.uint64((1 << (3 * (15 - r))) - 1)
         return pa.table({

@@ -173,7 +173,10 @@ def write_version(
         def write(item) -> None:
             name, table = item
             arrow = _to_arrow(table() if callable(table) else table)
-            pq.write_table(arrow, tmp / f"{name}.parquet", **parquet_options(arrow))
+            path = tmp / f"{name}.parquet"
+            pq.write_table(arrow, path, **parquet_options(arrow))
+            with open(path, "rb") as fh:  # flushed to disk here, while other tables still encode
+                os.fsync(fh.fileno())
 
         # Parquet encoding and compression release the GIL: the tables are written side by side.
         with ThreadPoolExecutor(max_workers=max(1, min(len(tables), os.cpu_count() or 1))) as pool:
@@ -187,8 +190,9 @@ def write_version(
             (tmp / name).write_bytes(data)
         (tmp / "meta.json").write_bytes(orjson.dumps(dict(meta), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY, default=str))
         for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
+            if f.stem not in tables:  # the written tables are flushed already; links are old files
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
         _fsync_dir(tmp)
         final = versions / vid
         os.rename(tmp, final)
