@@ -64,7 +64,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import orjson
@@ -105,7 +105,8 @@ class IngestReport:
     counts added points that lie in no district (kept with their cell and a null
     ubigeo; rejected ``outside_area`` instead when clipping). ``version`` is the store
     version written, ``None`` when nothing changed. ``seconds`` times each step; the
-    cubes are built while the version is written, so ``write`` includes them.
+    cubes and this report are made while the version is written, so ``write`` includes
+    them (``report`` appears only when no table is written).
     """
 
     source_file: str
@@ -563,43 +564,48 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         fresh = _new_rejects(old_rejects, parsed.rejects)
         if fresh.height:
             tables["rejects"] = _append_rejects(old_rejects, fresh)
-        located = int((~outside).sum()) if locator is not None else 0
-        # Reported vs located, compared per distinct pair (both columns hold few values).
-        pairs = (pl.DataFrame({"r": new["reported_ubigeo"], "u": new["ubigeo"]}).group_by(["r", "u"]).len()
-                 .with_columns(pl.col("r", "u").cast(pl.String)))
-        n_reported = int(pairs.filter(pl.col("r").is_not_null())["len"].sum())
-        n_mismatch = int(pairs.filter(pl.col("r").is_not_null() & pl.col("u").is_not_null() & (pl.col("r") != pl.col("u")))["len"].sum())
-        store_label = label
-        prev = meta.get("boundaries")
-        if old is not None and old.num_rows and prev:
-            if not added:
-                store_label = prev
-            elif label not in prev.split(" + "):
-                notes.append(f"the store's earlier points were located with {prev}; these with {label}")
-                store_label = f"{prev} + {label}"
-            else:
-                store_label = prev
         if "incidents" not in tables:
             store_n, coverage = (old.num_rows if old is not None else 0), meta.get("coverage")
-        report = IngestReport(
-            source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind=parsed.kind, store=str(root),
-            n_input=parsed.n_input, n_accepted=added, n_rejected=parsed.rejects.height,
-            rejects_by_reason=_count_reasons(parsed.rejects),
-            n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
-            n_located=located, n_outside_districts=(int(outside.sum()) if locator is not None else 0),
-            n_reported_ubigeo=n_reported if locator is not None else 0, n_reported_ubigeo_mismatch=n_mismatch,
-            boundaries=label, h3_resolution=resolution,
-            cube_resolutions=list(CUBE_RESOLUTIONS),
-            coverage=_day_coverage(_day_numbers(new["day"])), store_incidents=store_n,
-            store_district_months=_rows(current, "district_month"), notes=notes, started_at=started,
-        )
-        if locator is not None and added and report.n_outside_districts > added / 2:
-            notes.append("most points fall outside every district: are latitude and longitude swapped, "
-                         "or are these the right boundaries?")
-        new_meta = _meta(meta, report, changed=bool(added or fresh.height), meta_updates=meta_updates, coverage=coverage)
-        new_meta["h3_resolution"] = resolution
-        new_meta["boundaries"] = store_label
-        return _finish(report, root, tables, meta, new_meta, parsed, rejects_path, timer, bar)
+
+        def describe() -> tuple[IngestReport, dict[str, Any]]:
+            # Run while the tables encode (see _finish): nothing here is needed to build them.
+            located = int((~outside).sum()) if locator is not None else 0
+            # Reported vs located, compared per distinct pair (both columns hold few values).
+            pairs = (pl.DataFrame({"r": new["reported_ubigeo"], "u": new["ubigeo"]}).group_by(["r", "u"]).len()
+                     .with_columns(pl.col("r", "u").cast(pl.String)))
+            n_reported = int(pairs.filter(pl.col("r").is_not_null())["len"].sum())
+            n_mismatch = int(pairs.filter(pl.col("r").is_not_null() & pl.col("u").is_not_null() & (pl.col("r") != pl.col("u")))["len"].sum())
+            store_label = label
+            prev = meta.get("boundaries")
+            if old is not None and old.num_rows and prev:
+                if not added:
+                    store_label = prev
+                elif label not in prev.split(" + "):
+                    notes.append(f"the store's earlier points were located with {prev}; these with {label}")
+                    store_label = f"{prev} + {label}"
+                else:
+                    store_label = prev
+            report = IngestReport(
+                source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind=parsed.kind, store=str(root),
+                n_input=parsed.n_input, n_accepted=added, n_rejected=parsed.rejects.height,
+                rejects_by_reason=_count_reasons(parsed.rejects),
+                n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
+                n_located=located, n_outside_districts=(int(outside.sum()) if locator is not None else 0),
+                n_reported_ubigeo=n_reported if locator is not None else 0, n_reported_ubigeo_mismatch=n_mismatch,
+                boundaries=label, h3_resolution=resolution,
+                cube_resolutions=list(CUBE_RESOLUTIONS),
+                coverage=_day_coverage(_day_numbers(new["day"])), store_incidents=store_n,
+                store_district_months=_rows(current, "district_month"), notes=notes, started_at=started,
+            )
+            if locator is not None and added and report.n_outside_districts > added / 2:
+                notes.append("most points fall outside every district: are latitude and longitude swapped, "
+                             "or are these the right boundaries?")
+            new_meta = _meta(meta, report, changed=bool(added or fresh.height), meta_updates=meta_updates, coverage=coverage)
+            new_meta["h3_resolution"] = resolution
+            new_meta["boundaries"] = store_label
+            return report, new_meta
+
+        return _finish(root, tables, meta, describe, parsed, rejects_path, timer, bar)
 
 
 def _present(new_ids: pl.Series, old_ids: pa.ChunkedArray) -> np.ndarray:
@@ -661,19 +667,37 @@ def _meta(meta: Mapping[str, Any], report: IngestReport, *, changed: bool, meta_
     return new
 
 
-def _finish(report: IngestReport, root: Path, tables: dict[str, pa.Table], meta: Mapping[str, Any],
-            new_meta: dict[str, Any], parsed: incidents.ParsedFrames, rejects_path, timer: _Timer,
-            bar: _Progress) -> IngestReport:
-    """Check the counts, write the version (unless nothing changed) and the rejects CSV."""
-    report.check()
+def _finish(root: Path, tables: dict[str, Any], meta: Mapping[str, Any],
+            describe: Callable[[], tuple[IngestReport, dict[str, Any]]], parsed: incidents.ParsedFrames,
+            rejects_path, timer: _Timer, bar: _Progress) -> IngestReport:
+    """Check the counts, write the version (unless nothing changed) and the rejects CSV.
+
+    ``describe()`` makes the report and the new metadata. When there are tables to
+    write it runs while they encode (``write_version`` takes the metadata last), so its
+    tenths of a second over millions of rows cost no wall time; a failed count check
+    still stops the version before it is made live."""
     if rejects_path is not None:
         _write_rejects_csv(parsed.rejects, Path(rejects_path))
-    if tables or orjson.dumps(new_meta, default=str) != orjson.dumps(dict(meta), default=str):
-        bar.step("writing")
+    made: dict[str, Any] = {}
+
+    def new_meta() -> dict[str, Any]:
+        made["report"], made["meta"] = describe()
+        made["report"].check()
+        return made["meta"]
+
+    def files() -> dict[str, bytes]:
+        made["report"].seconds = dict(timer.seconds)
+        return {"ingest_report.json": orjson.dumps(made["report"].to_dict(), option=orjson.OPT_INDENT_2)}
+
+    if not tables:
+        new_meta()
         timer.lap("report")
-        report.seconds = dict(timer.seconds)
-        report.version = write_version(root, tables=tables, meta=new_meta,
-                                       files={"ingest_report.json": orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2)})
+    report = made.get("report")
+    if tables or orjson.dumps(made["meta"], default=str) != orjson.dumps(dict(meta), default=str):
+        bar.step("writing")
+        version = write_version(root, tables=tables, meta=new_meta if tables else made["meta"], files=files)
+        report = made["report"]
+        report.version = version
         timer.lap("write")
     else:
         report.notes.append("nothing new: the store was left unchanged")
@@ -728,7 +752,7 @@ def _ingest_sidpol(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         coverage = meta.get("coverage") if incidents_n else _month_coverage(
             _polars(tables["district_month"]) if "district_month" in tables else (old if old is not None else new))
         new_meta = _meta(meta, report, changed=bool(new.height or fresh.height), meta_updates=meta_updates, coverage=coverage)
-        return _finish(report, root, tables, meta, new_meta, parsed, rejects_path, timer, _Progress(False, ""))
+        return _finish(root, tables, meta, lambda: (report, new_meta), parsed, rejects_path, timer, _Progress(False, ""))
 
 
 # --------------------------------------------------------------------------- store summary

@@ -35,7 +35,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,8 +145,8 @@ def writer_lock(store: str | os.PathLike):
 def write_version(
     store: str | os.PathLike,
     tables: Mapping[str, pa.Table | pd.DataFrame | Callable[[], pa.Table | pd.DataFrame]],
-    meta: Mapping[str, Any],
-    files: Mapping[str, bytes] | None = None,
+    meta: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+    files: Mapping[str, bytes] | Callable[[], Mapping[str, bytes]] | None = None,
     *,
     carry_over: bool = True,
 ) -> str:
@@ -155,7 +155,9 @@ def write_version(
     Tables not given are hard-linked from the current version when ``carry_over`` is
     true, so adding one layer does not rewrite the others. A table may be given as a
     function that builds it: builders run in the writer threads, so one table is
-    encoded while the next is still being built. Returns the new version id.
+    encoded while the next is still being built. ``meta`` and ``files`` may be functions
+    too: they run in the calling thread while the tables encode (``meta`` first), and
+    an exception from either leaves the live version untouched. Returns the new version id.
     Caller must not hold :func:`writer_lock` (this function takes it).
     """
     root = Path(store)
@@ -178,9 +180,17 @@ def write_version(
             with open(path, "rb") as fh:  # flushed to disk here, while other tables still encode
                 os.fsync(fh.fileno())
 
-        # Parquet encoding and compression release the GIL: the tables are written side by side.
+        # Parquet encoding and compression release the GIL: the tables are written side by
+        # side, while this thread makes the metadata.
         with ThreadPoolExecutor(max_workers=max(1, min(len(tables), os.cpu_count() or 1))) as pool:
-            list(pool.map(write, tables.items()))
+            written = [pool.submit(write, item) for item in tables.items()]
+            try:
+                meta = meta() if callable(meta) else meta
+                files = files() if callable(files) else files
+            finally:
+                wait(written)  # a failure above is raised once every writer has stopped
+            for job in written:
+                job.result()
         if carry_over and current is not None:
             for name in TABLES:
                 src = current / f"{name}.parquet"

@@ -77,3 +77,29 @@ def test_a_table_builder_that_fails_leaves_the_live_version_and_no_partial_folde
     write_version(tmp_path, tables={"incidents": lambda: _table().select(["incident_id"])}, meta={"v": 3})
     assert not [p for p in (tmp_path / "versions").iterdir() if p.name.endswith(".partial")]
     assert Store.open(tmp_path).has("cube_cell")  # carried over from the live version
+
+
+def test_metadata_made_while_tables_encode_is_written_and_its_failure_changes_nothing(tmp_path):
+    import threading
+
+    write_version(tmp_path, tables={"cube_cell": _table()}, meta={"v": 1})
+    before = Store.open(tmp_path)
+    caller = threading.get_ident()
+    ran_in: list[int] = []
+
+    def meta() -> dict:
+        ran_in.append(threading.get_ident())
+        return {"v": 2}
+
+    write_version(tmp_path, tables={"cube_cell": _table()}, meta=meta, files=lambda: {"note.json": b'{"ok": 1}'})
+    after = Store.open(tmp_path)
+    assert after.meta == {"v": 2} and ran_in == [caller]  # the metadata was made in the calling thread
+    assert (after.root / "versions" / after.version / "note.json").read_bytes() == b'{"ok": 1}'
+
+    def broken() -> dict:
+        raise AssertionError("ingest counts do not add up")
+
+    with pytest.raises(AssertionError, match="do not add up"):
+        write_version(tmp_path, tables={"cube_cell": _table()}, meta=broken)
+    assert (Store.open(tmp_path).version, Store.open(tmp_path).meta) == (after.version, {"v": 2})
+    assert before.version != after.version
