@@ -55,6 +55,8 @@ _MODE_CELL = np.uint64(1) << np.uint64(59)
 # input row (or this many in all): a bincount beats a sort until the table dwarfs the input.
 _DENSE_BINS_PER_ROW = 2
 _DENSE_MIN_BINS = 1 << 16
+# Points per step when packing cube keys (temporaries this small are reused, not faulted in).
+_KEY_CHUNK = 1 << 20
 
 
 def _frame(data) -> pl.DataFrame:
@@ -157,8 +159,12 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
     coarse = levels[-1][1] >> np.uint64(cell_bits - 3 * (finest - resolutions[-1]))
     pairs = coarse[_run_starts(coarse)]
     pair_day = (pairs >> np.uint64(cat_bits)).astype(np.int32) + np.int32(day0)
-    pair_cat = (pairs & np.uint64((1 << cat_bits) - 1)).astype(np.int32)
+    # The narrowest index type that holds every category: the column repeats one code
+    # per cube row (~3 per point), so int8 instead of int32 saves ~90 MB at 10M points.
+    index_type = next(t for t in (np.int8, np.int16, np.int32) if len(cats) <= np.iinfo(t).max)
+    pair_cat = (pairs & np.uint64((1 << cat_bits) - 1)).astype(index_type)
     categories_text = pa.array(cats, type=pa.string())
+    schema = _CUBE_CELL_BUILT.set(3, pa.field("category", pa.dictionary(pa.from_numpy_dtype(index_type), pa.string())))
 
     def level_table(level) -> pa.Table:
         r, k, c = level
@@ -178,7 +184,7 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
             "day": pa.array(np.repeat(pair_day, lengths), pa.int32()).view(pa.date32()),
             "category": pa.DictionaryArray.from_arrays(pa.array(np.repeat(pair_cat, lengths)), categories_text),
             "n": pa.array(c.astype(np.int32, copy=False)),
-        }, schema=_CUBE_CELL_BUILT)
+        }, schema=schema)
 
     # Arrow and NumPy release the GIL: the levels are decoded side by side.
     with ThreadPoolExecutor(max_workers=min(len(levels), _workers())) as pool:
@@ -189,15 +195,17 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
 def _packed_keys(cells: np.ndarray, days: np.ndarray, day0: int, cat_codes: np.ndarray, cell_bits: int,
                  cat_bits: int, finest: int) -> np.ndarray:
     """``day | category | base cell and digits`` as one ``uint64`` per point, built in
-    place with one scratch array (at 10M points each fresh array costs ~40 ms of page
-    faults, more than the arithmetic)."""
+    place a million points at a time: the small temporaries are reused, where a fresh
+    10M-point array costs ~40 ms of page faults, more than the arithmetic."""
     key = cells >> np.uint64(3 * (15 - finest))
     key &= np.uint64((1 << cell_bits) - 1)
-    part = np.subtract(days, day0, dtype=np.int64)  # >= 0, so its bits read the same as uint64
-    part <<= cell_bits + cat_bits
-    key |= part.view(np.uint64)
-    np.left_shift(cat_codes, cell_bits, out=part, dtype=np.int64, casting="unsafe")
-    key |= part.view(np.uint64)
+    for a in range(0, len(key), _KEY_CHUNK):
+        b = a + _KEY_CHUNK
+        part = np.subtract(days[a:b], day0, dtype=np.int64)  # >= 0, so its bits read the same as uint64
+        part <<= cell_bits + cat_bits
+        key[a:b] |= part.view(np.uint64)
+        np.left_shift(cat_codes[a:b], cell_bits, out=part, dtype=np.int64, casting="unsafe")
+        key[a:b] |= part.view(np.uint64)
     return key
 
 
