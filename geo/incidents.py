@@ -903,13 +903,15 @@ def content_ids(time: pl.Series, lat: pl.Series, lon: pl.Series, category: pl.Se
 def _repeated_ids(ids: pl.Series, candidate: np.ndarray, raw: _Raw) -> tuple[np.ndarray, pl.Series]:
     """Positions of ``candidate`` rows whose id repeats an earlier candidate's, and why.
 
-    Fast path: a per-run 64-bit hash with ``n_unique`` proves the ids distinct without
-    sorting the strings; only when it cannot are the repeated ids sought.
+    Fast paths, so that the repeated ids are sought only when there are some: ids in
+    increasing order (database exports usually are) are distinct when no two neighbours
+    are equal, one pass; else a per-run 64-bit hash with ``n_unique`` proves them
+    distinct without sorting the strings.
     """
     every = bool(candidate.all())
     cand_idx = None if every else np.flatnonzero(candidate)
     sub = ids if every else ids.gather(cand_idx)  # no copy of every id when all are in
-    if sub.hash(seed=0).n_unique() == len(sub):
+    if (len(sub) and sub.is_sorted() and sub.rle_id().max() == len(sub) - 1) or sub.hash(seed=0).n_unique() == len(sub):
         return np.zeros(0, np.int64), pl.Series("detail", [], dtype=pl.String)
     if cand_idx is None:
         cand_idx = np.arange(len(ids))

@@ -434,3 +434,27 @@ def test_undecodable_bytes_in_parquet_and_geojson_text_are_replaced_not_crashed(
     feature = '{"type":"Feature","geometry":{"type":"Point","coordinates":[-77.0,-12.0]},"properties":{"t":"2023-09-21 10:00","c":"Extorsión"}}'
     (tmp_path / "l.geojson").write_bytes(('{"type":"FeatureCollection","features":[' + feature + "]}").encode("latin-1"))
     assert read_points(tmp_path / "l.geojson", time="t", category="c").accepted["category"].tolist() == ["extorsión"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=40), st.booleans())
+def test_repeated_ids_are_rejected_whether_the_file_is_in_id_order_or_not(tmp_path, numbers, in_order):
+    # Ids in increasing order take a one-pass check; a repeat must still be caught there.
+    if in_order:
+        numbers = sorted(numbers)
+    ids = [f"D-{k:04d}" for k in numbers]
+    lines = ["id_denuncia,fecha_hora_hecho,lat_hecho,long_hecho,tipo_hecho"]
+    lines += [f"{i},2023-09-21 10:00:00,-12.05,-77.04,ROBO" for i in ids]
+    path = tmp_path / f"ids_{in_order}.csv"
+    path.write_text("\n".join(lines) + "\n")
+    parsed = read_mininter(path)
+    _adds_up(parsed)
+    seen: set[str] = set()
+    repeats = []
+    for row, i in enumerate(ids, start=1):
+        if i in seen:
+            repeats.append(row)
+        seen.add(i)
+    got = parsed.rejects[parsed.rejects["reason"] == "duplicate_id"]["row_number"].tolist()
+    assert got == repeats
+    assert parsed.accepted["incident_id"].tolist() == list(dict.fromkeys(ids))
