@@ -256,7 +256,7 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
     u_codes, names = _codes(ubigeos)
     located = ubigeos.is_not_null().to_numpy()
     cat_codes, cats = _codes(pl.Series("category", categories))
-    days = np.asarray(days, np.int64)
+    days = np.asarray(days)
     if not located.all():
         days, u_codes, cat_codes = days[located], u_codes[located], cat_codes[located]
     if not len(days):
@@ -281,7 +281,7 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
         d += day0
         c, u = np.divmod(rest, max(len(names), 1))
     elif u_bits + cat_bits + day_bits <= 64:
-        key = days - day0  # >= 0: its bits read the same as uint64
+        key = np.subtract(days, day0, dtype=np.int64)  # >= 0: its bits read the same as uint64
         key <<= cat_bits + u_bits
         key = key.view(np.uint64)
         part = cat_codes.astype(np.uint64)

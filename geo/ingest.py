@@ -465,7 +465,8 @@ def _timed(fn, *args):
 
 
 def _day_numbers(day: pl.Series) -> np.ndarray:
-    return day.to_physical().to_numpy().astype(np.int64)
+    """Days since 1970-01-01 of a Date column, as its own ``int32`` (no copy)."""
+    return day.to_physical().to_numpy()
 
 
 def _holds_incidents(root: Path) -> bool:
@@ -538,7 +539,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             days = _day_numbers(new["day"])
             cats, ubigeo = new["category"], new["ubigeo"]
             if has_old:
-                days = np.concatenate([old.column("day").cast(pa.int32()).to_numpy().astype(np.int64), days])
+                days = np.concatenate([old.column("day").cast(pa.int32()).to_numpy(), days])
                 cats = pl.concat([pl.from_arrow(old.column("category")).cast(pl.String), cats.cast(pl.String)])
                 ubigeo = pl.concat([pl.from_arrow(old.column("ubigeo")).cast(pl.String), ubigeo.cast(pl.String)])
 
