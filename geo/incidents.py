@@ -270,10 +270,13 @@ def _enum_from_codes(codes: np.ndarray, cats: list[str], name: str) -> pl.Series
     """A sorted-``Enum`` Series from integer codes into ``cats`` (negative = null), built
     without materialising a string per row."""
     missing = codes < 0
+    # 32-bit codes are read as they are (no copy); -1 under a null is never read.
+    unsigned = codes.view(np.uint32) if codes.dtype.itemsize == 4 else codes.astype(np.uint32)
     if missing.any():
-        physical = pl.from_arrow(pa.array(np.maximum(codes, 0).astype(np.uint32), mask=missing))
+        valid = pa.array(~missing).buffers()[1]  # Arrow's validity bitmap marks the nulls
+        physical = pl.from_arrow(pa.UInt32Array.from_buffers(pa.uint32(), len(codes), [valid, pa.py_buffer(unsigned)]))
     else:
-        physical = pl.Series(codes.astype(np.uint32, copy=False))
+        physical = pl.Series(unsigned)
     return physical.cat.to(pl.Enum(cats)).alias(name)
 
 
@@ -947,6 +950,8 @@ def _may_have_edge_space(col: pa.ChunkedArray) -> bool:
             continue
         offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
         data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        if not len(data):  # every value empty or null
+            continue
         for a in range(0, len(chunk), _EDGE_STEP):
             at = offsets[a: a + _EDGE_STEP + 1]
             for edge in (np.take(data, at[:-1], mode="clip"), np.take(data, at[1:] - 1, mode="clip")):

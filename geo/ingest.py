@@ -501,7 +501,8 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
     rows = _locate(locator, acc["lat"].to_numpy(), acc["lon"].to_numpy(), cells_fine, finest, bar)
     if locator is not None:
         names, position = np.unique(locator.ubigeos.astype(str), return_inverse=True)
-        ubigeo = incidents._enum_from_codes(np.where(rows < 0, -1, position[np.maximum(rows, 0)]), names.tolist(), "ubigeo")
+        # Row -1 (no district) picks the appended -1: one gather into int32 codes.
+        ubigeo = incidents._enum_from_codes(np.append(position, -1).astype(np.int32)[rows], names.tolist(), "ubigeo")
     else:
         ubigeo = incidents._nulls("ubigeo", n)
     acc = acc.with_columns(pl.Series("cell", cells), ubigeo)
