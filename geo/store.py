@@ -92,6 +92,10 @@ def _is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)
 
 
+#: Bytes buffered before each write to a store table's file.
+_WRITE_BUFFER = 8 << 20
+
+
 def parquet_options(table: pa.Table) -> dict[str, Any]:
     """How a store table is written (keyword arguments of ``pyarrow.parquet.write_table``).
 
@@ -176,7 +180,10 @@ def write_version(
             name, table = item
             arrow = _to_arrow(table() if callable(table) else table)
             path = tmp / f"{name}.parquet"
-            pq.write_table(arrow, path, **parquet_options(arrow))
+            # Buffered: Parquet writes each page on its own (50,000 write and 28,000 seek
+            # calls for a 10M-row ingest, written straight to the file).
+            with pa.output_stream(str(path), buffer_size=_WRITE_BUFFER) as sink:
+                pq.write_table(arrow, sink, **parquet_options(arrow))
             with open(path, "rb") as fh:  # flushed to disk here, while other tables still encode
                 os.fsync(fh.fileno())
 
