@@ -351,7 +351,15 @@ def _map_distinct(s: pl.Series, fn, *, enum: bool = False) -> pl.Series:
     values. Nulls map to null. With ``enum`` the result is a sorted ``Enum`` of the
     mapped values (text when most values are distinct).
     """
-    uniq = s.drop_nulls().unique()
+    values = None
+    if enum and s.dtype.is_integer() and s.null_count() < len(s) and 0 <= s.min() and s.max() < _DIRECT_LOOKUP_MAX:
+        # Small non-negative integers (ubigeos written as numbers): which values occur is
+        # a count over a table, not a hash of every row.
+        values = s.cast(pl.Int64).fill_null(int(s.max()) + 1).to_numpy()
+        seen = np.bincount(values)[:-1] if s.null_count() else np.bincount(values)
+        uniq = pl.Series(s.name, np.flatnonzero(seen), dtype=pl.Int64)
+    else:
+        uniq = s.drop_nulls().unique()
     if len(uniq) * 4 > len(s):
         return fn(s)
     mapped = fn(uniq)
@@ -359,13 +367,12 @@ def _map_distinct(s: pl.Series, fn, *, enum: bool = False) -> pl.Series:
         return _nulls(s.name, len(s), mapped.dtype)
     if enum:
         cats = sorted(set(mapped.drop_nulls().to_list()))
-        if s.dtype.is_integer() and 0 <= uniq.min() and uniq.max() < _DIRECT_LOOKUP_MAX:
-            # Small non-negative integers (ubigeos written as numbers) index a table
-            # directly: one gather instead of a hash lookup per row.
+        if values is not None:
+            # ... and index a table directly: one gather instead of a hash lookup per row.
             position = {c: i for i, c in enumerate(cats)}
-            table = np.full(int(uniq.max()) + 2, -1, dtype=np.int32)  # last slot: null
+            table = np.full(int(s.max()) + 2, -1, dtype=np.int32)  # last slot: null
             table[uniq.to_numpy()] = [-1 if v is None else position[v] for v in mapped.to_list()]
-            return _enum_from_codes(table[s.cast(pl.Int64).fill_null(len(table) - 1).to_numpy()], cats, s.name)
+            return _enum_from_codes(table[values], cats, s.name)
         return s.replace_strict(uniq, mapped, default=None, return_dtype=pl.Enum(cats)).alias(s.name)
     return s.replace_strict(uniq, mapped, default=None, return_dtype=mapped.dtype).alias(s.name)
 
@@ -750,6 +757,8 @@ def parse_times(values: pl.Series | Iterable, time_format: str | None = None) ->
         out = _epoch(s.cast(pl.Float64), time_format)
     else:
         out = _parse_time_text(s.cast(pl.String, strict=False), time_format)
+    if out.null_count() < len(out) and out.min() >= _TIME_MIN and out.max() < _TIME_MAX:
+        return out.alias(s.name)  # all in range: no copy
     in_range = (out >= _TIME_MIN) & (out < _TIME_MAX)
     return pl.select(pl.when(in_range).then(out).otherwise(None)).to_series().alias(s.name)
 
