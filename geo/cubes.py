@@ -74,20 +74,20 @@ def _days(s: pl.Series) -> np.ndarray:
     return s.to_physical().to_numpy().astype(np.int64)
 
 
-def _codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:
+def _codes(s: pl.Series, *, nulls_last: bool = False) -> tuple[np.ndarray, list[str]]:
     """Category codes (unsigned integers) in alphabetical order of the categories, and
-    the categories.
+    the categories; a null gets code 0, or ``len(categories)`` with ``nulls_last``.
 
     An ``Enum`` column with sorted categories is used as it is (ingest codes once for
     both cubes), without a copy when it has no nulls."""
-    if isinstance(s.dtype, pl.Enum):
-        cats = s.dtype.categories.to_list()
-        if cats == sorted(cats):
-            return s.to_physical().fill_null(0).to_numpy(), cats
-    s = s.cast(pl.String)
-    cats = sorted(s.drop_nulls().unique().to_list())
-    codes = s.cast(pl.Enum(cats)).to_physical().fill_null(0).to_numpy() if cats else np.zeros(len(s), np.uint32)
-    return codes, cats
+    if not (isinstance(s.dtype, pl.Enum) and s.dtype.categories.to_list() == sorted(s.dtype.categories.to_list())):
+        s = s.cast(pl.String)
+        s = s.cast(pl.Enum(sorted(s.drop_nulls().unique().to_list())))
+    cats = s.dtype.categories.to_list()
+    physical = s.to_physical()
+    if s.null_count():
+        physical = physical.cast(pl.UInt32).fill_null(len(cats) if nulls_last else 0)
+    return physical.to_numpy(), cats
 
 
 def _bits(n_values: int) -> int:
@@ -253,34 +253,42 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
     """The district cube (store schema, Arrow; text as dictionaries) from parallel arrays;
     null ubigeos are skipped."""
     ubigeos = ubigeos if isinstance(ubigeos, pl.Series) else pl.Series("ubigeo", ubigeos, dtype=pl.String)
-    u_codes, names = _codes(ubigeos)
-    located = ubigeos.is_not_null().to_numpy()
+    unlocated = ubigeos.null_count()
+    u_codes, names = _codes(ubigeos, nulls_last=True)  # no district: code len(names)
     cat_codes, cats = _codes(pl.Series("category", categories))
     days = np.asarray(days)
-    if not located.all():
-        days, u_codes, cat_codes = days[located], u_codes[located], cat_codes[located]
-    if not len(days):
+    if unlocated == len(days):
         return _CUBE_DISTRICT_BUILT.empty_table()
     day0 = int(days.min())
     n_days = int(days.max()) - day0 + 1
-    u_bits, cat_bits, day_bits = _bits(len(names)), _bits(len(cats)), _bits(n_days)
-    per_day = max(len(cats), 1) * max(len(names), 1)
+    slots = len(names) + (unlocated > 0)
+    per_day = max(len(cats), 1) * slots
     if n_days * per_day <= max(_DENSE_BINS_PER_ROW * len(days), _DENSE_MIN_BINS):
         # Few enough (day, category, district) combinations to count them all in one
         # table: a bincount instead of a sort (10M points, 1,461 days x 8 categories x
-        # 58 districts: 0.05 s instead of 0.4 s). The linear index keeps the cube's order.
+        # 58 districts: 0.05 s instead of 0.4 s). The linear index keeps the cube's order;
+        # points in no district are counted in a slot of their own, then dropped.
         key = np.subtract(days, day0, dtype=np.int64)
         key *= per_day
-        key += np.multiply(cat_codes, max(len(names), 1), dtype=np.int64)  # codes may be as narrow as uint8
+        key += np.multiply(cat_codes, slots, dtype=np.int64)  # codes may be as narrow as uint8
         key += u_codes
         counts = np.bincount(key, minlength=n_days * per_day)
         del key
+        if unlocated:
+            counts.reshape(-1, slots)[:, -1] = 0
         keys = np.flatnonzero(counts)
         counts = counts[keys]
         d, rest = np.divmod(keys, per_day)
         d += day0
-        c, u = np.divmod(rest, max(len(names), 1))
-    elif u_bits + cat_bits + day_bits <= 64:
+        c, u = np.divmod(rest, slots)
+        return _district_table(u, names, d, c, cats, counts)
+    if unlocated:
+        located = u_codes < len(names)
+        days, u_codes, cat_codes = days[located], u_codes[located], cat_codes[located]
+        day0 = int(days.min())
+        n_days = int(days.max()) - day0 + 1
+    u_bits, cat_bits, day_bits = _bits(len(names)), _bits(len(cats)), _bits(n_days)
+    if u_bits + cat_bits + day_bits <= 64:
         key = np.subtract(days, day0, dtype=np.int64)  # >= 0: its bits read the same as uint64
         key <<= cat_bits + u_bits
         key = key.view(np.uint64)
@@ -296,6 +304,10 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
     else:
         g = pl.DataFrame({"d": days, "c": cat_codes, "u": u_codes}).group_by(["d", "c", "u"]).len().sort(["d", "c", "u"])
         d, c, u, counts = (g[k].to_numpy() for k in ("d", "c", "u", "len"))
+    return _district_table(u, names, d, c, cats, counts)
+
+
+def _district_table(u, names, d, c, cats, counts) -> pa.Table:
     return pa.table({"ubigeo": _category_array(u, names), "day": _date_array(d), "category": _category_array(c, cats),
                      "n": pa.array(np.asarray(counts).astype(np.int32))}, schema=_CUBE_DISTRICT_BUILT)
 
