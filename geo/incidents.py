@@ -113,6 +113,7 @@ _TIME_HELP = "known: ISO 8601, dd/mm/yyyy HH:MM[:SS], epoch seconds/ms; or pass 
 # Accepted times: anything else is almost surely a unit or typing error.
 _TIME_MIN = datetime(1900, 1, 1)
 _TIME_MAX = datetime(2100, 1, 1)
+_TIME_MIN_MS, _TIME_MAX_MS = (int((t - datetime(1970, 1, 1)).total_seconds() * 1000) for t in (_TIME_MIN, _TIME_MAX))
 _MONTHS_ES = {"ENERO": 1, "FEBRERO": 2, "MARZO": 3, "ABRIL": 4, "MAYO": 5, "JUNIO": 6, "JULIO": 7, "AGOSTO": 8,
               "SETIEMBRE": 9, "SEPTIEMBRE": 9, "OCTUBRE": 10, "NOVIEMBRE": 11, "DICIEMBRE": 12}
 # Peru's departments are 01-25; anything else cannot be an INEI ubigeo.
@@ -757,7 +758,8 @@ def parse_times(values: pl.Series | Iterable, time_format: str | None = None) ->
         out = _epoch(s.cast(pl.Float64), time_format)
     else:
         out = _parse_time_text(s.cast(pl.String, strict=False), time_format)
-    if out.null_count() < len(out) and out.min() >= _TIME_MIN and out.max() < _TIME_MAX:
+    ms = out.cast(pl.Datetime("ms")).to_physical()  # compared as numbers: Python dates stop at year 9999
+    if ms.null_count() < len(ms) and ms.min() >= _TIME_MIN_MS and ms.max() < _TIME_MAX_MS:
         return out.alias(s.name)  # all in range: no copy
     in_range = (out >= _TIME_MIN) & (out < _TIME_MAX)
     return pl.select(pl.when(in_range).then(out).otherwise(None)).to_series().alias(s.name)
