@@ -3,6 +3,8 @@ cubes equal the rows, re-ingest adds nothing, a failed write leaves the store as
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 import sys
 import threading
@@ -177,6 +179,27 @@ def test_clip_rejects_points_outside_every_district(tmp_path, squares):
     assert rej.loc[rej["reason"] == "outside_area", "row_number"].tolist() == [5]
     with pytest.raises(HexwatchError, match="--clip needs boundaries"):
         ingest_file(MININTER, tmp_path / "other", kind="mininter", boundaries=False, clip=True, progress=False)
+
+
+def test_later_rejects_of_a_parquet_file_keep_whole_original_rows(tmp_path, squares):
+    # Columns hexwatch never reads (here "comisaria") still appear in the raw row of a
+    # reject made after parsing: outside every district, then already in the store.
+    frame = _random_points(tmp_path / "p.parquet", 50, seed=4)
+    frame["comisaria"] = [f"CPNP {i}" for i in range(50)]
+    frame["lat_hecho"], frame["long_hecho"] = np.linspace(-12.04, -12.01, 50), -77.02  # in district 150132
+    frame.loc[7, ["lat_hecho", "long_hecho"]] = (-13.5, -72.0)  # far outside both
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "p.parquet")
+    report = ingest_file(tmp_path / "p.parquet", tmp_path / "store", kind="mininter", boundaries=squares, clip=True,
+                         progress=False, rejects_path=tmp_path / "r1.csv")
+    assert report.rejects_by_reason == {"outside_area": 1}
+    outside = pd.read_csv(tmp_path / "r1.csv")
+    assert outside["row_number"].tolist() == [8]
+    assert json.loads(outside["raw"].iloc[0])["comisaria"] == "CPNP 7"
+    again = ingest_file(tmp_path / "p.parquet", tmp_path / "store", kind="mininter", boundaries=squares, clip=True,
+                        progress=False, rejects_path=tmp_path / "r2.csv")
+    assert again.n_already_present == 49
+    present = pd.read_csv(tmp_path / "r2.csv").query("reason == 'already_in_store'")
+    assert [json.loads(r)["comisaria"] for r in present["raw"]] == [f"CPNP {i}" for i in range(50) if i != 7]
 
 
 def test_without_boundaries_points_keep_cells_and_no_district(tmp_path):
