@@ -604,10 +604,7 @@ def _read_parquet(path: Path, columns: list[str], coded: list[str] = (), *, earl
             first = pf.read(columns=early)
             on_early(*(first.column(c).cast(pa.float64()).fill_null(np.nan).to_numpy() for c in early))
             rest = [c for c in columns if c not in early]
-            # One thread: the caller is indexing the coordinates on the others meanwhile,
-            # and a threaded read spends ~30% more CPU for the same columns.
-            got = dict(zip(early, first.columns)) | (dict(zip(rest, pf.read(columns=rest, use_threads=False).columns))
-                                                     if rest else {})
+            got = dict(zip(early, first.columns)) | (dict(zip(rest, pf.read(columns=rest).columns)) if rest else {})
             table = pa.table({c: got[c] for c in columns})
         elif len(set(names)) == len(names):
             table = pf.read(columns=[names[physical[c]] for c in columns])
