@@ -306,7 +306,7 @@ def test_users_come_from_toml_json_and_the_environment_with_hashes_only(tmp_path
     assert sorted(users) == ["ana", "bea", "dan"] and verify(users, "dan", "a long passphrase")
     assert list(read_users_file(js)) == ["carla"]
     assert "password_hash" not in repr(users["ana"]) and hashed not in repr(users)
-    for bad, message in ((f'[users.eve]\npassword_hash = "plain text"\n', "hash-password"),
+    for bad, message in (('[users.eve]\npassword_hash = "plain text"\n', "hash-password"),
                          (f'[users."a b"]\npassword_hash = "{hashed}"\n', "not allowed"),
                          (f'[users.eve]\npassword_hash = "{hashed}"\nrole = "admin"\n', "role"),
                          ("[users\n", "not valid TOML"), ("x = 1\n", r"no \[users\] table")):

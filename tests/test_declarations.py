@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from geo.cli import main
 from geo.declarations import (COLUMNS, Declaration, Registry, as_date, default_path, end_date, format_decree_id,
-                              normalise_decree_id, parse_declarations)
+                              normalise_decree_id)
 from geo.errors import HexwatchError
 
 LIMA = [f"1501{i:02d}" for i in range(1, 44)]

@@ -15,7 +15,7 @@ from dashboard.state import UIState
 from dashboard.testing import response_values, update_request
 from geo.analysis import Estimate, analyze
 from geo.declarations import Registry, parse_declarations
-from geo.store import Store, write_version
+from geo.store import write_version
 
 SPELL = "DS-105-2023-PCM"
 Q = f"declaration={SPELL}&area=lima_callao"
