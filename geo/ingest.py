@@ -288,14 +288,19 @@ def _count_reasons(rejects: pl.DataFrame) -> dict[str, int]:
 def _conform(table: pa.Table, schema: pa.Schema, *, plain: bool = False) -> pa.Table:
     """``table`` with exactly ``schema``'s columns, in order and types (missing ones null).
 
-    Text that arrives as a dictionary (Polars enums) stays one: no string per row is
-    built, the Parquet writer keeps the dictionary and readers get plain text back. ``plain=True`` casts it to text (to concatenate with
+    Text that arrives as a dictionary (Polars enums) or as string views (Polars' own
+    layout) stays so: no string per row is copied, the Parquet writer takes both, and
+    readers get plain text back (a dictionary's few values are made plain text, which
+    the writer needs). ``plain=True`` casts all text to plain text (to concatenate with
     a table read from the store). The casts run side by side (Arrow releases the GIL)."""
     def column(f: pa.Field):
         if f.name not in table.column_names:
             return pa.nulls(table.num_rows, f.type)
         col = table.column(f.name)
-        if not plain and f.type == pa.string() and pa.types.is_dictionary(col.type):
+        if pa.types.is_dictionary(col.type) and col.type.value_type == pa.string_view():
+            col = pa.chunked_array([pa.DictionaryArray.from_arrays(c.indices, c.dictionary.cast(pa.string()))
+                                    for c in col.chunks], type=pa.dictionary(col.type.index_type, pa.string()))
+        if not plain and f.type == pa.string() and (pa.types.is_dictionary(col.type) or col.type == pa.string_view()):
             return col  # any index width: the writer stores the dictionary as it is
         return col if col.type == f.type else col.cast(f.type)
 
@@ -305,7 +310,8 @@ def _conform(table: pa.Table, schema: pa.Schema, *, plain: bool = False) -> pa.T
 
 
 def _to_arrow(frame: pl.DataFrame, schema: pa.Schema, *, plain: bool = False) -> pa.Table:
-    return _conform(frame.to_arrow(), schema, plain=plain)
+    # Polars' newest Arrow layout hands its string views over without copying them.
+    return _conform(frame.to_arrow(compat_level=pl.CompatLevel.newest()), schema, plain=plain)
 
 
 def _day_coverage(days: np.ndarray) -> dict[str, str] | None:

@@ -31,10 +31,11 @@ def _table() -> pa.Table:
 
 
 def test_dictionary_text_and_split_numbers_read_back_plain_and_equal_everywhere(tmp_path):
-    built = _table()
+    # Ingest hands text over as Polars left it: string views and dictionaries.
+    expected = _table().set_column(3, "category", _table().column("category").cast(pa.string()))
+    built = _table().set_column(0, "incident_id", _table().column("incident_id").cast(pa.string_view()))
     write_version(tmp_path, tables={"cube_cell": built}, meta={})
     path = Store.open(tmp_path).table_path("cube_cell")
-    expected = built.set_column(3, "category", built.column("category").cast(pa.string()))
 
     back = pq.read_table(path)
     assert back.schema == expected.schema  # dictionaries come back as plain text
@@ -48,6 +49,8 @@ def test_dictionary_text_and_split_numbers_read_back_plain_and_equal_everywhere(
     assert (cats, last, first) == (3, max(expected["time"].to_pylist()), min(expected["day"].to_pylist()))
     assert con.execute(f"SELECT count(*) FROM '{path}' WHERE category = 'extorsión'").fetchone()[0] == \
         expected["category"].to_pylist().count("extorsión")
+    assert con.execute(f"SELECT count(DISTINCT incident_id), max(incident_id) FROM '{path}'").fetchone() == \
+        (built.num_rows, max(expected["incident_id"].to_pylist()))
 
 
 def test_day_statistics_let_scans_skip_row_groups(tmp_path):
