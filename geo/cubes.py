@@ -80,7 +80,8 @@ def _codes(s: pl.Series, *, nulls_last: bool = False) -> tuple[np.ndarray, list[
 
     An ``Enum`` column with sorted categories is used as it is (ingest codes once for
     both cubes), without a copy when it has no nulls."""
-    if not (isinstance(s.dtype, pl.Enum) and s.dtype.categories.to_list() == sorted(s.dtype.categories.to_list())):
+    given = s.dtype.categories.to_list() if isinstance(s.dtype, pl.Enum) else None
+    if given is None or given != sorted(given):
         s = s.cast(pl.String)
         s = s.cast(pl.Enum(sorted(s.drop_nulls().unique().to_list())))
     cats = s.dtype.categories.to_list()

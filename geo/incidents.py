@@ -203,7 +203,7 @@ class _Raw:
     :meth:`rows_json` fetches whole original rows for the few that are rejected.
     """
 
-    table: pa.Table
+    table: pa.Table | _RowCount  # only its row count once released (see :meth:`release`)
     #: int64, 1-based data row of each table row; ``None`` when it is the position + 1
     #: (no malformed rows were skipped), so that no per-row array is kept for nothing.
     row_number: np.ndarray | None

@@ -697,18 +697,18 @@ def _finish(root: Path, tables: dict[str, Any], meta: Mapping[str, Any],
         made["report"].seconds = dict(timer.seconds)
         return {"ingest_report.json": orjson.dumps(made["report"].to_dict(), option=orjson.OPT_INDENT_2)}
 
-    if not tables:
-        new_meta()
+    if not tables:  # nothing to encode: the metadata alone decides whether a version is due
+        unchanged = orjson.dumps(new_meta(), default=str) == orjson.dumps(dict(meta), default=str)
         timer.lap("report")
-    report = made.get("report")
-    if tables or orjson.dumps(made["meta"], default=str) != orjson.dumps(dict(meta), default=str):
-        bar.step("writing")
-        version = write_version(root, tables=tables, meta=new_meta if tables else made["meta"], files=files)
-        report = made["report"]
-        report.version = version
-        timer.lap("write")
-    else:
-        report.notes.append("nothing new: the store was left unchanged")
+        if unchanged:
+            made["report"].notes.append("nothing new: the store was left unchanged")
+            made["report"].seconds = dict(timer.seconds)
+            return made["report"]
+    bar.step("writing")
+    version = write_version(root, tables=tables, meta=new_meta if tables else made["meta"], files=files)
+    report = made["report"]
+    report.version = version
+    timer.lap("write")
     report.seconds = dict(timer.seconds)
     return report
 
