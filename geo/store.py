@@ -89,7 +89,7 @@ _UNIQUE_TEXT = frozenset({"incident_id", "raw", "detail"})
 
 
 def _is_text(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t) or pa.types.is_dictionary(t)
 
 
 #: Bytes buffered before each write to a store table's file.

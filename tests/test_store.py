@@ -51,6 +51,8 @@ def test_dictionary_text_and_split_numbers_read_back_plain_and_equal_everywhere(
         expected["category"].to_pylist().count("extorsión")
     assert con.execute(f"SELECT count(DISTINCT incident_id), max(incident_id) FROM '{path}'").fetchone() == \
         (built.num_rows, max(expected["incident_id"].to_pylist()))
+    ids = pq.ParquetFile(path).metadata.row_group(0).column(0)  # text, views included: no min/max kept
+    assert ids.path_in_schema == "incident_id" and (ids.statistics is None or not ids.statistics.has_min_max)
 
 
 def test_day_statistics_let_scans_skip_row_groups(tmp_path):
