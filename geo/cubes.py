@@ -154,12 +154,9 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
     cat_bits, day_bits = _bits(len(cats)), _bits(day1 - day0 + 1)
     if cell_bits + cat_bits + day_bits > 64:
         return _cell_cube_groupby(cells, days.astype(np.int64), cat_codes, cats, resolutions)
-    packed = _packed_keys(cells, days, day0, cat_codes, cell_bits, cat_bits, finest)
-    keys, counts = _sorted_runs(packed)
-    # Once sorted (by Polars, into its own memory) the packed keys' array is scratch: for
-    # the levels' shifted keys, then for the finest level's cells.
-    levels = _levels(keys, counts, resolutions, scratch=packed)
+    keys, counts = _sorted_runs(_packed_keys(cells, days, day0, cat_codes, cell_bits, cat_bits, finest))
     # Every level holds the same (day, category) pairs: found once, on the coarsest.
+    levels = _levels(keys, counts, resolutions)
     coarse = levels[-1][1] >> np.uint64(cell_bits - 3 * (finest - resolutions[-1]))
     pairs = coarse[_run_starts(coarse)]
     pair_day = (pairs >> np.uint64(cat_bits)).astype(np.int32) + np.int32(day0)
@@ -178,8 +175,8 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
         bounds = np.searchsorted(k, pairs << np.uint64(bits))
         lengths = np.diff(bounds, append=len(k))
         # The keys become the cells in place (the coarser levels are derived already);
-        # the finest level's, which Polars owns, go to the scratch array.
-        cell = np.bitwise_and(k, np.uint64((1 << bits) - 1), out=k if k.flags.writeable else packed[:len(k)])
+        # only the finest level's, which Polars owns, are copied.
+        cell = np.bitwise_and(k, np.uint64((1 << bits) - 1), out=k if k.flags.writeable else None)
         cell <<= np.uint64(3 * (15 - r))
         cell |= _MODE_CELL | (np.uint64(r) << np.uint64(52)) | np.uint64((1 << (3 * (15 - r))) - 1)
         return pa.table({
@@ -213,14 +210,12 @@ def _packed_keys(cells: np.ndarray, days: np.ndarray, day0: int, cat_codes: np.n
     return key
 
 
-def _levels(keys: np.ndarray, counts: np.ndarray, resolutions: list[int],
-            scratch: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+def _levels(keys: np.ndarray, counts: np.ndarray, resolutions: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """``(resolution, keys, counts)`` from the finest level's sorted distinct keys down:
     dropping one resolution's digit keeps the keys sorted, so equal runs are parents.
-    The shifted keys go to ``scratch`` (``uint64``, at least as long as ``keys``) and the
-    run marks to one bool array, reused level after level (at 10M points a fresh array
-    costs more in page faults than the arithmetic)."""
-    first = np.empty(len(keys), bool)
+    The shifted keys and run marks reuse two scratch arrays (at 10M points a fresh
+    array costs more in page faults than the arithmetic)."""
+    scratch, first = np.empty_like(keys), np.empty(len(keys), bool)
     levels = [(resolutions[0], keys, counts)]
     for r in resolutions[1:]:
         prev, k, c = levels[-1]
