@@ -41,7 +41,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from geo.h3index import CUBE_RESOLUTIONS, _workers, cell_resolution, cells_to_parent, latlng_to_cells
+from geo.h3index import CUBE_RESOLUTIONS, _workers, all_at_resolution, cell_resolution, cells_to_parent, latlng_to_cells
 
 #: Arrow schema of the store's ``cube_cell`` table.
 CUBE_CELL_SCHEMA = pa.schema([("resolution", pa.int8()), ("cell", pa.uint64()), ("day", pa.date32()),
@@ -67,11 +67,17 @@ def _frame(data) -> pl.DataFrame:
     return pl.from_pandas(pd.DataFrame(data))
 
 
-def _days(s: pl.Series) -> np.ndarray:
-    """Days since 1970-01-01 (``int64``) of a date or datetime column."""
+def day_numbers(s: pl.Series) -> np.ndarray:
+    """Days since 1970-01-01 of a date or datetime column, as Polars' own ``int32`` (no
+    copy for a Date column without nulls): what the ``*_arrays`` builders take.
+
+    >>> import datetime as dt
+    >>> day_numbers(pl.Series([dt.date(1970, 1, 2), dt.date(2023, 9, 20)])).tolist()
+    [1, 19620]
+    """
     if s.dtype != pl.Date:
         s = s.cast(pl.Date)
-    return s.to_physical().to_numpy().astype(np.int64)
+    return s.to_physical().to_numpy()
 
 
 def _codes(s: pl.Series, *, nulls_last: bool = False) -> tuple[np.ndarray, list[str]]:
@@ -103,8 +109,11 @@ def _sorted_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _category_array(codes: np.ndarray, cats: list[str]) -> pa.Array:
     """Text by code as an Arrow dictionary: no string is built per row (the cube has ~3
-    rows per incident), and the Parquet writer stores the dictionary as it is."""
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)), pa.array(cats, type=pa.string()))
+    rows per incident), and the Parquet writer stores the dictionary as it is. Signed
+    codes of up to 32 bits keep their width; others become ``int32``."""
+    if codes.dtype not in (np.int8, np.int16, np.int32):
+        codes = codes.astype(np.int32)
+    return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(cats, type=pa.string()))
 
 
 #: Text columns as ingest builds them (dictionaries); they are read back as plain text.
@@ -137,17 +146,12 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
     cells = np.asarray(cells, dtype=np.uint64)
     days = np.asarray(days)
     cat_codes, cats = _codes(pl.Series("category", categories))
-    lowest = int(cells.min()) if len(cells) else None
-    if lowest == 0:
+    if len(cells) and cells.min() == 0:
         keep = cells != 0
         cells, days, cat_codes = cells[keep], days[keep], cat_codes[keep]
-        lowest = int(cells.min()) if len(cells) else None
-    if lowest is None:
+    if not len(cells):
         return _CUBE_CELL_BUILT.empty_table()
-    # Cells whose top 12 bits (mode, resolution) equal both the smallest and the
-    # largest cell's are all at that resolution: two reductions, no per-point array.
-    top = (1 << 7) | finest
-    if lowest >> 52 != top or int(cells.max()) >> 52 != top:
+    if not all_at_resolution(cells, finest):
         cells = cells_to_parent(cells, finest)
     day0, day1 = int(days.min()), int(days.max())
     cell_bits = 7 + 3 * finest  # base cell + one 3-bit digit per resolution
@@ -164,7 +168,6 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
     # per cube row (~3 per point), so int8 instead of int32 saves ~90 MB at 10M points.
     index_type = next(t for t in (np.int8, np.int16, np.int32) if len(cats) <= np.iinfo(t).max)
     pair_cat = (pairs & np.uint64((1 << cat_bits) - 1)).astype(index_type)
-    categories_text = pa.array(cats, type=pa.string())
     schema = _CUBE_CELL_BUILT.set(3, pa.field("category", pa.dictionary(pa.from_numpy_dtype(index_type), pa.string())))
 
     def level_table(level) -> pa.Table:
@@ -183,7 +186,7 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
             "resolution": pa.array(np.full(len(k), r, np.int8)),
             "cell": pa.array(cell, pa.uint64()),
             "day": pa.array(np.repeat(pair_day, lengths), pa.int32()).view(pa.date32()),
-            "category": pa.DictionaryArray.from_arrays(pa.array(np.repeat(pair_cat, lengths)), categories_text),
+            "category": _category_array(np.repeat(pair_cat, lengths), cats),
             "n": pa.array(c.astype(np.int32, copy=False)),
         }, schema=schema)
 
@@ -333,13 +336,13 @@ def cell_cube(incidents, resolutions: Sequence[int] = CUBE_RESOLUTIONS, index_re
             raise ValueError(f"cells are at resolution {index_resolution}, coarser than {finest}; "
                              f"give lat/lon so they can be recomputed")
         cells = latlng_to_cells(frame["lat"].to_numpy(), frame["lon"].to_numpy(), finest)
-    return _pandas(cell_cube_arrays(cells, _days(frame["day"]), frame["category"], resolutions), CUBE_CELL_SCHEMA)
+    return _pandas(cell_cube_arrays(cells, day_numbers(frame["day"]), frame["category"], resolutions), CUBE_CELL_SCHEMA)
 
 
 def district_cube(incidents) -> pd.DataFrame:
     """Counts by ``(ubigeo, day, category)`` of the located rows (``ubigeo`` not null)."""
     frame = _frame(incidents)
-    return _pandas(district_cube_arrays(frame["ubigeo"], _days(frame["day"]), frame["category"]), CUBE_DISTRICT_SCHEMA)
+    return _pandas(district_cube_arrays(frame["ubigeo"], day_numbers(frame["day"]), frame["category"]), CUBE_DISTRICT_SCHEMA)
 
 
 def weekly(cube, key: Sequence[str] | None = None) -> pd.DataFrame:

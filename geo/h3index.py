@@ -90,6 +90,30 @@ def cell_resolution(cells: np.ndarray) -> np.ndarray:
     return ((cells & _RES_MASK) >> _RES_SHIFT).astype(np.uint8)
 
 
+def all_at_resolution(cells, resolution: int) -> bool:
+    """Whether every non-zero cell is an H3 cell at ``resolution`` (true when none is).
+
+    Cells sharing their top 12 bits (reserved bit, mode, resolution) with both the
+    smallest and the largest non-zero cell share them all, so two reductions decide it:
+    no per-cell array, no sort (``np.unique`` of the resolutions would sort every cell).
+
+    >>> c = latlng_to_cells(np.array([-12.05, -12.1]), np.array([-77.04, -77.0]), 9)
+    >>> all_at_resolution(np.r_[c, 0], 9), all_at_resolution(c, 10)
+    (True, False)
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    if not cells.size:
+        return True
+    top = (1 << 7) | resolution  # cell mode 1, then the resolution
+    highest = int(cells.max())
+    if highest == 0:
+        return True
+    lowest = int(cells.min())
+    if lowest == 0:  # only then a mask: the common case reads the cells twice and that is all
+        lowest = int(np.min(cells, where=cells != 0, initial=np.uint64(highest)))
+    return lowest >> 52 == top and highest >> 52 == top
+
+
 def cells_to_parent(cells, resolution: int) -> np.ndarray:
     """Parent cells at ``resolution`` by bit arithmetic (no Python loop); ``0`` stays ``0``.
 

@@ -367,12 +367,12 @@ def _map_distinct(s: pl.Series, fn, *, enum: bool = False) -> pl.Series:
     mapped values (text when most values are distinct).
     """
     values = None
-    if enum and s.dtype.is_integer() and s.null_count() < len(s) and 0 <= s.min() and s.max() < _DIRECT_LOOKUP_MAX:
+    top = int(s.max()) if enum and s.dtype.is_integer() and s.null_count() < len(s) else None
+    if top is not None and 0 <= s.min() and top < _DIRECT_LOOKUP_MAX:
         # Small non-negative integers (ubigeos written as numbers): which values occur is
-        # a count over a table, not a hash of every row.
-        values = s.cast(pl.Int64).fill_null(int(s.max()) + 1).to_numpy()
-        seen = np.bincount(values)[:-1] if s.null_count() else np.bincount(values)
-        uniq = pl.Series(s.name, np.flatnonzero(seen), dtype=pl.Int64)
+        # a count over a table, not a hash of every row. Nulls count in slot top + 1.
+        values = s.cast(pl.Int64).fill_null(top + 1).to_numpy()
+        uniq = pl.Series(s.name, np.flatnonzero(np.bincount(values, minlength=top + 2)[:top + 1]), dtype=pl.Int64)
     else:
         uniq = s.drop_nulls().unique()
     if len(uniq) * 4 > len(s):
@@ -385,7 +385,7 @@ def _map_distinct(s: pl.Series, fn, *, enum: bool = False) -> pl.Series:
         if values is not None:
             # ... and index a table directly: one gather instead of a hash lookup per row.
             position = {c: i for i, c in enumerate(cats)}
-            table = np.full(int(s.max()) + 2, -1, dtype=np.int32)  # last slot: null
+            table = np.full(top + 2, -1, dtype=np.int32)  # last slot: null
             table[uniq.to_numpy()] = [-1 if v is None else position[v] for v in mapped.to_list()]
             return _enum_from_codes(table[values], cats, s.name)
         return s.replace_strict(uniq, mapped, default=None, return_dtype=pl.Enum(cats)).alias(s.name)

@@ -458,7 +458,7 @@ def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, bounda
         # added, so the cell cube can be built while the points are being located.
         early_cube = None
         if not clip and not _holds_incidents(root):
-            early_cube = pool.submit(cubes.cell_cube_arrays, cells_fine, _day_numbers(parsed.accepted["day"]),
+            early_cube = pool.submit(cubes.cell_cube_arrays, cells_fine, cubes.day_numbers(parsed.accepted["day"]),
                                      parsed.accepted["category"], list(CUBE_RESOLUTIONS))
         return _ingest_points(parsed, path, root, sha, notes, timer, started, cells=cells, cells_fine=cells_fine,
                               locator=locator, label=label, clip=clip, resolution=resolution, early_cube=early_cube,
@@ -468,11 +468,6 @@ def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, bounda
 def _timed(fn, *args):
     t0 = time.perf_counter()
     return fn(*args), time.perf_counter() - t0
-
-
-def _day_numbers(day: pl.Series) -> np.ndarray:
-    """Days since 1970-01-01 of a Date column, as its own ``int32`` (no copy)."""
-    return day.to_physical().to_numpy()
 
 
 def _holds_incidents(root: Path) -> bool:
@@ -537,13 +532,15 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         timer.lap("merge")
         new = parsed.accepted
         added = new.height
+        new_days = cubes.day_numbers(new["day"])
+        new_coverage = _day_coverage(new_days)
         tables: dict[str, pa.Table] = {}
         if added or old is None:
             bar.step("cubes")
             has_old = old is not None and old.num_rows > 0
             old_fine = _fine_cells(old, finest, int(meta.get("h3_resolution", resolution))) if has_old else None
             all_fine = np.concatenate([old_fine, cells_fine]) if has_old else cells_fine
-            days = _day_numbers(new["day"])
+            days = new_days
             cats, ubigeo = new["category"], new["ubigeo"]
             if has_old:
                 days = np.concatenate([old.column("day").cast(pa.int32()).to_numpy(), days])
@@ -566,7 +563,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             else:  # another ingest got in first: count all the store's points
                 tables["cube_cell"] = lambda: cubes.cell_cube_arrays(all_fine, days, cats, list(CUBE_RESOLUTIONS))
             store_n = len(days)
-            coverage = _day_coverage(days)
+            coverage = _day_coverage(days) if has_old else new_coverage
             timer.lap("cubes")
         old_rejects = current.read_arrow("rejects") if current is not None and current.has("rejects") else None
         fresh = _new_rejects(old_rejects, parsed.rejects)
@@ -602,7 +599,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 n_reported_ubigeo=n_reported if locator is not None else 0, n_reported_ubigeo_mismatch=n_mismatch,
                 boundaries=label, h3_resolution=resolution,
                 cube_resolutions=list(CUBE_RESOLUTIONS),
-                coverage=_day_coverage(_day_numbers(new["day"])), store_incidents=store_n,
+                coverage=new_coverage, store_incidents=store_n,
                 store_district_months=_rows(current, "district_month"), notes=notes, started_at=started,
             )
             if locator is not None and added and report.n_outside_districts > added / 2:

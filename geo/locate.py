@@ -50,7 +50,7 @@ from h3ronpy import ContainmentMode
 from h3ronpy import vector as _h3v
 
 from geo.errors import HexwatchError
-from geo.h3index import DEFAULT_RESOLUTION, _workers, cell_resolution, latlng_to_cells
+from geo.h3index import DEFAULT_RESOLUTION, _workers, all_at_resolution, cell_resolution, latlng_to_cells
 from geo.store import atomic_write_bytes
 
 #: How far (degrees) a cell's straight-edged hexagon is grown before it is compared
@@ -238,11 +238,7 @@ class DistrictLocator:
             raise ValueError(f"cells must hold one cell per point ({n}), got shape {cells.shape}")
         # H3 is not exactly nested (a child pokes out of its parent), so the parent of
         # a point's fine cell may not hold the point: only same-resolution cells do.
-        # Cells sharing their top 12 bits (mode, resolution) with both the smallest and
-        # the largest non-zero cell share them all: two reductions, no sort of every point.
-        top = (1 << 7) | self.resolution  # cell mode 1, then the resolution
-        lo, hi = (int((cells - np.uint64(1)).min()) + 1, int(cells.max())) if n else (top << 52, top << 52)
-        if hi and (lo >> 52 != top or hi >> 52 != top):
+        if not all_at_resolution(cells, self.resolution):
             res = np.unique(cell_resolution(cells[cells != 0])).tolist()
             raise ValueError(f"cells are at resolution {res}, the locator at {self.resolution}; "
                              f"pass cells at {self.resolution} or build the locator at theirs")
