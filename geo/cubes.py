@@ -33,7 +33,6 @@ Example
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -41,7 +40,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from geo.h3index import CUBE_RESOLUTIONS, _workers, all_at_resolution, cell_resolution, cells_to_parent, latlng_to_cells
+from geo.h3index import CUBE_RESOLUTIONS, all_at_resolution, cell_resolution, cells_to_parent, latlng_to_cells
 
 #: Arrow schema of the store's ``cube_cell`` table.
 CUBE_CELL_SCHEMA = pa.schema([("resolution", pa.int8()), ("cell", pa.uint64()), ("day", pa.date32()),
@@ -80,21 +79,31 @@ def day_numbers(s: pl.Series) -> np.ndarray:
     return s.to_physical().to_numpy()
 
 
-def _codes(s: pl.Series, *, nulls_last: bool = False) -> tuple[np.ndarray, list[str]]:
-    """Category codes (unsigned integers) in alphabetical order of the categories, and
-    the categories; a null gets code 0, or ``len(categories)`` with ``nulls_last``.
-
+def _coded(s: pl.Series) -> tuple[pl.Series, list[str]]:
+    """The physical codes of ``s`` as a sorted ``Enum`` (nulls kept) and its categories.
     An ``Enum`` column with sorted categories is used as it is (ingest codes once for
-    both cubes), without a copy when it has no nulls."""
+    both cubes), without a copy."""
     given = s.dtype.categories.to_list() if isinstance(s.dtype, pl.Enum) else None
     if given is None or given != sorted(given):
         s = s.cast(pl.String)
         s = s.cast(pl.Enum(sorted(s.drop_nulls().unique().to_list())))
-    cats = s.dtype.categories.to_list()
-    physical = s.to_physical()
-    if s.null_count():
-        physical = physical.cast(pl.UInt32).fill_null(len(cats) if nulls_last else 0)
-    return physical.to_numpy(), cats
+    return s.to_physical(), s.dtype.categories.to_list()
+
+
+def _filled(physical: pl.Series, code: int) -> np.ndarray:
+    """Codes as NumPy, nulls replaced by ``code`` (no copy when there is no null)."""
+    if physical.null_count():
+        if code > {pl.UInt8: 0xFF, pl.UInt16: 0xFFFF}.get(physical.dtype, 0xFFFF_FFFF):
+            physical = physical.cast(pl.UInt32)
+        physical = physical.fill_null(code)
+    return physical.to_numpy()
+
+
+def _codes(s: pl.Series, *, nulls_last: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Category codes (unsigned integers) in alphabetical order of the categories, and
+    the categories; a null gets code 0, or ``len(categories)`` with ``nulls_last``."""
+    physical, cats = _coded(s)
+    return _filled(physical, len(cats) if nulls_last else 0), cats
 
 
 def _bits(n_values: int) -> int:
@@ -139,6 +148,17 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
     skipped); ``days``: days since 1970-01-01 (any integer type); ``categories``: text
     per point.
     """
+    return cell_cube_batches(cells, days, categories, resolutions).read_all()
+
+
+def cell_cube_batches(cells: np.ndarray, days: np.ndarray, categories: pl.Series | Sequence[str],
+                      resolutions: Sequence[int] = CUBE_RESOLUTIONS) -> pa.RecordBatchReader:
+    """:func:`cell_cube_arrays` as a stream of record batches of at most ``_KEY_CHUNK``
+    rows, in the cube's order. The counting is done before this returns; each batch's
+    columns are decoded only when it is read, into small arrays that are reused (the
+    whole cube is ~3 rows per point: at 10M points, decoding it at once faults in
+    ~500 MB of fresh memory). Read it once, in one thread.
+    """
     resolutions = sorted({int(r) for r in resolutions}, reverse=True)
     if not resolutions:
         raise ValueError("give at least one cube resolution")
@@ -150,50 +170,54 @@ def cell_cube_arrays(cells: np.ndarray, days: np.ndarray, categories: pl.Series 
         keep = cells != 0
         cells, days, cat_codes = cells[keep], days[keep], cat_codes[keep]
     if not len(cells):
-        return _CUBE_CELL_BUILT.empty_table()
+        return pa.RecordBatchReader.from_batches(_CUBE_CELL_BUILT, [])
     if not all_at_resolution(cells, finest):
         cells = cells_to_parent(cells, finest)
     day0, day1 = int(days.min()), int(days.max())
     cell_bits = 7 + 3 * finest  # base cell + one 3-bit digit per resolution
     cat_bits, day_bits = _bits(len(cats)), _bits(day1 - day0 + 1)
     if cell_bits + cat_bits + day_bits > 64:
-        return _cell_cube_groupby(cells, days.astype(np.int64), cat_codes, cats, resolutions)
+        table = _cell_cube_groupby(cells, days.astype(np.int64), cat_codes, cats, resolutions)
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=_KEY_CHUNK))
     keys, counts = _sorted_runs(_packed_keys(cells, days, day0, cat_codes, cell_bits, cat_bits, finest))
     # Every level holds the same (day, category) pairs: found once, on the coarsest.
     levels = _levels(keys, counts, resolutions)
     coarse = levels[-1][1] >> np.uint64(cell_bits - 3 * (finest - resolutions[-1]))
     pairs = coarse[_run_starts(coarse)]
+    del coarse
     pair_day = (pairs >> np.uint64(cat_bits)).astype(np.int32) + np.int32(day0)
     # The narrowest index type that holds every category: the column repeats one code
     # per cube row (~3 per point), so int8 instead of int32 saves ~90 MB at 10M points.
     index_type = next(t for t in (np.int8, np.int16, np.int32) if len(cats) <= np.iinfo(t).max)
     pair_cat = (pairs & np.uint64((1 << cat_bits) - 1)).astype(index_type)
     schema = _CUBE_CELL_BUILT.set(3, pa.field("category", pa.dictionary(pa.from_numpy_dtype(index_type), pa.string())))
+    cat_dictionary = pa.array(cats, type=pa.string())
 
-    def level_table(level) -> pa.Table:
-        r, k, c = level
-        bits = cell_bits - 3 * (finest - r)
-        # Keys are sorted by (day, category) first: each pair's rows are one stretch,
-        # found by binary search, and its day and category are repeated over it.
-        bounds = np.searchsorted(k, pairs << np.uint64(bits))
-        lengths = np.diff(bounds, append=len(k))
-        # The keys become the cells in place (the coarser levels are derived already);
-        # only the finest level's, which Polars owns, are copied.
-        cell = np.bitwise_and(k, np.uint64((1 << bits) - 1), out=k if k.flags.writeable else None)
-        cell <<= np.uint64(3 * (15 - r))
-        cell |= _MODE_CELL | (np.uint64(r) << np.uint64(52)) | np.uint64((1 << (3 * (15 - r))) - 1)
-        return pa.table({
-            "resolution": pa.array(np.full(len(k), r, np.int8)),
-            "cell": pa.array(cell, pa.uint64()),
-            "day": pa.array(np.repeat(pair_day, lengths), pa.int32()).view(pa.date32()),
-            "category": _category_array(np.repeat(pair_cat, lengths), cats),
-            "n": pa.array(c.astype(np.int32, copy=False)),
-        }, schema=schema)
+    def batches():
+        for r, k, c in levels[::-1]:
+            bits = cell_bits - 3 * (finest - r)
+            # Keys are sorted by (day, category) first: each pair's rows are one stretch,
+            # found by binary search, and its day and category are repeated over it.
+            bounds = np.searchsorted(k, pairs << np.uint64(bits))
+            pair_end = np.append(bounds[1:], len(k))
+            fill = _MODE_CELL | (np.uint64(r) << np.uint64(52)) | np.uint64((1 << (3 * (15 - r))) - 1)
+            for a in range(0, len(k), _KEY_CHUNK):
+                b = min(a + _KEY_CHUNK, len(k))
+                # The pairs met in [a, b) and how many of their rows fall inside it.
+                p0, p1 = np.searchsorted(pair_end, a, side="right"), np.searchsorted(bounds, b, side="left")
+                lengths = np.minimum(pair_end[p0:p1], b) - np.maximum(bounds[p0:p1], a)
+                cell = np.bitwise_and(k[a:b], np.uint64((1 << bits) - 1))
+                cell <<= np.uint64(3 * (15 - r))
+                cell |= fill
+                yield pa.record_batch([
+                    pa.array(np.full(b - a, r, np.int8)),
+                    pa.array(cell, pa.uint64()),
+                    pa.array(np.repeat(pair_day[p0:p1], lengths), pa.int32()).view(pa.date32()),
+                    pa.DictionaryArray.from_arrays(pa.array(np.repeat(pair_cat[p0:p1], lengths)), cat_dictionary),
+                    pa.array(c[a:b].astype(np.int32, copy=False)),
+                ], schema=schema)
 
-    # Arrow and NumPy release the GIL: the levels are decoded side by side.
-    with ThreadPoolExecutor(max_workers=min(len(levels), _workers())) as pool:
-        tables = list(pool.map(level_table, levels[::-1]))
-    return pa.concat_tables(tables)
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _packed_keys(cells: np.ndarray, days: np.ndarray, day0: int, cat_codes: np.ndarray, cell_bits: int,
@@ -215,17 +239,37 @@ def _packed_keys(cells: np.ndarray, days: np.ndarray, day0: int, cat_codes: np.n
 
 def _levels(keys: np.ndarray, counts: np.ndarray, resolutions: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """``(resolution, keys, counts)`` from the finest level's sorted distinct keys down:
-    dropping one resolution's digit keeps the keys sorted, so equal runs are parents.
-    The shifted keys and run marks reuse two scratch arrays (at 10M points a fresh
-    array costs more in page faults than the arithmetic)."""
-    scratch, first = np.empty_like(keys), np.empty(len(keys), bool)
+    dropping one resolution's digit keeps the keys sorted, so equal runs are parents."""
     levels = [(resolutions[0], keys, counts)]
     for r in resolutions[1:]:
         prev, k, c = levels[-1]
-        shifted = np.right_shift(k, np.uint64(3 * (prev - r)), out=scratch[:len(k)])
-        starts = _run_starts(shifted, first)
-        levels.append((r, shifted[starts], np.add.reduceat(c, starts) if len(starts) else c))
+        levels.append((r, *_parent_runs(k, c, np.uint64(3 * (prev - r)))))
     return levels
+
+
+def _parent_runs(keys: np.ndarray, counts: np.ndarray, shift: np.uint64) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``keys >> shift`` of sorted ``keys`` and the summed ``counts`` of each.
+
+    Done a million keys at a time, into outputs sized for the worst case (one parent
+    per key) of which only the used part is ever touched: at 10M keys, whole-array
+    shifts, run marks and run positions would fault in ~600 MB of fresh memory, more
+    costly than the arithmetic."""
+    out_keys, out_counts = np.empty(len(keys), keys.dtype), np.empty(len(counts), counts.dtype)
+    m = 0  # parents written so far
+    for a in range(0, len(keys), _KEY_CHUNK):
+        shifted = keys[a:a + _KEY_CHUNK] >> shift
+        c = counts[a:a + _KEY_CHUNK]
+        first = np.empty(len(shifted), bool)
+        first[0] = m == 0 or shifted[0] != out_keys[m - 1]
+        np.not_equal(shifted[1:], shifted[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        if not first[0]:  # the previous chunk's last run goes on
+            out_counts[m - 1] += c[:starts[0]].sum() if len(starts) else c.sum()
+        if len(starts):
+            np.take(shifted, starts, out=out_keys[m:m + len(starts)])
+            np.add.reduceat(c, starts, out=out_counts[m:m + len(starts)])
+            m += len(starts)
+    return out_keys[:m], out_counts[:m]
 
 
 def _run_starts(sorted_key: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
@@ -258,26 +302,39 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
     null ubigeos are skipped."""
     ubigeos = ubigeos if isinstance(ubigeos, pl.Series) else pl.Series("ubigeo", ubigeos, dtype=pl.String)
     unlocated = ubigeos.null_count()
-    u_codes, names = _codes(ubigeos, nulls_last=True)  # no district: code len(names)
+    u_physical, names = _coded(ubigeos)  # no district: code len(names)
     cat_codes, cats = _codes(pl.Series("category", categories))
     days = np.asarray(days)
     if unlocated == len(days):
         return _CUBE_DISTRICT_BUILT.empty_table()
     day0 = int(days.min())
     n_days = int(days.max()) - day0 + 1
-    slots = len(names) + (unlocated > 0)
+
+    def u_chunks():  # a million points at a time: fresh 10M-point temporaries cost more in page faults than counting
+        for a in range(0, len(days), _KEY_CHUNK):
+            yield a, a + _KEY_CHUNK, _filled(u_physical.slice(a, _KEY_CHUNK), len(names))
+
+    # The districts that occur (a boundary set may list all 1,891 of Peru's for 60 used).
+    seen = np.zeros(len(names) + 1, np.int64)
+    for _, _, u in u_chunks():
+        seen += np.bincount(u, minlength=len(seen))
+    used = np.flatnonzero(seen[:-1])
+    slot = np.full(len(seen), len(used), np.int64)
+    slot[used] = np.arange(len(used))
+    slots = len(used) + (unlocated > 0)
     per_day = max(len(cats), 1) * slots
     if n_days * per_day <= max(_DENSE_BINS_PER_ROW * len(days), _DENSE_MIN_BINS):
         # Few enough (day, category, district) combinations to count them all in one
         # table: a bincount instead of a sort (10M points, 1,461 days x 8 categories x
         # 58 districts: 0.05 s instead of 0.4 s). The linear index keeps the cube's order;
         # points in no district are counted in a slot of their own, then dropped.
-        key = np.subtract(days, day0, dtype=np.int64)
-        key *= per_day
-        key += np.multiply(cat_codes, slots, dtype=np.int64)  # codes may be as narrow as uint8
-        key += u_codes
-        counts = np.bincount(key, minlength=n_days * per_day)
-        del key
+        counts = np.zeros(n_days * per_day, np.int64)
+        for a, b, u in u_chunks():
+            key = np.subtract(days[a:b], day0, dtype=np.int64)
+            key *= per_day
+            key += np.multiply(cat_codes[a:b], slots, dtype=np.int64)  # codes may be as narrow as uint8
+            key += slot[u]
+            counts += np.bincount(key, minlength=len(counts))
         if unlocated:
             counts.reshape(-1, slots)[:, -1] = 0
         keys = np.flatnonzero(counts)
@@ -285,7 +342,8 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
         d, rest = np.divmod(keys, per_day)
         d += day0
         c, u = np.divmod(rest, slots)
-        return _district_table(u, names, d, c, cats, counts)
+        return _district_table(used[u], names, d, c, cats, counts)
+    u_codes = _filled(u_physical, len(names))
     if unlocated:
         located = u_codes < len(names)
         days, u_codes, cat_codes = days[located], u_codes[located], cat_codes[located]

@@ -309,7 +309,11 @@ def _safe_hexagons(parents: np.ndarray) -> pa.Table:
     # The cell lies on one face (whose plane the grid is in) if every point within
     # ``far`` of its centre is nearer that face's centre than any other: the angle to
     # each face centre moves by at most ``far`` (x1.5 for the chart's distortion).
-    face = np.arccos(np.clip(_xyz(lat_c, lon_c) @ _face_centres().T, -1.0, 1.0))
+    # (Three multiply-adds rather than a matrix product: BLAS would wake OpenBLAS's
+    # threads, which then spin on both cores while the rest of the ingest needs them.)
+    xyz, centres = _xyz(lat_c, lon_c), _face_centres()
+    cosines = xyz[:, :1] * centres[:, 0] + xyz[:, 1:2] * centres[:, 1] + xyz[:, 2:] * centres[:, 2]
+    face = np.arccos(np.clip(cosines, -1.0, 1.0))
     face.sort(axis=1)
     with np.errstate(invalid="ignore"):
         ok = (hexagon & star & (det > 0) & (h > 0) & (face[:, 1] - face[:, 0] > 2 * 1.5 * np.radians(far))

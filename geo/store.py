@@ -92,11 +92,14 @@ def _is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t) or pa.types.is_dictionary(t)
 
 
+#: What :func:`write_version` takes as a table.
+TableLike = pa.Table | pa.RecordBatchReader | pd.DataFrame
+
 #: Bytes buffered before each write to a store table's file.
 _WRITE_BUFFER = 1 << 20
 
 
-def parquet_options(table: pa.Table) -> dict[str, Any]:
+def parquet_options(table: pa.Table | pa.RecordBatchReader) -> dict[str, Any]:
     """How a store table is written (keyword arguments of ``pyarrow.parquet.write_table``).
 
     Why each choice (measured on the 1M-row ingest benchmark, where the cube and the
@@ -119,8 +122,8 @@ def parquet_options(table: pa.Table) -> dict[str, Any]:
             "write_statistics": stats or False, "store_schema": False}
 
 
-def _to_arrow(table: pa.Table | pd.DataFrame) -> pa.Table:
-    if isinstance(table, pa.Table):
+def _to_arrow(table: TableLike) -> pa.Table | pa.RecordBatchReader:
+    if isinstance(table, (pa.Table, pa.RecordBatchReader)):
         return table
     return pa.Table.from_pandas(table, preserve_index=False)
 
@@ -148,7 +151,7 @@ def writer_lock(store: str | os.PathLike):
 
 def write_version(
     store: str | os.PathLike,
-    tables: Mapping[str, pa.Table | pd.DataFrame | Callable[[], pa.Table | pd.DataFrame]],
+    tables: Mapping[str, TableLike | Callable[[], TableLike]],
     meta: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
     files: Mapping[str, bytes] | Callable[[], Mapping[str, bytes]] | None = None,
     *,
@@ -159,7 +162,9 @@ def write_version(
     Tables not given are hard-linked from the current version when ``carry_over`` is
     true, so adding one layer does not rewrite the others. A table may be given as a
     function that builds it: builders run in the writer threads, so one table is
-    encoded while the next is still being built. ``meta`` and ``files`` may be functions
+    encoded while the next is still being built. A ``pyarrow.RecordBatchReader`` is
+    written batch by batch (one row group each), so a large table need never be whole
+    in memory. ``meta`` and ``files`` may be functions
     too: they run in the calling thread while the tables encode (``meta`` first), and
     an exception from either leaves the live version untouched. Returns the new version id.
     Caller must not hold :func:`writer_lock` (this function takes it).
@@ -183,7 +188,12 @@ def write_version(
             # Buffered: Parquet writes each page on its own (a 10M-row ingest made 52,000
             # write and 28,000 seek calls straight to the file; the time saved is small).
             with pa.output_stream(str(path), buffer_size=_WRITE_BUFFER) as sink:
-                pq.write_table(arrow, sink, **parquet_options(arrow))
+                if isinstance(arrow, pa.RecordBatchReader):  # one row group per batch, as it comes
+                    with pq.ParquetWriter(sink, arrow.schema, **parquet_options(arrow)) as writer:
+                        for batch in arrow:
+                            writer.write_batch(batch)
+                else:
+                    pq.write_table(arrow, sink, **parquet_options(arrow))
             with open(path, "rb") as fh:  # flushed to disk here, while other tables still encode
                 os.fsync(fh.fileno())
 

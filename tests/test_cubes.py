@@ -8,6 +8,7 @@ import h3
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,15 +118,18 @@ def test_district_cube_dense_count_equals_the_sorted_path_row_for_row(n, seed, n
     rng = np.random.default_rng(seed)
     days = rng.integers(19_000, 19_001 + span_days, n)
     cats = [f"c{i}" for i in rng.integers(0, n_categories, n)]
-    # Over 255 districts, their codes no longer fit a byte.
+    # Over 255 districts, their codes no longer fit a byte. The Enum also lists districts
+    # with no point (as the locator's, which holds every district of its boundary set).
     ubigeos = [None if k == 0 else f"15{k:04d}" for k in rng.integers(0, n_districts + 1, n)]
-    ubigeos = pl.Series("ubigeo", ubigeos, dtype=pl.String).cast(pl.Enum(sorted({u for u in ubigeos if u})))
-    dense = cubes.district_cube_arrays(ubigeos, days, cats)
+    unused = [f"16{k:04d}" for k in range(n_districts)]
+    ubigeos = pl.Series("ubigeo", ubigeos, dtype=pl.String).cast(pl.Enum(sorted({u for u in ubigeos if u} | set(unused))))
     try:
+        cubes._KEY_CHUNK = 64  # several chunks
+        dense = cubes.district_cube_arrays(ubigeos, days, cats)
         cubes._DENSE_BINS_PER_ROW, cubes._DENSE_MIN_BINS = 0, 0
         by_sort = cubes.district_cube_arrays(ubigeos, days, cats)
     finally:
-        cubes._DENSE_BINS_PER_ROW, cubes._DENSE_MIN_BINS = 2, 1 << 16
+        cubes._DENSE_BINS_PER_ROW, cubes._DENSE_MIN_BINS, cubes._KEY_CHUNK = 2, 1 << 16, 1 << 20
     assert dense.cast(cubes.CUBE_DISTRICT_SCHEMA).equals(by_sort.cast(cubes.CUBE_DISTRICT_SCHEMA))
     frame = dense.cast(cubes.CUBE_DISTRICT_SCHEMA).to_pandas()
     assert frame["n"].sum() == ubigeos.count()
@@ -150,3 +154,25 @@ def test_weekly_sunday_belongs_to_the_week_before():
                          "cell": np.array([5, 5], dtype=np.uint64), "category": ["robo", "robo"]})
     w = weekly(cube, key=["resolution", "cell", "category"])
     assert dict(zip(w["week"], w["n"])) == {dt.date(2023, 9, 11): 1, dt.date(2023, 9, 18): 2}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 400), st.integers(0, 2**31 - 1), st.integers(1, 40))
+def test_cell_cube_in_small_chunks_equals_the_plain_groupby_in_the_cube_order(n, seed, chunk):
+    # Runs of equal parents and (day, category) stretches cross the chunk boundaries.
+    import geo.cubes as cubes
+
+    pts = _points(n, seed=seed, n_categories=3, days=("2023-01-01", "2023-01-04"))
+    cells = latlng_to_cells(pts["lat"].to_numpy(), pts["lon"].to_numpy(), 10)
+    days = pts["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    saved = cubes._KEY_CHUNK
+    try:
+        cubes._KEY_CHUNK = chunk
+        batches = list(cubes.cell_cube_batches(cells, days, pts["category"].tolist()))
+    finally:
+        cubes._KEY_CHUNK = saved
+    assert all(b.num_rows <= chunk for b in batches)
+    cube = cubes._pandas(pa.Table.from_batches(batches), cubes.CUBE_CELL_SCHEMA)
+    pd.testing.assert_series_equal(_as_index(cube), _reference(pts), check_dtype=False)
+    order = list(zip(cube["resolution"], cube["day"], cube["category"], cube["cell"]))
+    assert order == sorted(order)
