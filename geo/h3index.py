@@ -400,23 +400,40 @@ def latlng_to_cells_multi(lat, lon, resolutions: Iterable[int], *,
     lon = np.ascontiguousarray(lon, dtype=np.float64)
     finest = latlng_to_cells(lat, lon, res[-1], workers=workers)
     out = {res[-1]: finest}
-    coarser = res[:-1]
-    if not coarser:
-        return out
-    w = workers or _workers()
-    for r in coarser:
-        if r < _PROVE_MIN_RES:
-            out[r] = latlng_to_cells(lat, lon, r, workers=w)
-            continue
-        # Parents by bit arithmetic (as ``cells_to_parent``, in place, without its checks:
-        # the finest cells are all at ``res[-1]``); cell 0 gets ``no_cell``, never proven.
-        fill = np.uint64((r << 52) | ((1 << ((15 - r) * 3)) - 1))
-        cells = finest & np.uint64(~(0xF << 52) & 0xFFFF_FFFF_FFFF_FFFF)
-        cells |= fill
-        redo = _unproven(lat, lon, cells, int(fill), w)
-        if redo is None:
-            cells = latlng_to_cells(lat, lon, r, workers=w)
-        elif redo.size:
-            cells[redo] = latlng_to_cells(lat[redo], lon[redo], r, workers=w)
-        out[r] = cells
+    for r in res[:-1]:
+        out[r] = latlng_to_cells_from_finer(lat, lon, finest, r, workers=workers)
     return out
+
+
+def latlng_to_cells_from_finer(lat, lon, finer_cells, resolution: int, *, workers: int | None = None) -> np.ndarray:
+    """Exact H3 cells (``uint64``) at ``resolution`` of points whose cells at one finer
+    resolution are known (``finer_cells``, as :func:`latlng_to_cells` gives them; ``0``
+    for invalid coordinates): equal to ``latlng_to_cells(lat, lon, resolution)`` point
+    by point, for a fraction of its cost (see :func:`latlng_to_cells_multi`).
+
+    >>> lat, lon = np.array([-12.0464, -12.1]), np.array([-77.0428, -77.0])
+    >>> fine = latlng_to_cells(lat, lon, 10)
+    >>> bool((latlng_to_cells_from_finer(lat, lon, fine, 9) == latlng_to_cells(lat, lon, 9)).all())
+    True
+    """
+    lat = np.ascontiguousarray(lat, dtype=np.float64)
+    lon = np.ascontiguousarray(lon, dtype=np.float64)
+    finer_cells = np.asarray(finer_cells, dtype=np.uint64)
+    if not lat.shape == lon.shape == finer_cells.shape:
+        raise ValueError(f"lat, lon and finer_cells differ in length ({lat.shape[0]}, {lon.shape[0]}, "
+                         f"{finer_cells.shape[0]})")
+    w = workers or _workers()
+    r = int(resolution)
+    if r < _PROVE_MIN_RES:
+        return latlng_to_cells(lat, lon, r, workers=w)
+    # Parents by bit arithmetic (as ``cells_to_parent``, without its checks: the caller
+    # gives cells at one resolution finer than ``r``); cell 0 gets ``no_cell``, never proven.
+    fill = np.uint64((r << 52) | ((1 << ((15 - r) * 3)) - 1))
+    cells = finer_cells & np.uint64(~(0xF << 52) & 0xFFFF_FFFF_FFFF_FFFF)
+    cells |= fill
+    redo = _unproven(lat, lon, cells, int(fill), w)
+    if redo is None:
+        cells = latlng_to_cells(lat, lon, r, workers=w)
+    elif redo.size:
+        cells[redo] = latlng_to_cells(lat[redo], lon[redo], r, workers=w)
+    return cells
