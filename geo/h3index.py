@@ -406,8 +406,8 @@ def latlng_to_cells_multi(lat, lon, resolutions: Iterable[int], *,
 
 
 def latlng_to_cells_from_finer(lat, lon, finer_cells, resolution: int, *, workers: int | None = None) -> np.ndarray:
-    """Exact H3 cells (``uint64``) at ``resolution`` of points whose cells at one finer
-    resolution are known (``finer_cells``, as :func:`latlng_to_cells` gives them; ``0``
+    """Exact H3 cells (``uint64``) at ``resolution`` of points whose cells at a finer
+    resolution are known (``finer_cells``, as :func:`latlng_to_cells` gives them: ``0``
     for invalid coordinates): equal to ``latlng_to_cells(lat, lon, resolution)`` point
     by point, for a fraction of its cost (see :func:`latlng_to_cells_multi`).
 
@@ -427,7 +427,7 @@ def latlng_to_cells_from_finer(lat, lon, finer_cells, resolution: int, *, worker
     if r < _PROVE_MIN_RES:
         return latlng_to_cells(lat, lon, r, workers=w)
     # Parents by bit arithmetic (as ``cells_to_parent``, without its checks: the caller
-    # gives cells at one resolution finer than ``r``); cell 0 gets ``no_cell``, never proven.
+    # gives cells at one resolution, finer than ``r``); cell 0 gets ``no_cell``, never proven.
     fill = np.uint64((r << 52) | ((1 << ((15 - r) * 3)) - 1))
     cells = finer_cells & np.uint64(~(0xF << 52) & 0xFFFF_FFFF_FFFF_FFFF)
     cells |= fill
