@@ -416,10 +416,11 @@ def _bulk_work():
 
     Why: an ingest allocates gigabytes that it touches once. Arrow's allocator backs them
     with 2 MB transparent huge pages, whose first touch is slow on VMs (their memory is
-    not yet backed by the host): a 10M-row ``hexwatch ingest`` took 7.6-8.1 s with them
-    and 7.0 s without (``benchmarks.bench_ingest``'s fresh-process figure). The
-    collector would only walk the millions of objects that the ingest holds and that
-    are not garbage. Linux only; elsewhere nothing changes.
+    not yet backed by the host): 10M rows ingested first thing in a new process took
+    7.6-8.0 s with them and 7.0-7.1 s without (as ``benchmarks.bench_ingest``'s
+    fresh-process figure measures). The collector's full passes would walk every
+    object the process holds (modules, boundaries) and find no garbage: ~1% of an
+    ingest's CPU time (perf). Linux only; elsewhere nothing changes.
     """
     collecting = gc.isenabled()
     gc.disable()
