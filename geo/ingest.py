@@ -407,20 +407,29 @@ def ingest_file(
 
 
 _PR_SET_THP_DISABLE, _PR_GET_THP_DISABLE = 41, 42
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_GLIBC_DEFAULT_THRESHOLD = 128 * 1024
 
 
 @contextmanager
 def _bulk_work():
-    """Small pages and no cyclic garbage collection while an ingest runs; the process's
-    settings are restored afterwards.
+    """Small pages, freed memory kept for reuse, and no cyclic garbage collection while
+    an ingest runs; the process's settings are restored afterwards (Linux and glibc;
+    elsewhere nothing changes).
 
-    Why: an ingest allocates gigabytes that it touches once. Arrow's allocator backs them
-    with 2 MB transparent huge pages, whose first touch is slow on VMs (their memory is
-    not yet backed by the host): 10M rows ingested first thing in a new process took
-    7.6-8.0 s with them and 7.0-7.1 s without (as ``benchmarks.bench_ingest``'s
-    fresh-process figure measures). The collector's full passes would walk every
-    object the process holds (modules, boundaries) and find no garbage: ~1% of an
-    ingest's CPU time (perf). Linux only; elsewhere nothing changes.
+    Why (each measured on 10M rows ingested first thing in a new process, as
+    ``benchmarks.bench_ingest``'s fresh-process figure is):
+
+    - Arrow's allocator backs the gigabytes an ingest reads with 2 MB transparent huge
+      pages, whose first touch is slow on VMs (their memory is not yet backed by the
+      host): 7.6-8.0 s with them, 7.0-7.1 s without.
+    - glibc gives every array over 128 KB-32 MB its own mapping, returned to the
+      system when freed, so each of the ingest's many short-lived 10M-row arrays is
+      faulted in afresh and unmapped again (which also interrupts the other core to
+      flush its TLB). Kept in the heap instead, they are reused: 6.8-7.0 s -> 6.5-6.7 s.
+      The heap is trimmed when the ingest ends.
+    - The collector's full passes would walk every object the process holds (modules,
+      boundaries) and find no garbage: ~1% of an ingest's CPU time (perf).
     """
     collecting = gc.isenabled()
     gc.disable()
@@ -429,11 +438,19 @@ def _bulk_work():
         had = libc.prctl(_PR_GET_THP_DISABLE, 0, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux
         libc, had = None, -1
+    glibc = libc is not None and hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")
     if had >= 0:
         libc.prctl(_PR_SET_THP_DISABLE, 1, 0, 0, 0)
+    if glibc:
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
+        libc.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1)
     try:
         yield
     finally:
+        if glibc:  # glibc's defaults (setting them ends its dynamic threshold, which only tunes speed)
+            libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
+            libc.mallopt(_M_TRIM_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
+            libc.malloc_trim(0)
         if had >= 0:
             libc.prctl(_PR_SET_THP_DISABLE, had, 0, 0, 0)
         if collecting:
