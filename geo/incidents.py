@@ -602,9 +602,18 @@ def _read_parquet(path: Path, columns: list[str], coded: list[str] = (), *, earl
         pf = pq.ParquetFile(path, read_dictionary=[names[physical[c]] for c in coded])
         if early:
             first = pf.read(columns=early)
-            on_early(*(first.column(c).cast(pa.float64()).fill_null(np.nan).to_numpy() for c in early))
+            got, coords = {}, []
+            for c in early:
+                col = first.column(c).cast(pa.float64())
+                values = col.fill_null(np.nan).to_numpy()  # one contiguous copy of the row groups
+                coords.append(values)
+                # Without nulls the copy stands for the column too (the row groups are let go,
+                # and later readers of the column get one chunk: no second copy).
+                got[c] = pa.chunked_array([pa.array(values)]) if col.null_count == 0 else col
+            del first
+            on_early(*coords)
             rest = [c for c in columns if c not in early]
-            got = dict(zip(early, first.columns)) | (dict(zip(rest, pf.read(columns=rest).columns)) if rest else {})
+            got |= dict(zip(rest, pf.read(columns=rest).columns)) if rest else {}
             table = pa.table({c: got[c] for c in columns})
         elif len(set(names)) == len(names):
             table = pf.read(columns=[names[physical[c]] for c in columns])
