@@ -61,6 +61,7 @@ import ctypes
 import gc
 import hashlib
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -414,8 +415,8 @@ _GLIBC_DEFAULT_THRESHOLD = 128 * 1024
 @contextmanager
 def _bulk_work():
     """Small pages, freed memory kept for reuse, and no cyclic garbage collection while
-    an ingest runs; the process's settings are restored afterwards (Linux and glibc;
-    elsewhere nothing changes).
+    an ingest runs (Linux and glibc; elsewhere nothing changes). The settings are the
+    process's: the first of concurrent ingests applies them, the last restores them.
 
     Why (each measured on 10M rows ingested first thing in a new process, as
     ``benchmarks.bench_ingest``'s fresh-process figure is):
@@ -423,14 +424,35 @@ def _bulk_work():
     - Arrow's allocator backs the gigabytes an ingest reads with 2 MB transparent huge
       pages, whose first touch is slow on VMs (their memory is not yet backed by the
       host): 7.6-8.0 s with them, 7.0-7.1 s without.
-    - glibc gives every array over 128 KB-32 MB its own mapping, returned to the
-      system when freed, so each of the ingest's many short-lived 10M-row arrays is
-      faulted in afresh and unmapped again (which also interrupts the other core to
-      flush its TLB). Kept in the heap instead, they are reused: 6.8-7.0 s -> 6.5-6.7 s.
-      The heap is trimmed when the ingest ends.
+    - glibc gives each allocation over its threshold (128 KB, rising to at most 32 MB)
+      its own mapping, returned to the system when freed, so each of the ingest's many
+      short-lived 10M-row arrays is faulted in afresh and unmapped again (which also
+      interrupts the other core to flush its TLB). Kept in the heap instead, they are
+      reused: 6.8-7.0 s -> 6.5-6.7 s. The heap is trimmed when the ingest ends.
     - The collector's full passes would walk every object the process holds (modules,
       boundaries) and find no garbage: ~1% of an ingest's CPU time (perf).
     """
+    global _bulk_depth, _bulk_restore
+    with _bulk_lock:
+        if _bulk_depth == 0:
+            _bulk_restore = _apply_bulk_settings()
+        _bulk_depth += 1
+    try:
+        yield
+    finally:
+        with _bulk_lock:
+            _bulk_depth -= 1
+            if _bulk_depth == 0:
+                _bulk_restore()
+
+
+_bulk_lock = threading.Lock()
+_bulk_depth = 0
+_bulk_restore: Callable[[], None] = lambda: None
+
+
+def _apply_bulk_settings() -> Callable[[], None]:
+    """Apply :func:`_bulk_work`'s settings; returns what restores the previous ones."""
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -444,9 +466,8 @@ def _bulk_work():
     if glibc:
         libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
         libc.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1)
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         if glibc:  # glibc's defaults (setting them ends its dynamic threshold, which only tunes speed)
             libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
             libc.mallopt(_M_TRIM_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
@@ -455,6 +476,8 @@ def _bulk_work():
             libc.prctl(_PR_SET_THP_DISABLE, had, 0, 0, 0)
         if collecting:
             gc.enable()
+
+    return restore
 
 
 def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, boundaries, clip: bool, resolution: int,

@@ -383,3 +383,29 @@ def test_docstring_examples_hold(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the page and heap settings are Linux's")
+def test_an_ingest_leaves_the_process_settings_as_it_found_them(tmp_path, squares):
+    import ctypes
+    import gc
+
+    libc = ctypes.CDLL(None)
+
+    def settings():
+        return gc.isenabled(), libc.prctl(42, 0, 0, 0, 0)  # PR_GET_THP_DISABLE
+
+    before = settings()
+    assert before == (True, 0)
+    seen = []
+    with ingest_mod._bulk_work():
+        with ingest_mod._bulk_work():  # a second, concurrent ingest ends first...
+            seen.append(settings())
+        seen.append(settings())  # ...and leaves the first one's settings in force
+    assert seen == [(False, 1), (False, 1)] and settings() == before
+    ingest_file(MININTER, tmp_path / "store", kind="mininter", boundaries=squares, progress=False)
+    bad = tmp_path / "broken.parquet"
+    bad.write_bytes(b"PAR1 not really parquet PAR1")
+    with pytest.raises(HexwatchError):
+        ingest_file(bad, tmp_path / "store", kind="mininter", boundaries=squares, progress=False)
+    assert settings() == before

@@ -108,3 +108,29 @@ def test_metadata_made_while_tables_encode_is_written_and_its_failure_changes_no
         write_version(tmp_path, tables={"cube_cell": _table()}, meta=broken)
     assert (Store.open(tmp_path).version, Store.open(tmp_path).meta) == (after.version, {"v": 2})
     assert before.version != after.version
+
+
+def test_a_batch_stream_is_written_one_row_group_per_batch_and_reads_back_whole(tmp_path):
+    table = _table()
+    batches = table.to_batches(max_chunksize=1_200)  # 5 batches, the last one short
+    write_version(tmp_path, tables={"cube_cell": pa.RecordBatchReader.from_batches(table.schema, batches)}, meta={})
+    path = Store.open(tmp_path).table_path("cube_cell")
+    meta = pq.ParquetFile(path).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [b.num_rows for b in batches]
+    expected = table.set_column(3, "category", table.column("category").cast(pa.string()))
+    assert pq.read_table(path).equals(expected)
+
+    # A stream that fails half-way leaves the live version as it was.
+    def failing():
+        yield batches[0]
+        raise RuntimeError("cube builder failed")
+
+    with pytest.raises(RuntimeError, match="cube builder failed"):
+        write_version(tmp_path, tables={"cube_cell": pa.RecordBatchReader.from_batches(table.schema, failing())},
+                      meta={"v": 2})
+    assert Store.open(tmp_path).meta == {} and pq.read_table(Store.open(tmp_path).table_path("cube_cell")).equals(expected)
+
+    # No batch at all: an empty table with the schema.
+    write_version(tmp_path, tables={"cube_cell": pa.RecordBatchReader.from_batches(table.schema, [])}, meta={})
+    empty = pq.read_table(Store.open(tmp_path).table_path("cube_cell"))
+    assert empty.num_rows == 0 and empty.schema == expected.schema
