@@ -272,10 +272,9 @@ def _parent_runs(keys: np.ndarray, counts: np.ndarray, shift: np.uint64) -> tupl
     return out_keys[:m], out_counts[:m]
 
 
-def _run_starts(sorted_key: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
-    """Positions where a new value starts in a sorted array (``scratch``: a bool array at
-    least as long, to reuse)."""
-    first = np.empty(len(sorted_key), bool) if scratch is None else scratch[:len(sorted_key)]
+def _run_starts(sorted_key: np.ndarray) -> np.ndarray:
+    """Positions where a new value starts in a sorted array."""
+    first = np.empty(len(sorted_key), bool)
     if len(first):
         first[0] = True
         np.not_equal(sorted_key[1:], sorted_key[:-1], out=first[1:])
@@ -310,16 +309,9 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
     day0 = int(days.min())
     n_days = int(days.max()) - day0 + 1
 
-    def u_chunks():  # a million points at a time: fresh 10M-point temporaries cost more in page faults than counting
-        for a in range(0, len(days), _KEY_CHUNK):
-            yield a, a + _KEY_CHUNK, _filled(u_physical.slice(a, _KEY_CHUNK), len(names))
-
     # The districts that occur (a boundary set may list all 1,891 of Peru's for 60 used).
-    seen = np.zeros(len(names) + 1, np.int64)
-    for _, _, u in u_chunks():
-        seen += np.bincount(u, minlength=len(seen))
-    used = np.flatnonzero(seen[:-1])
-    slot = np.full(len(seen), len(used), np.int64)
+    used = np.sort(u_physical.drop_nulls().unique().to_numpy()).astype(np.int64)
+    slot = np.full(len(names) + 1, len(used), np.int64)  # code len(names), no district: the last slot
     slot[used] = np.arange(len(used))
     slots = len(used) + (unlocated > 0)
     per_day = max(len(cats), 1) * slots
@@ -328,12 +320,15 @@ def district_cube_arrays(ubigeos: pl.Series | Sequence, days: np.ndarray, catego
         # table: a bincount instead of a sort (10M points, 1,461 days x 8 categories x
         # 58 districts: 0.05 s instead of 0.4 s). The linear index keeps the cube's order;
         # points in no district are counted in a slot of their own, then dropped.
+        # Keys are made a million points at a time: fresh 10M-point temporaries cost more
+        # in page faults than the counting.
         counts = np.zeros(n_days * per_day, np.int64)
-        for a, b, u in u_chunks():
+        for a in range(0, len(days), _KEY_CHUNK):
+            b = a + _KEY_CHUNK
             key = np.subtract(days[a:b], day0, dtype=np.int64)
             key *= per_day
             key += np.multiply(cat_codes[a:b], slots, dtype=np.int64)  # codes may be as narrow as uint8
-            key += slot[u]
+            key += slot[_filled(u_physical.slice(a, _KEY_CHUNK), len(names))]
             counts += np.bincount(key, minlength=len(counts))
         if unlocated:
             counts.reshape(-1, slots)[:, -1] = 0
