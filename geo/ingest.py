@@ -656,11 +656,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         def describe() -> tuple[IngestReport, dict[str, Any]]:
             # Run while the tables encode (see _finish): nothing here is needed to build them.
             located = int((~outside).sum()) if locator is not None else 0
-            # Reported vs located, compared per distinct pair (both columns hold few values).
-            pairs = (pl.DataFrame({"r": new["reported_ubigeo"], "u": new["ubigeo"]}).group_by(["r", "u"]).len()
-                     .with_columns(pl.col("r", "u").cast(pl.String)))
-            n_reported = int(pairs.filter(pl.col("r").is_not_null())["len"].sum())
-            n_mismatch = int(pairs.filter(pl.col("r").is_not_null() & pl.col("u").is_not_null() & (pl.col("r") != pl.col("u")))["len"].sum())
+            n_reported, n_mismatch = reported_vs_located(new["reported_ubigeo"], new["ubigeo"])
             store_label = label
             prev = meta.get("boundaries")
             if old is not None and old.num_rows and prev:
@@ -692,6 +688,35 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             return report, new_meta
 
         return _finish(root, tables, meta, describe, parsed, rejects_path, timer, bar)
+
+
+def reported_vs_located(reported: pl.Series, located: pl.Series) -> tuple[int, int]:
+    """How many rows report a ubigeo, and how many of those lie in another district
+    (both known and different), from the reported and the located ubigeo columns.
+
+    >>> r = pl.Series(["150132", "150135", None, "150101"])
+    >>> reported_vs_located(r, pl.Series(["150132", "150132", "150132", None]))
+    (3, 1)
+
+    Ingest's columns are Enums: they are compared as codes a million rows at a time (a
+    group-by of the text pairs took 0.3-0.5 CPU-s at 10M rows, this 0.07-0.13 s).
+    """
+    if not (isinstance(reported.dtype, pl.Enum) and isinstance(located.dtype, pl.Enum)):
+        pairs = (pl.DataFrame({"r": reported, "u": located}).group_by(["r", "u"]).len()
+                 .with_columns(pl.col("r", "u").cast(pl.String)))
+        known = pairs.filter(pl.col("r").is_not_null())
+        return int(known["len"].sum()), int(known.filter(pl.col("u").is_not_null() & (pl.col("r") != pl.col("u")))["len"].sum())
+    where = {u: i for i, u in enumerate(located.dtype.categories.to_list())}
+    # A reported code's located code (-1: no district of that ubigeo); the extra last
+    # entry is for a null report, never compared.
+    as_located = np.array([where.get(r, -1) for r in reported.dtype.categories.to_list()] + [-2], np.int64)
+    null_report = len(as_located) - 1
+    mismatched = 0
+    for a in range(0, len(reported), CHUNK_ROWS):
+        r = as_located[reported.slice(a, CHUNK_ROWS).to_physical().cast(pl.Int64).fill_null(null_report).to_numpy()]
+        u = located.slice(a, CHUNK_ROWS).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
+        mismatched += int(np.count_nonzero((r != -2) & (u >= 0) & (r != u)))
+    return len(reported) - reported.null_count(), mismatched
 
 
 def _present(new_ids: pl.Series, old_ids: pa.ChunkedArray) -> np.ndarray:

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import shapely
 
 from geo import ingest as ingest_mod
@@ -409,3 +411,28 @@ def test_an_ingest_leaves_the_process_settings_as_it_found_them(tmp_path, square
     with pytest.raises(HexwatchError):
         ingest_file(bad, tmp_path / "store", kind="mininter", boundaries=squares, progress=False)
     assert settings() == before
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([None, "150101", "150132", "150135", "999999"]),
+                          st.sampled_from([None, "150101", "150132", "150135"])), max_size=60),
+       st.integers(1, 7))
+def test_reported_and_located_ubigeos_compare_alike_as_codes_and_as_text(pairs, chunk):
+    # Ingest's Enum columns (the located one listing districts with no point, the reported one
+    # a ubigeo no district has) give the same counts as the plain text, in chunks of any size.
+    import polars as pl
+
+    reported = pl.Series("r", [r for r, _ in pairs], dtype=pl.String)
+    located = pl.Series("u", [u for _, u in pairs], dtype=pl.String)
+    as_text = ingest_mod.reported_vs_located(reported, located)
+    expected = (sum(r is not None for r, _ in pairs), sum(r is not None and u is not None and r != u for r, u in pairs))
+    assert as_text == expected
+    saved = ingest_mod.CHUNK_ROWS
+    try:
+        ingest_mod.CHUNK_ROWS = chunk
+        as_codes = ingest_mod.reported_vs_located(
+            reported.cast(pl.Enum(sorted({r for r, _ in pairs if r}))),
+            located.cast(pl.Enum(["070101", "150101", "150132", "150135", "200601"])))
+    finally:
+        ingest_mod.CHUNK_ROWS = saved
+    assert as_codes == expected
