@@ -102,16 +102,23 @@ def all_at_resolution(cells, resolution: int) -> bool:
     (True, False)
     """
     cells = np.asarray(cells, dtype=np.uint64)
-    if not cells.size:
-        return True
+    span = _nonzero_span(cells)
     top = (1 << 7) | resolution  # cell mode 1, then the resolution
-    highest = int(cells.max())
+    return span is None or (span[0] >> int(_RES_SHIFT) == top and span[1] >> int(_RES_SHIFT) == top)
+
+
+def _nonzero_span(cells: np.ndarray) -> tuple[int, int, bool] | None:
+    """The smallest and the largest non-zero cell and whether a ``0`` occurs, or ``None``
+    when no cell is non-zero: two reductions, and a masked one only when a 0 occurs.
+    Cells' bits above the resolution field are the same for all (reserved 0, mode 1),
+    so the smallest cell is at the coarsest resolution and the largest at the finest."""
+    highest = int(cells.max()) if cells.size else 0
     if highest == 0:
-        return True
+        return None
     lowest = int(cells.min())
-    if lowest == 0:  # only then a mask: the common case reads the cells twice and that is all
-        lowest = int(np.min(cells, where=cells != 0, initial=np.uint64(highest)))
-    return lowest >> 52 == top and highest >> 52 == top
+    if lowest == 0:
+        return int(np.min(cells, where=cells != 0, initial=np.uint64(highest))), highest, True
+    return lowest, highest, False
 
 
 def cells_to_parent(cells, resolution: int) -> np.ndarray:
@@ -120,12 +127,15 @@ def cells_to_parent(cells, resolution: int) -> np.ndarray:
     Every input cell must be at ``resolution`` or finer.
     """
     cells = np.asarray(cells, dtype=np.uint64)
-    if cells.size and int(cell_resolution(cells[cells != 0]).min(initial=15)) < resolution:
+    span = _nonzero_span(cells)
+    if span is not None and (span[0] & int(_RES_MASK)) >> int(_RES_SHIFT) < resolution:
         raise ValueError(f"cannot take parents at resolution {resolution} of coarser cells")
     # Digits finer than the parent's resolution are set to 7 ("unused") per the H3 spec.
-    unused = np.uint64((1 << ((15 - resolution) * 3)) - 1)
-    parent = (cells & ~_RES_MASK) | (np.uint64(resolution) << _RES_SHIFT) | unused
-    return np.where(cells == 0, np.uint64(0), parent)
+    parent = cells & ~_RES_MASK
+    parent |= (np.uint64(resolution) << _RES_SHIFT) | np.uint64((1 << ((15 - resolution) * 3)) - 1)
+    if span is None or span[2]:
+        parent[cells == 0] = 0
+    return parent
 
 
 def cells_to_latlng(cells) -> tuple[np.ndarray, np.ndarray]:
@@ -343,10 +353,9 @@ def _duckdb():
     return duckdb.connect(config={"threads": _workers()})
 
 
-def _unproven(lat: np.ndarray, lon: np.ndarray, parent: np.ndarray, no_cell: int,
-              workers: int) -> np.ndarray | None:
+def _unproven(lat: np.ndarray, lon: np.ndarray, parent: np.ndarray, workers: int) -> np.ndarray | None:
     """Sorted indices of the points not proven to lie in ``parent`` (every point whose
-    parent is ``no_cell``, the parent of cell 0, is unproven), or ``None`` when there are
+    parent is 0, an invalid point's, is unproven), or ``None`` when there are
     too few points per distinct parent for proofs to pay (re-index them all).
 
     DuckDB finds the distinct parents, then joins every point to its parent's proven
@@ -360,7 +369,7 @@ def _unproven(lat: np.ndarray, lon: np.ndarray, parent: np.ndarray, no_cell: int
     with _duckdb().cursor() as con:
         con.execute(f"SET threads = {int(workers)}")
         con.register("points", points)
-        distinct = con.execute("SELECT DISTINCT p FROM points WHERE p <> ?", [no_cell]).fetchnumpy()["p"]
+        distinct = con.execute("SELECT DISTINCT p FROM points WHERE p <> 0").fetchnumpy()["p"]
         if n < _MIN_POINTS_PER_PARENT * len(distinct):
             return None
         if not len(distinct):  # no valid coordinate at all
@@ -426,12 +435,8 @@ def latlng_to_cells_from_finer(lat, lon, finer_cells, resolution: int, *, worker
     r = int(resolution)
     if r < _PROVE_MIN_RES:
         return latlng_to_cells(lat, lon, r, workers=w)
-    # Parents by bit arithmetic (as ``cells_to_parent``, without its checks: the caller
-    # gives cells at one resolution, finer than ``r``); cell 0 gets ``no_cell``, never proven.
-    fill = np.uint64((r << 52) | ((1 << ((15 - r) * 3)) - 1))
-    cells = finer_cells & np.uint64(~(0xF << 52) & 0xFFFF_FFFF_FFFF_FFFF)
-    cells |= fill
-    redo = _unproven(lat, lon, cells, int(fill), w)
+    cells = cells_to_parent(finer_cells, r)
+    redo = _unproven(lat, lon, cells, w)
     if redo is None:
         cells = latlng_to_cells(lat, lon, r, workers=w)
     elif redo.size:

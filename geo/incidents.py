@@ -781,7 +781,7 @@ def parse_times(values: pl.Series | Iterable, time_format: str | None = None) ->
     ms = out.cast(pl.Datetime("ms")).to_physical()  # compared as numbers: Python dates stop at year 9999
     if ms.null_count() < len(ms) and ms.min() >= _TIME_MIN_MS and ms.max() < _TIME_MAX_MS:
         return out.alias(s.name)  # all in range: no copy
-    in_range = (out >= _TIME_MIN) & (out < _TIME_MAX)
+    in_range = (ms >= _TIME_MIN_MS) & (ms < _TIME_MAX_MS)
     return pl.select(pl.when(in_range).then(out).otherwise(None)).to_series().alias(s.name)
 
 

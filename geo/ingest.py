@@ -656,7 +656,8 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         def describe() -> tuple[IngestReport, dict[str, Any]]:
             # Run while the tables encode (see _finish): nothing here is needed to build them.
             located = int((~outside).sum()) if locator is not None else 0
-            n_reported, n_mismatch = reported_vs_located(new["reported_ubigeo"], new["ubigeo"])
+            n_reported, n_mismatch = reported_vs_located(new["reported_ubigeo"], new["ubigeo"]) \
+                if locator is not None else (0, 0)
             store_label = label
             prev = meta.get("boundaries")
             if old is not None and old.num_rows and prev:
@@ -673,7 +674,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 rejects_by_reason=_count_reasons(parsed.rejects),
                 n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
                 n_located=located, n_outside_districts=(int(outside.sum()) if locator is not None else 0),
-                n_reported_ubigeo=n_reported if locator is not None else 0, n_reported_ubigeo_mismatch=n_mismatch,
+                n_reported_ubigeo=n_reported, n_reported_ubigeo_mismatch=n_mismatch,
                 boundaries=label, h3_resolution=resolution,
                 cube_resolutions=list(CUBE_RESOLUTIONS),
                 coverage=new_coverage, store_incidents=store_n,

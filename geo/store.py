@@ -100,7 +100,8 @@ _WRITE_BUFFER = 1 << 20
 
 
 def parquet_options(table: pa.Table | pa.RecordBatchReader) -> dict[str, Any]:
-    """How a store table is written (keyword arguments of ``pyarrow.parquet.write_table``).
+    """How a store table is written (keyword arguments of ``pyarrow.parquet.write_table``
+    and ``ParquetWriter``).
 
     Why each choice (measured on the 1M-row ingest benchmark, where the cube and the
     incidents are ~5 and 1 M rows): dictionary pages only for repetitive text, since
@@ -164,9 +165,9 @@ def write_version(
     function that builds it: builders run in the writer threads, so one table is
     encoded while the next is still being built. A ``pyarrow.RecordBatchReader`` is
     written batch by batch (one row group each), so a large table need never be whole
-    in memory. ``meta`` and ``files`` may be functions
-    too: they run in the calling thread while the tables encode (``meta`` first), and
-    an exception from either leaves the live version untouched. Returns the new version id.
+    in memory. ``meta`` and ``files`` may be functions too: they run in the calling
+    thread while the tables encode (``meta`` first), and an exception from either leaves
+    the live version untouched. Returns the new version id.
     Caller must not hold :func:`writer_lock` (this function takes it).
     """
     root = Path(store)
