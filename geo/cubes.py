@@ -43,11 +43,14 @@ import pyarrow as pa
 from geo.h3index import CUBE_RESOLUTIONS, all_at_resolution, cell_resolution, cells_to_parent, latlng_to_cells
 
 #: Arrow schema of the store's ``cube_cell`` table.
-CUBE_CELL_SCHEMA = pa.schema([("resolution", pa.int8()), ("cell", pa.uint64()), ("day", pa.date32()),
-                              ("category", pa.string()), ("n", pa.int32())])
-#: Arrow schema of the store's ``cube_district`` table.
-CUBE_DISTRICT_SCHEMA = pa.schema([("ubigeo", pa.string()), ("day", pa.date32()), ("category", pa.string()),
-                                  ("n", pa.int32())])
+#: No column holds nulls (written as required Parquet columns: no definition levels to
+#: encode or decode, which made writing the 10M-point cube 0.84 -> 0.50 CPU-s).
+CUBE_CELL_SCHEMA = pa.schema([pa.field(name, t, nullable=False) for name, t in [
+    ("resolution", pa.int8()), ("cell", pa.uint64()), ("day", pa.date32()), ("category", pa.string()),
+    ("n", pa.int32())]])
+#: Arrow schema of the store's ``cube_district`` table (no nulls: unlocated points are not counted).
+CUBE_DISTRICT_SCHEMA = pa.schema([pa.field(name, t, nullable=False) for name, t in [
+    ("ubigeo", pa.string()), ("day", pa.date32()), ("category", pa.string()), ("n", pa.int32())]])
 
 _MODE_CELL = np.uint64(1) << np.uint64(59)
 # The district cube counts in a dense table when it has at most this many cells per
@@ -190,7 +193,8 @@ def cell_cube_batches(cells: np.ndarray, days: np.ndarray, categories: pl.Series
     # per cube row (~3 per point), so int8 instead of int32 saves ~90 MB at 10M points.
     index_type = next(t for t in (np.int8, np.int16, np.int32) if len(cats) <= np.iinfo(t).max)
     pair_cat = (pairs & np.uint64((1 << cat_bits) - 1)).astype(index_type)
-    schema = _CUBE_CELL_BUILT.set(3, pa.field("category", pa.dictionary(pa.from_numpy_dtype(index_type), pa.string())))
+    schema = _CUBE_CELL_BUILT.set(3, _CUBE_CELL_BUILT.field("category").with_type(
+        pa.dictionary(pa.from_numpy_dtype(index_type), pa.string())))
     cat_dictionary = pa.array(cats, type=pa.string())
 
     def batches():

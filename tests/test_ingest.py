@@ -80,6 +80,12 @@ def test_mininter_ingest_end_to_end(tmp_path, squares):
     schema = Store.open(store).read_arrow("incidents").schema
     assert schema.field("cell").type == pa.uint64() and schema.field("time").type == pa.timestamp("ms")
     assert schema.field("day").type == pa.date32() and schema.field("incident_id").type == pa.string()
+    # Readers may rely on the contract's non-null columns: they are required in the files.
+    for name in ("incident_id", "time", "day", "category", "lat", "lon", "cell", "source"):
+        assert not schema.field(name).nullable, name
+    assert all(schema.field(name).nullable for name in ("subcategory", "ubigeo", "reported_ubigeo"))
+    for table in ("cube_cell", "cube_district"):
+        assert not any(f.nullable for f in Store.open(store).read_arrow(table).schema), table
     # Cubes: every resolution counts every accepted row; the district cube the located ones.
     cube = t["cube_cell"]
     assert cube.groupby("resolution")["n"].sum().to_dict() == {7: 6, 8: 6, 9: 6, 10: 6}

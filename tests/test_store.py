@@ -134,3 +134,19 @@ def test_a_batch_stream_is_written_one_row_group_per_batch_and_reads_back_whole(
     write_version(tmp_path, tables={"cube_cell": pa.RecordBatchReader.from_batches(table.schema, [])}, meta={})
     empty = pq.read_table(Store.open(tmp_path).table_path("cube_cell"))
     assert empty.num_rows == 0 and empty.schema == expected.schema
+
+
+def test_a_null_in_a_non_null_column_is_refused_and_the_live_version_stays(tmp_path):
+    write_version(tmp_path, tables={"cube_cell": _table()}, meta={"v": 1})
+    before = Store.open(tmp_path)
+    table = _table()
+    cells = table.column("cell").to_pylist()
+    cells[7] = None
+    schema = table.schema.set(table.schema.get_field_index("cell"), pa.field("cell", pa.uint64(), nullable=False))
+    bad = pa.Table.from_arrays([pa.array(cells, pa.uint64()) if n == "cell" else table.column(n) for n in table.column_names],
+                               schema=schema)
+    with pytest.raises(pa.ArrowInvalid, match="non-nullable"):
+        write_version(tmp_path, tables={"cube_cell": bad}, meta={"v": 2})
+    after = Store.open(tmp_path)
+    assert (after.version, after.meta) == (before.version, {"v": 1})
+    assert pq.read_table(after.table_path("cube_cell")).column("cell").null_count == 0
