@@ -77,10 +77,12 @@ REJECT_REASONS: dict[str, str] = {
 
 #: Column names of a point file's roles, as keyword arguments of :func:`read_points`.
 POINT_ROLES = ("lat", "lon", "time", "category", "id", "subcategory")
-#: Default source columns of a MININTER geo-referenced police report file, by role.
+#: Default source columns of a MININTER geo-referenced police report file, by role. The
+#: file's district name (``distrito_hecho``) is not read: the district is located from the
+#: coordinates, and what the police wrote is compared through ``ubigeo_hecho``.
 MININTER_COLUMNS: dict[str, str] = {
     "time": "fecha_hora_hecho", "lat": "lat_hecho", "lon": "long_hecho", "category": "tipo_hecho",
-    "subcategory": "subtipo_hecho", "district_name": "distrito_hecho", "reported_ubigeo": "ubigeo_hecho",
+    "subcategory": "subtipo_hecho", "reported_ubigeo": "ubigeo_hecho",
 }
 #: Id columns looked for (in this order) in a MININTER file.
 MININTER_ID_COLUMNS = ("id_denuncia", "nro_denuncia", "id", "id_hecho")
@@ -1133,11 +1135,10 @@ def parse_mininter(path: str | os.PathLike, *, columns: Mapping[str, str | None]
         lower = {c.strip().lower() for c in available}
         wanted: dict[str, str | None] = {**MININTER_COLUMNS,
                                          "id": next((c for c in MININTER_ID_COLUMNS if c in lower), None), **given}
-        optional = {"subcategory", "district_name", "reported_ubigeo"} - set(given)
+        optional = {"subcategory", "reported_ubigeo"} - set(given)
         return _resolve_columns(available, wanted, path, optional=optional)
 
     raw, cols = _load(path, fmt, resolve, on_coordinates)
-    cols.pop("district_name", None)
     return _points(raw, cols, time_format=time_format, source_file=path.name, source=source or path.name, kind="mininter",
                    on_coordinates=on_coordinates)
 
