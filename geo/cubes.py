@@ -125,7 +125,8 @@ def _category_array(codes: np.ndarray, cats: list[str]) -> pa.Array:
     codes of up to 32 bits keep their width; others become ``int32``."""
     if codes.dtype not in (np.int8, np.int16, np.int32):
         codes = codes.astype(np.int32)
-    return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(cats, type=pa.string()))
+    # Codes made here are in range: not checking them spares a pass over every row.
+    return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(cats, type=pa.string()), safe=False)
 
 
 #: Text columns as ingest builds them (dictionaries); they are read back as plain text.
@@ -217,7 +218,8 @@ def cell_cube_batches(cells: np.ndarray, days: np.ndarray, categories: pl.Series
                     pa.array(np.full(b - a, r, np.int8)),
                     pa.array(cell, pa.uint64()),
                     pa.array(np.repeat(pair_day[p0:p1], lengths), pa.int32()).view(pa.date32()),
-                    pa.DictionaryArray.from_arrays(pa.array(np.repeat(pair_cat[p0:p1], lengths)), cat_dictionary),
+                    pa.DictionaryArray.from_arrays(pa.array(np.repeat(pair_cat[p0:p1], lengths)), cat_dictionary,
+                                                   safe=False),  # codes made here: in range
                     pa.array(c[a:b].astype(np.int32, copy=False)),
                 ], schema=schema)
 

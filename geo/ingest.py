@@ -310,7 +310,7 @@ def _conform(table: pa.Table, schema: pa.Schema, *, plain: bool = False) -> pa.T
             return pa.nulls(table.num_rows, f.type)
         col = table.column(f.name)
         if pa.types.is_dictionary(col.type) and col.type.value_type == pa.string_view():
-            col = pa.chunked_array([pa.DictionaryArray.from_arrays(c.indices, c.dictionary.cast(pa.string()))
+            col = pa.chunked_array([pa.DictionaryArray.from_arrays(c.indices, c.dictionary.cast(pa.string()), safe=False)
                                     for c in col.chunks], type=pa.dictionary(col.type.index_type, pa.string()))
         if not plain and f.type == pa.string() and (pa.types.is_dictionary(col.type) or col.type == pa.string_view()):
             return col  # any index width: the writer stores the dictionary as it is
