@@ -90,10 +90,8 @@ CHUNK_ROWS = 2_000_000
 PROGRESS_MIN_BYTES = 32 * 2**20
 #: Schema of the store's ``incidents`` table as ingest writes it (``reported_ubigeo``:
 #: the ubigeo a MININTER file itself gives, else null; kept for audits, never used to locate).
-#: The store's ``incidents``. Columns never null are declared so: they are written as
-#: required Parquet columns, which carry no definition levels (encoding the 10M-row
-#: table took 1.12 CPU-s with every column optional, 0.83 with these required), and
-#: writing a null into one fails, leaving the store as it was.
+#: Columns that are never null are declared so: the store writes them as required
+#: Parquet columns, cheaper to encode (see :func:`geo.store.parquet_options`).
 INCIDENTS_SCHEMA = pa.schema([
     pa.field("incident_id", pa.string(), nullable=False), pa.field("time", pa.timestamp("ms"), nullable=False),
     pa.field("day", pa.date32(), nullable=False), pa.field("category", pa.string(), nullable=False),
