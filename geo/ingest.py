@@ -92,13 +92,11 @@ PROGRESS_MIN_BYTES = 32 * 2**20
 #: the ubigeo a MININTER file itself gives, else null; kept for audits, never used to locate).
 #: Columns that are never null are declared so: the store writes them as required
 #: Parquet columns, cheaper to encode (see :func:`geo.store.parquet_options`).
-INCIDENTS_SCHEMA = pa.schema([
-    pa.field("incident_id", pa.string(), nullable=False), pa.field("time", pa.timestamp("ms"), nullable=False),
-    pa.field("day", pa.date32(), nullable=False), pa.field("category", pa.string(), nullable=False),
-    ("subcategory", pa.string()), pa.field("lat", pa.float64(), nullable=False),
-    pa.field("lon", pa.float64(), nullable=False), pa.field("cell", pa.uint64(), nullable=False),
-    ("ubigeo", pa.string()), pa.field("source", pa.string(), nullable=False), ("reported_ubigeo", pa.string()),
-])
+INCIDENTS_SCHEMA = pa.schema([pa.field(name, t, nullable=name in ("subcategory", "ubigeo", "reported_ubigeo"))
+                              for name, t in [
+    ("incident_id", pa.string()), ("time", pa.timestamp("ms")), ("day", pa.date32()), ("category", pa.string()),
+    ("subcategory", pa.string()), ("lat", pa.float64()), ("lon", pa.float64()), ("cell", pa.uint64()),
+    ("ubigeo", pa.string()), ("source", pa.string()), ("reported_ubigeo", pa.string())]])
 DISTRICT_MONTH_SCHEMA = pa.schema([pa.field(name, t, nullable=False) for name, t in [
     ("ubigeo", pa.string()), ("year", pa.int16()), ("month", pa.int8()), ("category", pa.string()),
     ("n", pa.int64())]])

@@ -108,13 +108,13 @@ def parquet_options(table: pa.Table | pa.RecordBatchReader) -> dict[str, Any]:
     trying one on ids, cells or coordinates costs a hash per value and is then dropped;
     byte-stream-split for floats, cells and times, which the compressor then packs smaller and
     faster than plain values; min/max statistics only on non-text columns (the ones
-    scans filter on: day, resolution, cell); LZ4 rather than zstd, which on the 10M-row
-    benchmark encodes the incidents in 1.17 s instead of 1.48 s and the cell cube in
-    0.98 s instead of 1.14 s for files about a third larger (and faster to read); and
-    no Arrow schema in the footer, so text built as Arrow dictionaries reads back as
-    plain strings in every reader. A field declared not nullable becomes a required
-    column (no definition levels: the 10M-row incidents and cell cube encoded in 0.83
-    and 0.50 CPU-s instead of 1.12 and 0.84), so the callers' schemas declare it.
+    scans filter on: day, resolution, cell); LZ4 rather than zstd; and no Arrow schema
+    in the footer, so text built as Arrow dictionaries reads back as plain strings in
+    every reader. A field declared not nullable becomes a required column, which carries
+    no definition levels, so the callers' schemas declare it. On the tables of the 10M-row
+    ingest benchmark (CPU seconds to encode): incidents 1.12 with every column optional,
+    0.83-0.96 with the never-null ones required, 1.25 with zstd (files 250 MB with LZ4,
+    197 MB with zstd); the 29M-row cell cube 0.84, 0.50-0.53 and 0.74 (69 and 50 MB).
     """
     text = [f.name for f in table.schema if _is_text(f.type)]
     split = [f.name for f in table.schema if pa.types.is_floating(f.type) or pa.types.is_timestamp(f.type)
