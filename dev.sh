@@ -4,6 +4,7 @@
 #   bash dev.sh test    set up (Python packages + Debian's chromium/chromium-driver), run every test
 #   bash dev.sh bench   run every benchmark, write benchmarks/REPORT.md and benchmarks/report.json
 #   bash dev.sh load    load-test the served dashboard (gunicorn, 2 workers, 50 users, 60 s, loopback)
+#   bash dev.sh lock    re-resolve requirements.lock from pyproject.toml (after changing a dependency)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -28,7 +29,10 @@ setup() {  # $1: pip extras
     "$py" -m venv "$VENV" || { echo "error: could not create a venv; on Debian: apt-get install python3-venv" >&2; exit 2; }
   fi
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e ".[$1]"
+  # Every third-party package comes from the lock, pinned and hash-checked; the project
+  # itself is installed on top without resolving anything again (README, "Dependencies").
+  "$VENV/bin/python" -m pip install -q --require-hashes -r requirements.lock
+  "$VENV/bin/python" -m pip install -q --no-deps -e ".[$1]"
 }
 
 browser() {
@@ -80,8 +84,17 @@ case "${1:-}" in
     shift
     exec "$VENV/bin/python" -m benchmarks.bench_load "$@"
     ;;
+  lock)
+    # The lock pins the main dependencies and the test and bench extras for CPython 3.11
+    # on x86-64 Linux, each with its sha256; uv resolves, pip installs from it.
+    [[ -x $VENV/bin/python ]] || "$(pick_python)" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q "uv>=0.5,<1"
+    "$VENV/bin/uv" pip compile pyproject.toml --extra test --extra bench --generate-hashes \
+      --python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet -o requirements.lock
+    echo "requirements.lock updated: commit it with the pyproject.toml change"
+    ;;
   *)
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
