@@ -79,6 +79,7 @@ import pyarrow.parquet as pq
 
 import geo
 from geo import cubes, incidents
+from geo.readers.values import _enum_from_codes, _nulls
 from geo.errors import HexwatchError
 from geo.h3index import CUBE_RESOLUTIONS, DEFAULT_RESOLUTION, latlng_to_cells, latlng_to_cells_multi
 from geo.store import TABLES as STORE_TABLES
@@ -626,9 +627,9 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
     if locator is not None:
         names, position = np.unique(locator.ubigeos.astype(str), return_inverse=True)
         # Row -1 (no district) picks the appended -1: one gather into int32 codes.
-        ubigeo = incidents._enum_from_codes(np.append(position, -1).astype(np.int32)[rows], names.tolist(), "ubigeo")
+        ubigeo = _enum_from_codes(np.append(position, -1).astype(np.int32)[rows], names.tolist(), "ubigeo")
     else:
-        ubigeo = incidents._nulls("ubigeo", n)
+        ubigeo = _nulls("ubigeo", n)
     acc = acc.with_columns(pl.Series("cell", cells), ubigeo)
     parsed.accepted = acc
     outside = rows < 0
