@@ -867,9 +867,18 @@ def _finish(root: Path, tables: dict[str, Any], meta: Mapping[str, Any],
     return report
 
 
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
 def _write_rejects_csv(rejects: pl.DataFrame, path: Path) -> None:
+    """The rejects as CSV for people to open in a spreadsheet: a text cell that a
+    spreadsheet would run as a formula gets a leading apostrophe (shown as text)."""
+    text = [c for c, t in rejects.schema.items() if t == pl.String]
+    safe = rejects.with_columns(pl.when(pl.col(c).str.contains(_FORMULA_START)).then("'" + pl.col(c)).otherwise(pl.col(c))
+                                .alias(c) for c in text)
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(_to_arrow(rejects.sort("row_number"), incidents.REJECTS_SCHEMA, plain=True), sink)
+    pacsv.write_csv(_to_arrow(safe.sort("row_number"), incidents.REJECTS_SCHEMA, plain=True), sink)
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 

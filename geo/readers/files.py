@@ -57,6 +57,11 @@ def _load(path: Path, fmt: str, resolve, on_coordinates: OnCoordinates | None = 
         schema = _parquet_schema(path)
         names = _unique_names(schema.names)
         cols = resolve(names)
+        original = dict(zip(names, schema.names))
+        for c in {c for c in cols.values() if c is not None}:
+            if schema.names.count(original[c]) > 1:
+                raise HexwatchError(f"{path.name} has {schema.names.count(original[c])} columns named {original[c]!r}; "
+                                    f"rename them so that each column has its own name")
         wanted = sorted({c for c in cols.values() if c is not None}, key=names.index)
         coded = [cols[r] for r in _CODED_ROLES if cols.get(r) and
                  (pa.types.is_string(t := schema.field(names.index(cols[r])).type) or pa.types.is_large_string(t))]
