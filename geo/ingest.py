@@ -79,6 +79,7 @@ import pyarrow.parquet as pq
 
 import geo
 from geo import cubes, incidents
+from geo.readers.periods import TIME_PRECISIONS
 from geo.readers.values import _enum_from_codes, _nulls
 from geo.errors import HexwatchError
 from geo.h3index import CUBE_RESOLUTIONS, DEFAULT_RESOLUTION, latlng_to_cells, latlng_to_cells_multi
@@ -96,11 +97,13 @@ PROGRESS_MIN_BYTES = 32 * 2**20
 #: the ubigeo a MININTER file itself gives, else null; kept for audits, never used to locate).
 #: Columns that are never null are declared so: the store writes them as required
 #: Parquet columns, cheaper to encode (see :func:`geo.store.parquet_options`).
-INCIDENTS_SCHEMA = pa.schema([pa.field(name, t, nullable=name in ("subcategory", "ubigeo", "reported_ubigeo"))
+INCIDENTS_SCHEMA = pa.schema([pa.field(name, t, nullable=name in ("subcategory", "ubigeo", "reported_ubigeo",
+                                                                   "time_precision"))
                               for name, t in [
     ("incident_id", pa.string()), ("time", pa.timestamp("ms")), ("day", pa.date32()), ("category", pa.string()),
     ("subcategory", pa.string()), ("lat", pa.float64()), ("lon", pa.float64()), ("cell", pa.uint64()),
-    ("ubigeo", pa.string()), ("source", pa.string()), ("reported_ubigeo", pa.string())]])
+    ("ubigeo", pa.string()), ("source", pa.string()), ("reported_ubigeo", pa.string()),
+    ("time_precision", pa.string())]])
 DISTRICT_MONTH_SCHEMA = pa.schema([pa.field(name, t, nullable=False) for name, t in [
     ("ubigeo", pa.string()), ("year", pa.int16()), ("month", pa.int8()), ("category", pa.string()),
     ("n", pa.int64())]])
@@ -153,7 +156,8 @@ class IngestReport:
     n_events_accepted: int = 0
     n_events_rejected: int = 0
     events_rejected_by_reason: dict[str, int] = field(default_factory=dict)
-    #: Counts tables: rows accepted per period precision (``month``, ``year``).
+    #: Rows added per precision: counts tables ``month``/``year``; points
+    #: ``time``/``day``/``month``/``year`` (see :mod:`geo.readers.periods`).
     rows_by_precision: dict[str, int] = field(default_factory=dict)
     version: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -191,6 +195,11 @@ class IngestReport:
                 lines.append(f"  {self.rows_by_precision['year']:,} rows are yearly counts: kept in district_year, "
                              f"for yearly views only (monthly analyses do not use them)")
         else:
+            coarse = {p: self.rows_by_precision.get(p, 0) for p in ("month", "year")}
+            if any(coarse.values()):
+                lines.append(f"  {coarse['month']:,} rows known only to the month and {coarse['year']:,} only to the year: "
+                             f"kept in incidents (time_precision) but not in the daily cubes, so the map, trends "
+                             f"and analyses do not count them")
             if self.boundaries == NO_BOUNDARIES:
                 lines.append("  not located in districts (no boundaries): H3 cells only")
             else:
@@ -582,8 +591,10 @@ def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, bounda
         # added, so the cell cube can be built while the points are being located.
         early_cube = None
         if not clip and not _holds_incidents(root):
-            early_cube = pool.submit(cubes.cell_cube_batches, cells_fine, cubes.day_numbers(parsed.accepted["day"]),
-                                     parsed.accepted["category"], list(CUBE_RESOLUTIONS))
+            daily = _daily(parsed.accepted["time_precision"])
+            pick = (lambda a: a) if daily is None else (lambda a: a[daily] if isinstance(a, np.ndarray) else a.filter(daily))
+            early_cube = pool.submit(cubes.cell_cube_batches, pick(cells_fine), pick(cubes.day_numbers(parsed.accepted["day"])),
+                                     pick(parsed.accepted["category"]), list(CUBE_RESOLUTIONS))
         return _ingest_points(parsed, path, root, sha, notes, timer, started, cells=cells, cells_fine=cells_fine,
                               locator=locator, label=label, clip=clip, resolution=resolution, early_cube=early_cube,
                               meta_updates=meta_updates, rejects_path=rejects_path, bar=bar)
@@ -657,7 +668,8 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         new = parsed.accepted
         added = new.height
         new_days = cubes.day_numbers(new["day"])
-        new_coverage = _day_coverage(new_days)
+        new_daily = _daily(new["time_precision"])
+        new_coverage = _day_coverage(new_days if new_daily is None else new_days[new_daily])
         tables: dict[str, pa.Table] = {}
         if added or old is None:
             bar.step("cubes")
@@ -670,6 +682,15 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 days = np.concatenate([old.column("day").cast(pa.int32()).to_numpy(), days])
                 cats = pl.concat([pl.from_arrow(old.column("category")).cast(pl.String), cats.cast(pl.String)])
                 ubigeo = pl.concat([pl.from_arrow(old.column("ubigeo")).cast(pl.String), ubigeo.cast(pl.String)])
+
+            # Month- and year-only incidents stay in `incidents` but out of the daily cubes.
+            old_daily = _daily(old.column("time_precision")) if has_old and "time_precision" in old.column_names else None
+            daily = None if old_daily is None and new_daily is None else np.concatenate([
+                old_daily if old_daily is not None else np.ones(old.num_rows if has_old else 0, dtype=bool),
+                new_daily if new_daily is not None else np.ones(added, dtype=bool)])
+            store_n = len(days)
+            if daily is not None:
+                all_fine, days, cats, ubigeo = all_fine[daily], days[daily], cats.filter(daily), ubigeo.filter(daily)
 
             def incidents_table() -> pa.Table:
                 if not has_old:
@@ -686,7 +707,6 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 tables["cube_cell"] = early_cube.result
             else:  # another ingest got in first: count all the store's points
                 tables["cube_cell"] = lambda: cubes.cell_cube_batches(all_fine, days, cats, list(CUBE_RESOLUTIONS))
-            store_n = len(days)
             coverage = _day_coverage(days) if has_old else new_coverage
             timer.lap("cubes")
         old_rejects = current.read_arrow("rejects") if current is not None and current.has("rejects") else None
@@ -724,6 +744,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 store_district_months=_rows(current, "district_month"), store_district_years=_rows(current, "district_year"),
                 notes=notes, started_at=started,
             )
+            report.rows_by_precision = _precision_counts(new["time_precision"]) if added else {}
             # A point is one event.
             report.n_events_input, report.n_events_accepted, report.n_events_rejected = \
                 report.n_input, report.n_accepted, report.n_rejected
@@ -737,6 +758,25 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             return report, new_meta
 
         return _finish(root, tables, meta, describe, parsed, rejects_path, timer, bar)
+
+
+def _daily(precision: pl.Series | pa.ChunkedArray) -> np.ndarray | None:
+    """Which incidents have a day (precision ``time`` or ``day``; null: a store written
+    before precisions were kept); ``None`` when all do (the common case: no copies)."""
+    s = pl.from_arrow(precision) if not isinstance(precision, pl.Series) else precision
+    s = s if isinstance(s, pl.Series) else s.to_series()
+    if isinstance(s.dtype, pl.Enum):
+        coarse = s.to_physical() >= TIME_PRECISIONS.index("month")
+    else:
+        coarse = s.cast(pl.String).is_in(["month", "year"])
+    coarse = coarse.fill_null(False)
+    return None if not coarse.any() else ~coarse.to_numpy()
+
+
+def _precision_counts(precision: pl.Series) -> dict[str, int]:
+    counts = precision.cast(pl.String).value_counts()
+    got = dict(zip(counts[precision.name], counts["count"]))
+    return {p: int(got[p]) for p in TIME_PRECISIONS if got.get(p)}
 
 
 def reported_vs_located(reported: pl.Series, located: pl.Series) -> tuple[int, int]:

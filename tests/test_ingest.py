@@ -385,7 +385,7 @@ def test_ingest_into_a_store_whose_incidents_lack_newer_columns(tmp_path, square
     assert inc["reported_ubigeo"].isna().sum() == 6 and (inc["reported_ubigeo"] == "150132").sum() == 100
 
 
-@pytest.mark.parametrize("module", ["geo.readers", "geo.readers.counts", "geo.readers.times", "geo.readers.ubigeo",
+@pytest.mark.parametrize("module", ["geo.readers", "geo.readers.periods", "geo.readers.times", "geo.readers.ubigeo",
                                     "geo.readers.ids", "geo.cubes", "geo.ingest"])
 def test_docstring_examples_hold(module):
     import doctest

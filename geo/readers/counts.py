@@ -16,25 +16,15 @@ from geo.errors import HexwatchError
 from geo.readers.columns import _resolve_columns
 from geo.readers.files import _load
 from geo.readers.rejects import Parsed, ParsedFrames, _quoted, _reasons, _rejects_frame
-from geo.readers.times import parse_times
+from geo.readers.periods import _YEAR_MAX, _YEAR_MIN, _parse_month, parse_period
 from geo.readers.ubigeo import _normalise_ubigeo_distinct
 from geo.readers.values import _cleaner, _is_whole, _map_distinct, _nulls, _plain, _series, _to_float
 
 
 #: Columns of an accepted SIDPOL frame (the store's ``district_month``).
 DISTRICT_MONTH_COLUMNS = ("ubigeo", "year", "month", "category", "n")
-_MONTHS_ES = {"ENERO": 1, "FEBRERO": 2, "MARZO": 3, "ABRIL": 4, "MAYO": 5, "JUNIO": 6, "JULIO": 7, "AGOSTO": 8,
-              "SETIEMBRE": 9, "SEPTIEMBRE": 9, "OCTUBRE": 10, "NOVIEMBRE": 11, "DICIEMBRE": 12}
 #: Roles of a district-period counts table (the ``columns`` of :func:`parse_counts`).
 COUNT_ROLES = ("ubigeo", "year", "month", "date", "category", "count")
-#: Month names and abbreviations (Spanish and English) a month column may hold.
-_MONTH_NAMES = {**_MONTHS_ES, **{k: v for v, names in enumerate([
-    ("ENE", "JAN", "JANUARY"), ("FEB", "FEBRUARY"), ("MAR", "MARCH"), ("ABR", "APR", "APRIL"), ("MAY",),
-    ("JUN", "JUNE"), ("JUL", "JULY"), ("AGO", "AUG", "AUGUST"), ("SET", "SEP", "SEPT", "SEPTEMBER"),
-    ("OCT", "OCTOBER"), ("NOV", "NOVEMBER"), ("DIC", "DEC", "DECEMBER")], start=1) for k in names}}
-_YEAR_MIN, _YEAR_MAX = 1900, 2099
-
-
 def _parse_count(s: pl.Series) -> pl.Series:
     """Counts as floats (null where not a number); thousands separators are allowed
     (``1,303``, ``1.303``, ``1 303``: a count is whole, so three digits after a comma
@@ -55,94 +45,6 @@ def _parse_count(s: pl.Series) -> pl.Series:
 def _parse_year(s: pl.Series) -> pl.Series:
     """Years as floats (validated later); ``2018``, ``2018.0`` or text padded with spaces."""
     return _map_distinct(s, _to_float) if not s.dtype.is_numeric() else s.cast(pl.Float64)
-
-
-def _parse_month(s: pl.Series) -> pl.Series:
-    """Months 1-12 as floats from numbers, or month names/abbreviations in Spanish or English."""
-    if s.dtype.is_numeric():
-        return s.cast(pl.Float64)
-
-    def one(u: pl.Series) -> pl.Series:
-        t = u.cast(pl.String, strict=False).str.strip_chars().str.strip_chars_end(".").str.to_uppercase()
-        t = t.str.replace_all("[ÁÀ]", "A").str.replace_all("[ÉÈ]", "E").str.replace_all("Í", "I")
-        named = t.replace_strict(_MONTH_NAMES, default=None, return_dtype=pl.Float64)
-        return _to_float(u).fill_null(named).alias(u.name)
-
-    return _map_distinct(s, one)
-
-
-#: Periods written in one column, tried in order: (pattern, which group is the year,
-#: which the month; None: a year alone).
-_PERIOD_PATTERNS = (
-    (r"^(\d{4})$", 1, None),                                    # 2023
-    (r"^(\d{4})[-/.](\d{1,2})$", 1, 2),                         # 2023-09, 2023/9
-    (r"^(\d{4})(\d{2})$", 1, 2),                                # 202309
-    (r"^(\d{1,2})[-/.](\d{4})$", 2, 1),                         # 09/2023
-    (r"^([^\W\d_]+)\.?[-/ ]+(?:de[ ]+)?(\d{4})$", 2, 1),        # sep-2023, setiembre de 2023
-)
-
-
-def _days_frame(t: pl.Series) -> pl.DataFrame:
-    return pl.DataFrame({"year": t.dt.year().cast(pl.Float64), "month": t.dt.month().cast(pl.Float64),
-                         "day": t.dt.day().cast(pl.Float64),
-                         "precision": pl.select(pl.when(t.is_not_null()).then(pl.lit("day"))).to_series().cast(pl.String)})
-
-
-def _period_text(u: pl.Series) -> pl.DataFrame:
-    """:func:`parse_period` of distinct text values."""
-    n = len(u)
-    year, month = _nulls("year", n, pl.Float64), _nulls("month", n, pl.Float64)
-    found = pl.repeat(False, n, eager=True)
-    for pattern, y_group, m_group in _PERIOD_PATTERNS:
-        got = u.str.extract_groups(pattern)
-        y = _to_float(got.struct.field(str(y_group)))
-        m = _nulls("m", n, pl.Float64) if m_group is None else _parse_month(got.struct.field(str(m_group)))
-        take = ~found & y.is_not_null() & (m.is_not_null() if m_group is not None else True)
-        year = pl.select(pl.when(take).then(y).otherwise(year)).to_series()
-        month = pl.select(pl.when(take).then(m).otherwise(month)).to_series()
-        found = found | take
-    dates = _days_frame(parse_times(pl.select(pl.when(found).then(None).otherwise(u)).to_series()))
-    precision = pl.select(pl.when(found & month.is_not_null()).then(pl.lit("month")).when(found).then(pl.lit("year"))
-                          .otherwise(dates["precision"])).to_series()
-    return pl.DataFrame({"year": year.fill_null(dates["year"]), "month": month.fill_null(dates["month"]),
-                         "day": dates["day"], "precision": precision})
-
-
-def parse_period(values: pl.Series | Iterable) -> pl.DataFrame:
-    """``year, month, day`` (floats, null where absent) and ``precision`` (``"year"``,
-    ``"month"``, ``"day"``; null where unreadable) of a period written in one column.
-
-    ``2023`` is a year; ``2023-09``, ``202309``, ``09/2023``, ``sep-2023``, ``setiembre de
-    2023`` are months; anything :func:`parse_times` reads (or a typed date) is a day,
-    except that a column whose every date is the 1st of a month is a column of months.
-    Numbers are years (``2023``) or ``yyyymm`` (``202309``).
-
-    >>> parse_period(["2023", "2023-09", "Set-2023", "21/09/2023", "x"]).rows()  # doctest: +NORMALIZE_WHITESPACE
-    [(2023.0, None, None, 'year'), (2023.0, 9.0, None, 'month'), (2023.0, 9.0, None, 'month'),
-     (2023.0, 9.0, 21.0, 'day'), (None, None, None, None)]
-    """
-    s = _plain(values if isinstance(values, pl.Series) else _series("period", values))
-    if s.dtype.is_numeric():
-        x = s.cast(pl.Float64)
-        ym = _is_whole(x, 190001, 209912)
-        frame = pl.DataFrame({
-            "year": pl.select(pl.when(ym).then(x // 100).otherwise(x)).to_series(),
-            "month": pl.select(pl.when(ym).then(x % 100).otherwise(None)).to_series().cast(pl.Float64),
-            "day": _nulls("day", len(x), pl.Float64),
-            "precision": pl.select(pl.when(ym).then(pl.lit("month")).when(x.is_not_null()).then(pl.lit("year"))).to_series()})
-    elif s.dtype.is_temporal():
-        frame = _days_frame(parse_times(s))
-    else:
-        text = s.cast(pl.String, strict=False).str.strip_chars().alias("key")
-        uniq = text.drop_nulls().unique()
-        table = _period_text(uniq).with_columns(uniq)
-        frame = text.to_frame().join(table, on="key", how="left", maintain_order="left").drop("key")
-    is_day = frame["precision"] == "day"
-    if is_day.any() and (frame["day"].filter(is_day) == 1).all():
-        frame = frame.with_columns(
-            pl.when(is_day).then(pl.lit("month")).otherwise(pl.col("precision")).alias("precision"),
-            pl.when(is_day).then(None).otherwise(pl.col("day")).alias("day"))
-    return frame.select("year", "month", "day", pl.col("precision").cast(pl.String))
 
 
 def _counts_columns(available: list[str], given: Mapping[str, str | None], path: Path,

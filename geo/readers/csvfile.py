@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -251,6 +252,10 @@ def _huge_rows(table: pa.Table) -> np.ndarray:
     return np.flatnonzero(found) if hit else np.zeros(0, dtype=np.int64)
 
 
+#: Line breaks as CSV knows them (str.splitlines also splits on \x1c-\x1e, \x85, ...).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _split_swallowed(table, row_number, bad_rows, details, raws, bad, names, delimiter):
     """Records whose value ran over following lines that look like records of their own
     (as many delimiters as the header): the record is rejected, and each line it swallowed
@@ -260,7 +265,9 @@ def _split_swallowed(table, row_number, bad_rows, details, raws, bad, names, del
     swallowers: list[tuple[int, int | None, int, str | None, list[str]]] = []
 
     def swallowed_lines(text: str) -> list[str]:
-        lines = text.splitlines()[1:]
+        lines = _LINE_BREAK.split(text)[1:]
+        while lines and not lines[-1]:
+            lines.pop()
         return lines if lines and lines[0].count(delimiter) >= need > 0 else []
 
     for name, col in zip(table.column_names, table.columns):
@@ -277,7 +284,7 @@ def _split_swallowed(table, row_number, bad_rows, details, raws, bad, names, del
         lines = swallowed_lines(text)
         if lines:
             swallowers.append((int(bad_rows[j]), None, len(lines), None, lines))
-            raws[j] = {"_line": text.splitlines()[0]}
+            raws[j] = {"_line": _LINE_BREAK.split(text)[0]}
             details[j] = (f"a quote is not closed, so the {len(lines):,} line{'s' * (len(lines) != 1)} after it "
                           f"were read into this row; fix the quote and ingest again")
     if not swallowers:
@@ -301,7 +308,7 @@ def _split_swallowed(table, row_number, bad_rows, details, raws, bad, names, del
             add_rows.append(new)
             add_details.append(f"a quote opened in column {column!r} is not closed, so the {n_lines:,} "
                                f"line{'s' * (n_lines != 1)} after it were read into this row; fix the quote and ingest again")
-            add_raws.append({c: (v.splitlines()[0] if isinstance(v, str) and c == column else v) for c, v in row.items()})
+            add_raws.append({c: (_LINE_BREAK.split(v)[0] if isinstance(v, str) and c == column else v) for c, v in row.items()})
         for m, line in enumerate(lines, start=1):
             add_rows.append(new + m)
             add_details.append(f"read into row {new} by its unclosed quote")

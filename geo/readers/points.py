@@ -15,16 +15,18 @@ from geo.readers.columns import OnCoordinates, _resolve_columns
 from geo.readers.files import _load
 from geo.readers.ids import _repeated_ids, content_ids
 from geo.readers.rejects import Parsed, ParsedFrames, _Raw, _quoted, _reasons, _rejects_frame
-from geo.readers.times import _TIME_HELP, parse_times
+from geo.readers.periods import incident_times
+from geo.readers.times import _TIME_HELP
 from geo.readers.ubigeo import _normalise_ubigeo_distinct
 from geo.readers.values import _blank, _cleaner, _gather, _may_have_edge_space, _nulls, _to_float
 
 
 #: Column names of a point file's roles, as keyword arguments of :func:`read_points`.
-POINT_ROLES = ("lat", "lon", "time", "category", "id", "subcategory")
+POINT_ROLES = ("lat", "lon", "time", "category", "id", "subcategory", "time_of_day")
 #: Columns of an accepted point frame (the store's ``incidents`` without ``cell``/``ubigeo``,
 #: plus ``reported_ubigeo``: the ubigeo the file itself gives, MININTER only).
-POINT_COLUMNS = ("incident_id", "time", "day", "category", "subcategory", "lat", "lon", "source", "reported_ubigeo")
+POINT_COLUMNS = ("incident_id", "time", "day", "category", "subcategory", "lat", "lon", "source", "reported_ubigeo",
+                 "time_precision")
 
 
 def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | None, source_file: str,
@@ -33,7 +35,9 @@ def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | Non
     lat, lon = _to_float(raw.column(cols["lat"])), _to_float(raw.column(cols["lon"]))
     if on_coordinates is not None and not raw.coordinates_sent:
         on_coordinates(lat.fill_null(np.nan).to_numpy(), lon.fill_null(np.nan).to_numpy())
-    times = parse_times(raw.table.column(cols["time"]), time_format).alias("time")
+    times, precision, bad_tod = incident_times(raw.table.column(cols["time"]), time_format,
+                                               raw.table.column(cols["time_of_day"]) if cols.get("time_of_day") else None)
+    times = times.alias("time")
     category = raw.text(cols["category"], _cleaner(lower=True), "category")
     gtype = raw.column("__geometry_type") if raw.fmt == "geojson" else None
     good = pl.DataFrame({"lat": lat, "lon": lon, "t": times, "c": category}).select(
@@ -47,7 +51,9 @@ def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | Non
     bad_idx = np.flatnonzero(~ok)
     reason, detail = _explain_points(raw.rows(cols["lat"], bad_idx), raw.rows(cols["lon"], bad_idx), lat.gather(bad_idx),
                                      lon.gather(bad_idx), raw.rows(cols["time"], bad_idx), times.gather(bad_idx),
-                                     category.gather(bad_idx), _gather(gtype, bad_idx))
+                                     category.gather(bad_idx), _gather(gtype, bad_idx),
+                                     raw.rows(cols["time_of_day"], bad_idx) if cols.get("time_of_day") else None,
+                                     bad_tod.gather(bad_idx))
     subcategory = raw.text(cols["subcategory"], _cleaner(lower=False), "subcategory") if cols.get("subcategory") else \
         _nulls("subcategory", n)
     given = raw.column(cols.get("id"))
@@ -72,7 +78,7 @@ def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | Non
         if cols.get("reported_ubigeo") else _nulls("reported_ubigeo", n)
     accepted = pl.DataFrame([
         ids, times, times.dt.date().alias("day"), category, subcategory, lat.alias("lat"), lon.alias("lon"),
-        pl.repeat(source, n, eager=True, dtype=pl.Enum([source])).alias("source"), reported,
+        pl.repeat(source, n, eager=True, dtype=pl.Enum([source])).alias("source"), reported, precision,
     ])
     if not ok.all():  # filtering copies every column, ids included
         accepted = accepted.filter(pl.Series(ok))
@@ -82,7 +88,8 @@ def _points(raw: _Raw, cols: Mapping[str, str | None], *, time_format: str | Non
     return parsed
 
 
-def _explain_points(lat_raw, lon_raw, lat, lon, time_raw, times, category, gtype) -> tuple[pl.Series, pl.Series]:
+def _explain_points(lat_raw, lon_raw, lat, lon, time_raw, times, category, gtype, tod_raw=None,
+                    bad_tod=None) -> tuple[pl.Series, pl.Series]:
     """Reason and detail of each failing row (inputs are the failing rows only)."""
     q_lat, q_lon = _quoted(lat_raw), _quoted(lon_raw)
     rules: list[tuple[pl.Series, str, pl.Series | str]] = []
@@ -97,6 +104,8 @@ def _explain_points(lat_raw, lon_raw, lat, lon, time_raw, times, category, gtype
          "lat " + q_lat + " / lon " + q_lon + " out of range (|lat| <= 90, |lon| <= 180)"),
         ((lat == 0) & (lon == 0), "bad_coordinate", "0,0 is a placeholder, not a place"),
         (_blank(time_raw), "unparseable_time", "time is empty"),
+        *([(bad_tod, "unparseable_time", "cannot read time of day " + _quoted(tod_raw) + " (HH:MM[:SS], h:mm AM/PM)")]
+          if tod_raw is not None else []),
         (times.is_null(), "unparseable_time", "cannot read time " + _quoted(time_raw) + f" ({_TIME_HELP})"),
         (category.is_null(), "missing_category", "category is empty"),
     ]
@@ -132,14 +141,19 @@ def parse_points(path: str | os.PathLike, columns: Mapping[str, str | None], *, 
 
 def read_points(path: str | os.PathLike, *, lat: str | None = None, lon: str | None = None, time: str,
                 category: str, id: str | None = None, subcategory: str | None = None,
-                time_format: str | None = None, fmt: str = "auto") -> Parsed:
+                time_format: str | None = None, fmt: str = "auto", time_of_day: str | None = None) -> Parsed:
     """Read a generic point file (CSV, Parquet or GeoJSON) whose columns the user names.
 
     ``lat``/``lon`` name the coordinate columns in degrees (WGS84); a GeoJSON file takes
     them from its Point geometries (lon, lat order) unless named. ``id`` names a unique
     id column (else ids are content hashes, see the module docstring). ``fmt`` is
     ``auto`` (by extension, then content), ``csv``, ``parquet`` or ``geojson``.
+    ``time_of_day`` names a second column with the time of day when ``time`` holds only
+    the date. ``time_precision`` says what each accepted time pins down (see
+    :mod:`geo.readers.periods`): a year- or month-only time is kept at its first instant
+    with precision ``year``/``month``.
     Raises :class:`HexwatchError` naming a missing column and the columns found.
     """
     return parse_points(path, {"lat": lat, "lon": lon, "time": time, "category": category, "id": id,
-                               "subcategory": subcategory}, time_format=time_format, fmt=fmt).to_parsed()
+                               "subcategory": subcategory, "time_of_day": time_of_day}, time_format=time_format,
+                        fmt=fmt).to_parsed()
