@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -444,8 +444,8 @@ def load_study_districts(cache_dir: str | os.PathLike | None = None) -> gpd.GeoD
 def read_boundary_file(
     path: str | os.PathLike,
     *,
-    id_field: str,
-    name_field: str | None = None,
+    id_field: str | Sequence[str],
+    name_field: str | Sequence[str] | None = None,
     province_field: str | None = None,
     department_field: str | None = None,
     province_code_field: str | None = None,
@@ -455,7 +455,10 @@ def read_boundary_file(
     """Districts from a user's own GeoJSON, GeoPackage or Shapefile (any city).
 
     ``id_field`` becomes ``ubigeo`` (as text), ``name_field`` becomes ``name`` (the id
-    when not given); the other ``*_field`` arguments fill their columns, else they are
+    when not given). Either may be several fields (a sequence, or names separated by
+    commas: ``"borough,name"``) when one alone does not identify an area, e.g.
+    neighbourhood names that repeat across boroughs: their values are joined with
+    :data:`ID_JOINER` (``"Brooklyn / Chelsea"``). The other ``*_field`` arguments fill their columns, else they are
     empty. ``crs`` is assumed only when the file declares none. The result has the
     district columns, EPSG:4326, valid MultiPolygons, in file order.
 
@@ -470,10 +473,11 @@ def read_boundary_file(
     except Exception as exc:  # pyogrio's DataSourceError and friends
         raise BoundaryError(f"cannot read {path} as GeoJSON, GeoPackage or Shapefile: "
                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    mapping = {"ubigeo": id_field, "name": name_field or id_field, "province": province_field,
-               "department": department_field, "province_code": province_code_field}
+    id_fields = _fields(id_field, gdf.columns)
+    name_fields = _fields(name_field, gdf.columns) if name_field else id_fields
+    mapping = {"province": province_field, "department": department_field, "province_code": province_code_field}
     available = [c for c in gdf.columns if c != gdf.geometry.name]
-    missing = [f for f in mapping.values() if f is not None and f not in gdf.columns]
+    missing = [f for f in [*id_fields, *name_fields, *mapping.values()] if f is not None and f not in gdf.columns]
     if missing:
         raise BoundaryError(f"{path.name} has no field {missing[0]!r}; its fields are: {', '.join(available)}")
     if gdf.crs is None:
@@ -481,23 +485,49 @@ def read_boundary_file(
             raise BoundaryError(f"{path.name} does not say its coordinate system; pass crs='EPSG:...' (e.g. EPSG:4326)")
         gdf = gdf.set_crs(crs)
     gdf = gdf.to_crs(CRS)
-    ids = gdf[id_field].astype("str").str.strip()
-    if ids.isna().any() or (ids == "").any():
-        raise BoundaryError(f"{path.name}: {int(ids.isna().sum() + (ids == '').sum())} features have no "
-                            f"{id_field!r}; fill them in or drop them")
+    parts = [gdf[f].astype("str").str.strip() for f in id_fields]
+    empty = np.logical_or.reduce([(p.isna() | (p == "") | (p.str.lower() == "nan")).to_numpy() for p in parts])
+    label = " + ".join(repr(f) for f in id_fields)
+    if empty.any():
+        raise BoundaryError(f"{path.name}: {int(empty.sum())} features have no {label}; fill them in or drop them")
+    ids = _join(parts)
     if ids.duplicated().any():
-        raise BoundaryError(f"{path.name}: {id_field!r} repeats {sorted(set(ids[ids.duplicated()]))[:5]}; "
-                            f"ids must be unique (merge the parts of each area first)")
+        hint = "" if len(id_fields) > 1 else "; or give several fields that together identify each area " \
+            "(--boundary-id-field borough,name)"
+        raise BoundaryError(f"{path.name}: {label} repeats {sorted(set(ids[ids.duplicated()]))[:5]}; "
+                            f"ids must be unique (merge the parts of each area first{hint})")
     geometry = valid_multipolygons(gdf.geometry.to_numpy())
     if shapely.is_missing(geometry).any():
         bad = ids[shapely.is_missing(geometry)].tolist()
         raise BoundaryError(f"{path.name}: features {bad[:5]} have no polygon geometry; fix or remove them")
-    out = pd.DataFrame({col: (gdf[field].astype("str").to_numpy() if field else pd.array([None] * len(gdf), dtype="str"))
-                        for col, field in mapping.items()})
-    out["ubigeo"] = ids.to_numpy()
+    out = pd.DataFrame({"ubigeo": ids.to_numpy(),
+                        "name": _join([gdf[f].astype("str").str.strip() for f in name_fields]).to_numpy()})
+    for col, field in mapping.items():
+        out[col] = gdf[field].astype("str").to_numpy() if field else pd.array([None] * len(gdf), dtype="str")
     result = gpd.GeoDataFrame(out, geometry=geometry, crs=CRS)
     result.attrs["boundary_set"] = f"file:{path.name}"
     return result
+
+
+#: What joins the values of several id (or name) fields into one id.
+ID_JOINER = " / "
+
+
+def _fields(spec: str | Sequence[str], columns) -> list[str]:
+    """Field names from one name, a comma-separated list or a sequence (a name that is
+    itself a column is taken whole, commas and all)."""
+    if not isinstance(spec, str):
+        return [str(f).strip() for f in spec]
+    if spec in columns or "," not in spec:
+        return [spec]
+    return [f.strip() for f in spec.split(",") if f.strip()]
+
+
+def _join(parts: list[pd.Series]) -> pd.Series:
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + ID_JOINER + p
+    return out
 
 
 # --- derived facts ---------------------------------------------------------------

@@ -131,11 +131,17 @@ def demo(
 def ingest_cmd(
     file: Path = typer.Argument(..., help="Incident file: CSV (any delimiter/encoding), Parquet or GeoJSON.", dir_okay=False),
     store: Path = StoreOpt,
-    kind: str = typer.Option("auto", "--format", help="points, mininter (police reports), sidpol (district-month counts) "
-                             "or auto (from the file's columns)."),
+    kind: str = typer.Option("auto", "--format", help="points, mininter (police reports), counts (any district-period "
+                             "table: name its columns), sidpol (SIDPOL's counts) or auto (from the file's columns)."),
     lat: Optional[str] = typer.Option(None, help="Latitude column (degrees)."),
     lon: Optional[str] = typer.Option(None, help="Longitude column (degrees)."),
-    time: Optional[str] = typer.Option(None, help="Date/time column."),
+    time: Optional[str] = typer.Option(None, help="Date/time column (a year or a month alone is kept with its precision)."),
+    time_of_day: Optional[str] = typer.Option(None, "--time-of-day", help="Time-of-day column, when --time holds only the date."),
+    ubigeo: Optional[str] = typer.Option(None, "--ubigeo", help="Counts: district code (ubigeo) column."),
+    year: Optional[str] = typer.Option(None, "--year", help="Counts: year column (without --month: yearly counts)."),
+    month: Optional[str] = typer.Option(None, "--month", help="Counts: month column (1-12 or a month name)."),
+    date: Optional[str] = typer.Option(None, "--date", help="Counts: one period column per row (2023, 2023-09, a date)."),
+    count: Optional[str] = typer.Option(None, "--count", help="Counts: number-of-events column."),
     category: Optional[str] = typer.Option(None, help="Category column (e.g. the crime type)."),
     id: Optional[str] = typer.Option(None, "--id", help="Unique id column (default: a hash of each row's content)."),
     subcategory: Optional[str] = typer.Option(None, help="Subcategory column."),
@@ -144,7 +150,8 @@ def ingest_cmd(
     clip: bool = typer.Option(False, "--clip", help="Reject points outside every district instead of keeping them without one."),
     resolution: int = typer.Option(9, "--resolution", help="H3 resolution of each incident's cell."),
     boundaries_file: Optional[Path] = typer.Option(None, "--boundaries", help="Your own districts (GeoJSON, GeoPackage, Shapefile)."),
-    boundary_id_field: Optional[str] = typer.Option(None, "--boundary-id-field", help="Field of --boundaries with each area's id."),
+    boundary_id_field: Optional[str] = typer.Option(None, "--boundary-id-field", help="Field of --boundaries with each area's id; several "
+                                             "fields separated by commas (borough,name) when one alone repeats."),
     boundary_name_field: Optional[str] = typer.Option(None, "--boundary-name-field", help="Field of --boundaries with each area's name."),
     no_boundaries: bool = typer.Option(False, "--no-boundaries", help="Do not locate districts: H3 cells only."),
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Also write this ingest's rejected rows to this CSV file."),
@@ -164,7 +171,8 @@ def ingest_cmd(
 
         districts = read_boundary_file(boundaries_file, id_field=boundary_id_field, name_field=boundary_name_field)
     columns = {k: v for k, v in {"lat": lat, "lon": lon, "time": time, "category": category, "id": id,
-                                 "subcategory": subcategory}.items() if v}
+                                 "subcategory": subcategory, "time_of_day": time_of_day, "ubigeo": ubigeo, "year": year, "month": month,
+                                 "date": date, "count": count}.items() if v}
     report = ingest_file(file, store, kind=kind, columns=columns or None, time_format=time_format, boundaries=districts,
                          clip=clip, resolution=resolution, progress=True, source_label=source, rejects_path=rejects)
     out.print(report.summary(), highlight=False, markup=False, soft_wrap=True)
