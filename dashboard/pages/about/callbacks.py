@@ -58,6 +58,8 @@ def register(app, ctx) -> None:
     @app.callback(Output("about-body", "children"), Output("synthetic-banner", "style"), Input("lang", "value"))
     @guarded("about")
     def update_about(lang):
-        synthetic = bool(ctx.views().meta.get("synthetic"))
+        from dashboard.layout import banner_key
+
+        synthetic = banner_key(ctx.store()) is not None
         return (about_panel(ctx, norm_lang(lang), public=not may("sensitive")),
                 {} if synthetic else {"display": "none"})

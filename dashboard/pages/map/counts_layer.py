@@ -22,12 +22,14 @@ from functools import lru_cache
 import dash_leaflet as dl
 import numpy as np
 import plotly.graph_objects as go
+import shapely
+import shapely.geometry
 from dash import Input, Output, dcc, html, no_update
 
 from dashboard.access import guarded, may, public_grid
 from dashboard.charts import BAND_COLOUR, GROUP_COLOURS, declared_bands, graph_config
 from dashboard.i18n import PLOTLY_SEPARATORS, fmt_int, fmt_month, norm_lang, t
-from dashboard.layout import label
+from dashboard.layout import label, source_line
 from dashboard.mapdata import NA_COLOUR, classes, district_geojson, legend
 from dashboard.state import UIState
 from geo.boundaries import normalise_name
@@ -43,8 +45,10 @@ TOP_N = 10
 #: Layer choices; "districts" hides the hexes, "hexes" the choropleth (a class on the section, see hexwatch.css).
 LAYERS = ("districts", "hexes", "both")
 _SECTION_CLASS = "hw-section hw-map-section"
-# Simplification of the all-Peru outlines (degrees, ~150 m): 1,891 districts in a few hundred KB.
+# Outline simplification (degrees): ~150 m for a metro area's districts, ~500 m for a country's.
 _TOLERANCE_DEG = 0.0015
+_COUNTRY_TOLERANCE_DEG = 0.005
+_DETAILED_MAX = 200
 
 
 def has_counts(ctx) -> bool:
@@ -111,9 +115,21 @@ def _all_districts(ctx):
 
 @lru_cache(maxsize=8)
 def _outlines(ctx, area: str) -> dict:
+    """The area's district outlines as GeoJSON (cached per app and area).
+
+    A metro area keeps shared edges at ~150 m (:func:`dashboard.mapdata.district_geojson`);
+    a country's ~1,900 districts are simplified each on its own to ~500 m and rounded to
+    1e-3°, which keeps all of Peru near 1 MB (4 MB at the metro detail) and takes ~2 s
+    once instead of ~8 s."""
     d = _all_districts(ctx)
     d = d[in_area(d["ubigeo"].tolist(), area)]
-    return district_geojson(d, tolerance_deg=_TOLERANCE_DEG)
+    if len(d) <= _DETAILED_MAX:
+        return district_geojson(d, tolerance_deg=_TOLERANCE_DEG)
+    geoms = shapely.set_precision(shapely.simplify(d.geometry.to_numpy(), _COUNTRY_TOLERANCE_DEG), 1e-3)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": shapely.geometry.mapping(g),
+         "properties": {"ubigeo": u, "name": n, "province": p}}
+        for u, n, p, g in zip(d["ubigeo"], d["name"], d["province"], geoms) if g is not None and not g.is_empty]}
 
 
 def categories_for(views, chosen: tuple[str, ...], public: bool) -> tuple[list[str], list[str]]:
@@ -177,16 +193,6 @@ def counts_view(ctx, state: UIState, *, public: bool) -> dict:
             "top": top, "total": int(values.sum()), "districts": len(area), "real": not info["synthetic"],
             "months": f"{months[0][0]:04d}-{months[0][1]:02d}/{months[1][0]:04d}-{months[1][1]:02d}",
             "series": series_figure(ctx, state, views, cats, area, info), "source": source_line(info, lang)}
-
-
-def source_line(info: dict, lang: str) -> str:
-    """The attribution (and licence) a real layer must carry wherever it is shown."""
-    if info["synthetic"]:
-        return info.get("title", "")
-    parts = [info.get("attribution") or info.get("publisher", "")]
-    if info.get("licence"):
-        parts.append(t("counts.licence", lang, licence=info["licence"]))
-    return " · ".join(p for p in parts if p)
 
 
 def series_figure(ctx, state: UIState, views, cats, area: list[str], info: dict) -> go.Figure:
