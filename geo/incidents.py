@@ -66,11 +66,14 @@ REJECT_REASONS: dict[str, str] = {
     "malformed_row": "the row could not be split into the header's columns",
     "missing_coordinate": "latitude or longitude is empty",
     "bad_coordinate": "latitude/longitude not a number, not finite, out of range, or 0,0",
-    "unparseable_time": "the time (or year/month) could not be read",
+    "unparseable_time": "the time could not be read",
+    "bad_period": "the year, month or date of a count could not be read as a period",
     "missing_category": "the category is empty",
     "duplicate_id": "the id repeats an earlier row of the same file",
     "unknown_ubigeo": "the ubigeo is not a 6-digit code of a known district",
     "bad_count": "the count is not a non-negative whole number",
+    "duplicate_row": "the same district, period and category, with the same count, as an earlier row",
+    "conflicting_count": "the same district, period and category appear with different counts",
     "already_in_store": "the store already holds this incident (or district-month)",
     "outside_area": "the point lies outside every district (only when clipping)",
 }
@@ -137,6 +140,8 @@ class Parsed:
     accepted: pd.DataFrame
     rejects: pd.DataFrame
     n_input: int
+    #: Counts tables: the sum of every readable count (accepted ``n`` + rejected ``events``).
+    n_events_input: int | None = None
 
 
 @dataclass
@@ -152,6 +157,10 @@ class ParsedFrames:
     #: :meth:`reject`); ``None`` when row ``i`` is the table's row ``i`` (all accepted).
     accepted_pos: np.ndarray | None = None
     raw: _Raw | None = None
+    #: Counts tables: the sum of every readable count in the file. Their ``rejects`` then
+    #: have an ``events`` column (the row's count, 0 when unreadable), so that accepted
+    #: ``n`` plus rejected ``events`` always add up to it.
+    n_events_input: int | None = None
 
     def __post_init__(self) -> None:
         if self.accepted.height + self.rejects.height != self.n_input:
@@ -178,6 +187,8 @@ class ParsedFrames:
         new = pl.DataFrame({"source_file": pl.repeat(source_file, len(idx), eager=True, dtype=pl.String),
                             "row_number": pl.Series(rows, dtype=pl.Int64), "reason": pl.repeat(reason, len(idx), eager=True),
                             "detail": detail.alias("detail"), "raw": raw.alias("raw")})
+        if "events" in self.rejects.columns:
+            new = new.with_columns(self.accepted["n"].gather(idx).cast(pl.Int64).alias("events"))
         keep = ~np.asarray(mask, dtype=bool)
         self.accepted = self.accepted.filter(pl.Series(keep))
         self.accepted_pos = np.flatnonzero(keep) if self.accepted_pos is None else self.accepted_pos[keep]
@@ -187,7 +198,20 @@ class ParsedFrames:
     def to_parsed(self) -> Parsed:
         """The pandas form (dates as :class:`datetime.date`, as :meth:`geo.store.Store.read` gives)."""
         plain = self.accepted.with_columns(pl.col(pl.Enum, pl.Categorical).cast(pl.String))
-        return Parsed(plain.to_arrow().to_pandas(), self.rejects.to_arrow().cast(REJECTS_SCHEMA).to_pandas(), self.n_input)
+        rejects = self.rejects.select(REJECTS_SCHEMA.names).to_arrow().cast(REJECTS_SCHEMA).to_pandas()
+        return Parsed(plain.to_arrow().to_pandas(), rejects, self.n_input, self.n_events_input)
+
+    @property
+    def n_events_accepted(self) -> int | None:
+        """Counts tables: events (sum of ``n``) accepted."""
+        return None if self.n_events_input is None else int(self.accepted["n"].sum())
+
+    def events_rejected_by_reason(self) -> dict[str, int]:
+        """Counts tables: events rejected, by reason (empty for point files)."""
+        if "events" not in self.rejects.columns or not self.rejects.height:
+            return {}
+        by = self.rejects.group_by("reason").agg(pl.col("events").sum()).sort("reason")
+        return {r: int(e) for r, e in zip(by["reason"], by["events"])}
 
 
 @dataclass(frozen=True)
@@ -870,8 +894,10 @@ def _json_rows(sub: pa.Table) -> pl.Series:
         return pl.Series("raw", [orjson.dumps(r, default=str).decode() for r in sub.to_pylist()], dtype=pl.String)
 
 
-def _rejects_frame(raw: _Raw, idx: np.ndarray, reason: pl.Series, detail: pl.Series, source_file: str) -> pl.DataFrame:
-    """Reject rows for table positions ``idx`` (with their reasons), plus the malformed rows."""
+def _rejects_frame(raw: _Raw, idx: np.ndarray, reason: pl.Series, detail: pl.Series, source_file: str,
+                   events: pl.Series | None = None) -> pl.DataFrame:
+    """Reject rows for table positions ``idx`` (with their reasons), plus the malformed rows;
+    ``events`` (counts tables): each rejected row's count, 0 for malformed rows."""
     bad = pl.DataFrame({
         "source_file": pl.repeat(source_file, len(idx), eager=True, dtype=pl.String),
         "row_number": pl.Series(raw.row_numbers(idx), dtype=pl.Int64),
@@ -880,6 +906,9 @@ def _rejects_frame(raw: _Raw, idx: np.ndarray, reason: pl.Series, detail: pl.Ser
         "raw": raw.rows_json(idx),
     })
     malformed = raw.malformed.with_columns(pl.lit(source_file).alias("source_file"))
+    if events is not None:
+        bad = bad.with_columns(events.cast(pl.Int64).alias("events"))
+        malformed = malformed.with_columns(pl.lit(0, pl.Int64).alias("events"))
     return pl.concat([malformed, bad]).sort("row_number") if malformed.height else bad.sort("row_number")
 
 
@@ -1155,65 +1184,312 @@ def read_mininter(path: str | os.PathLike, *, time_format: str | None = None) ->
     return parse_mininter(path, time_format=time_format).to_parsed()
 
 
-# --------------------------------------------------------------------------- SIDPOL
+# --------------------------------------------------------------------------- district-period counts
 
 
-def parse_sidpol(path: str | os.PathLike, *, known_ubigeos: Iterable[str] | None = None, fmt: str = "auto",
-                 source: str | None = None) -> ParsedFrames:
-    """:func:`read_sidpol` returning Polars frames."""
+#: Roles of a district-period counts table (the ``columns`` of :func:`parse_counts`).
+COUNT_ROLES = ("ubigeo", "year", "month", "date", "category", "count")
+#: Column presets of Peru's SIDPOL release: the upstream CSV's names, and the names of the
+#: cleaned Parquet most users meet (``anio, mes, ..., ubigeo, tipo_hecho, cantidad``).
+SIDPOL_PRESETS: dict[str, dict[str, str]] = {
+    "sidpol": {"year": "ANIO", "month": "MES", "ubigeo": "UBIGEO_HECHO", "category": "P_MODALIDADES", "count": "cantidad"},
+    "sidpol_clean": {"year": "anio", "month": "mes", "ubigeo": "ubigeo", "category": "tipo_hecho", "count": "cantidad"},
+}
+#: Month names and abbreviations (Spanish and English) a month column may hold.
+_MONTH_NAMES = {**_MONTHS_ES, **{k: v for v, names in enumerate([
+    ("ENE", "JAN", "JANUARY"), ("FEB", "FEBRUARY"), ("MAR", "MARCH"), ("ABR", "APR", "APRIL"), ("MAY",),
+    ("JUN", "JUNE"), ("JUL", "JULY"), ("AGO", "AUG", "AUGUST"), ("SET", "SEP", "SEPT", "SEPTEMBER"),
+    ("OCT", "OCTOBER"), ("NOV", "NOVEMBER"), ("DIC", "DEC", "DECEMBER")], start=1) for k in names}}
+_YEAR_MIN, _YEAR_MAX = 1900, 2099
+
+
+def _is_whole(x: pl.Series, lo: float, hi: float) -> pl.Series:
+    return x.is_finite() & (x == x.floor()) & (x >= lo) & (x <= hi)
+
+
+def _parse_count(s: pl.Series) -> pl.Series:
+    """Counts as floats (null where not a number); thousands separators are allowed
+    (``1,303``, ``1.303``, ``1 303``: a count is whole, so three digits after a comma
+    or point are thousands, never decimals)."""
+    if s.dtype.is_numeric():
+        return s.cast(pl.Float64)
+    if s.dtype == pl.Boolean or s.dtype.is_temporal():
+        return _nulls(s.name, len(s), pl.Float64)
+    def one(u: pl.Series) -> pl.Series:
+        t = u.cast(pl.String, strict=False).str.strip_chars().str.replace_all(r"[\s\u00a0\u202f]", "")
+        grouped = t.str.contains(r"^-?\d{1,3}([.,]\d{3})+$")
+        t = pl.select(pl.when(grouped).then(t.str.replace_all(r"[.,]", "")).otherwise(t.str.replace(",", ".", literal=True)))\
+            .to_series()
+        return t.cast(pl.Float64, strict=False).alias(u.name)
+    return _map_distinct(s, one)
+
+
+def _parse_year(s: pl.Series) -> pl.Series:
+    """Years as floats (validated later); ``2018``, ``2018.0`` or text padded with spaces."""
+    return _map_distinct(s, _to_float) if not s.dtype.is_numeric() else s.cast(pl.Float64)
+
+
+def _parse_month(s: pl.Series) -> pl.Series:
+    """Months 1-12 as floats from numbers, or month names/abbreviations in Spanish or English."""
+    if s.dtype.is_numeric():
+        return s.cast(pl.Float64)
+
+    def one(u: pl.Series) -> pl.Series:
+        t = u.cast(pl.String, strict=False).str.strip_chars().str.strip_chars_end(".").str.to_uppercase()
+        t = t.str.replace_all("[ÁÀ]", "A").str.replace_all("[ÉÈ]", "E").str.replace_all("Í", "I")
+        named = t.replace_strict(_MONTH_NAMES, default=None, return_dtype=pl.Float64)
+        return _to_float(u).fill_null(named).alias(u.name)
+
+    return _map_distinct(s, one)
+
+
+#: Periods written in one column, tried in order: (pattern, which group is the year,
+#: which the month; None: a year alone).
+_PERIOD_PATTERNS = (
+    (r"^(\d{4})$", 1, None),                                    # 2023
+    (r"^(\d{4})[-/.](\d{1,2})$", 1, 2),                         # 2023-09, 2023/9
+    (r"^(\d{4})(\d{2})$", 1, 2),                                # 202309
+    (r"^(\d{1,2})[-/.](\d{4})$", 2, 1),                         # 09/2023
+    (r"^([^\W\d_]+)\.?[-/ ]+(?:de[ ]+)?(\d{4})$", 2, 1),        # sep-2023, setiembre de 2023
+)
+
+
+def _days_frame(t: pl.Series) -> pl.DataFrame:
+    return pl.DataFrame({"year": t.dt.year().cast(pl.Float64), "month": t.dt.month().cast(pl.Float64),
+                         "day": t.dt.day().cast(pl.Float64),
+                         "precision": pl.select(pl.when(t.is_not_null()).then(pl.lit("day"))).to_series().cast(pl.String)})
+
+
+def _period_text(u: pl.Series) -> pl.DataFrame:
+    """:func:`parse_period` of distinct text values."""
+    n = len(u)
+    year, month = _nulls("year", n, pl.Float64), _nulls("month", n, pl.Float64)
+    found = pl.repeat(False, n, eager=True)
+    for pattern, y_group, m_group in _PERIOD_PATTERNS:
+        got = u.str.extract_groups(pattern)
+        y = _to_float(got.struct.field(str(y_group)))
+        m = _nulls("m", n, pl.Float64) if m_group is None else _parse_month(got.struct.field(str(m_group)))
+        take = ~found & y.is_not_null() & (m.is_not_null() if m_group is not None else True)
+        year = pl.select(pl.when(take).then(y).otherwise(year)).to_series()
+        month = pl.select(pl.when(take).then(m).otherwise(month)).to_series()
+        found = found | take
+    dates = _days_frame(parse_times(pl.select(pl.when(found).then(None).otherwise(u)).to_series()))
+    precision = pl.select(pl.when(found & month.is_not_null()).then(pl.lit("month")).when(found).then(pl.lit("year"))
+                          .otherwise(dates["precision"])).to_series()
+    return pl.DataFrame({"year": year.fill_null(dates["year"]), "month": month.fill_null(dates["month"]),
+                         "day": dates["day"], "precision": precision})
+
+
+def parse_period(values: pl.Series | Iterable) -> pl.DataFrame:
+    """``year, month, day`` (floats, null where absent) and ``precision`` (``"year"``,
+    ``"month"``, ``"day"``; null where unreadable) of a period written in one column.
+
+    ``2023`` is a year; ``2023-09``, ``202309``, ``09/2023``, ``sep-2023``, ``setiembre de
+    2023`` are months; anything :func:`parse_times` reads (or a typed date) is a day,
+    except that a column whose every date is the 1st of a month is a column of months.
+    Numbers are years (``2023``) or ``yyyymm`` (``202309``).
+
+    >>> parse_period(["2023", "2023-09", "Set-2023", "21/09/2023", "x"]).rows()  # doctest: +NORMALIZE_WHITESPACE
+    [(2023.0, None, None, 'year'), (2023.0, 9.0, None, 'month'), (2023.0, 9.0, None, 'month'),
+     (2023.0, 9.0, 21.0, 'day'), (None, None, None, None)]
+    """
+    s = _plain(values if isinstance(values, pl.Series) else _series("period", values))
+    if s.dtype.is_numeric():
+        x = s.cast(pl.Float64)
+        ym = _is_whole(x, 190001, 209912)
+        frame = pl.DataFrame({
+            "year": pl.select(pl.when(ym).then(x // 100).otherwise(x)).to_series(),
+            "month": pl.select(pl.when(ym).then(x % 100).otherwise(None)).to_series().cast(pl.Float64),
+            "day": _nulls("day", len(x), pl.Float64),
+            "precision": pl.select(pl.when(ym).then(pl.lit("month")).when(x.is_not_null()).then(pl.lit("year"))).to_series()})
+    elif s.dtype.is_temporal():
+        frame = _days_frame(parse_times(s))
+    else:
+        text = s.cast(pl.String, strict=False).str.strip_chars().alias("key")
+        uniq = text.drop_nulls().unique()
+        table = _period_text(uniq).with_columns(uniq)
+        frame = text.to_frame().join(table, on="key", how="left", maintain_order="left").drop("key")
+    is_day = frame["precision"] == "day"
+    if is_day.any() and (frame["day"].filter(is_day) == 1).all():
+        frame = frame.with_columns(
+            pl.when(is_day).then(pl.lit("month")).otherwise(pl.col("precision")).alias("precision"),
+            pl.when(is_day).then(None).otherwise(pl.col("day")).alias("day"))
+    return frame.select("year", "month", "day", pl.col("precision").cast(pl.String))
+
+
+def counts_preset(names: Iterable[str]) -> str | None:
+    """Which SIDPOL column preset a file's column names match (case and spaces ignored), if any."""
+    lower = {n.strip().lower() for n in names}
+    for name, preset in SIDPOL_PRESETS.items():
+        if {c.lower() for c in preset.values()} <= lower:
+            return name
+    return None
+
+
+def _counts_columns(available: list[str], given: Mapping[str, str | None], path: Path,
+                    preset: str | None) -> dict[str, str | None]:
+    wanted: dict[str, str | None] = {}
+    if preset is not None:
+        chosen = preset if preset in SIDPOL_PRESETS else counts_preset(available)
+        if chosen is None:
+            want = " or ".join("(" + ", ".join(p.values()) + ")" for p in SIDPOL_PRESETS.values())
+            raise HexwatchError(f"{path.name} does not have SIDPOL's columns {want}; "
+                                f"name its columns with --format counts --ubigeo ... --year ... --count ...")
+        wanted.update(SIDPOL_PRESETS[chosen])
+    wanted.update({r: c for r, c in given.items() if c})
+    if given.get("date"):
+        if given.get("year") or given.get("month"):
+            raise HexwatchError("give either --date COLUMN or --year COLUMN [--month COLUMN], not both")
+        wanted.pop("year", None), wanted.pop("month", None)
+    if wanted.get("month") and not wanted.get("year") and not wanted.get("date"):
+        raise HexwatchError("--month needs --year (or give one --date column)")
+    for role, flag in (("ubigeo", "--ubigeo"), ("category", "--category"), ("count", "--count")):
+        if not wanted.get(role):
+            raise HexwatchError(f"name the {role} column of {path.name} ({flag} COLUMN)")
+    if not (wanted.get("year") or wanted.get("date")):
+        raise HexwatchError(f"name the period of {path.name}: --year COLUMN [--month COLUMN] or --date COLUMN")
+    return _resolve_columns(available, {r: wanted.get(r) for r in COUNT_ROLES}, path)
+
+
+def parse_counts(path: str | os.PathLike, columns: Mapping[str, str | None] | None = None, *,
+                 known_ubigeos: Iterable[str] | None = None, fmt: str = "auto", source: str | None = None,
+                 preset: str | None = None, kind: str = "counts") -> ParsedFrames:
+    """:func:`read_counts` returning Polars frames; ``preset`` (``"sidpol"``, ``"sidpol_clean"``
+    or ``"auto"``) fills the column names ``columns`` leaves out."""
     path = Path(path)
-    raw, cols = _load(path, fmt, lambda available: _resolve_columns(available, {
-        "year": "ANIO", "month": "MES", "ubigeo": "UBIGEO_HECHO", "category": "P_MODALIDADES", "count": "cantidad"}, path))
-    u_raw, y_raw, m_raw, n_raw = (raw.column(cols[k]) for k in ("ubigeo", "year", "month", "count"))
+    raw, cols = _load(path, fmt, lambda available: _counts_columns(available, dict(columns or {}), path, preset))
+    n = raw.table.num_rows
+    u_raw, n_raw = raw.column(cols["ubigeo"]), raw.column(cols["count"])
     ubigeo = raw.text(cols["ubigeo"], _normalise_ubigeo_distinct, "ubigeo").cast(pl.String)
-    year = _to_float(y_raw)
-    month_name = _map_distinct(m_raw, lambda u: u.cast(pl.String, strict=False).str.strip_chars().str.to_uppercase()
-                               .replace_strict(_MONTHS_ES, default=None, return_dtype=pl.Float64))
-    month = _to_float(m_raw).fill_null(month_name)
-    count = _to_float(n_raw)
     category = raw.text(cols["category"], _cleaner(lower=True), "category").cast(pl.String)
+    count = _parse_count(n_raw)
+    if cols.get("date"):
+        p_raw = raw.column(cols["date"])
+        period = parse_period(p_raw)
+        year, month, day, precision = (period[c] for c in ("year", "month", "day", "precision"))
+
+        def period_text(i: np.ndarray) -> pl.Series:
+            return "period " + _quoted(p_raw.gather(i)) + " is not a year, a month or a date"
+    else:
+        y_raw = raw.column(cols["year"])
+        year = _parse_year(y_raw)
+        day = _nulls("day", n, pl.Float64)
+        if cols.get("month"):
+            m_raw = raw.column(cols["month"])
+            month = _parse_month(m_raw)
+            precision = pl.repeat("month", n, eager=True, dtype=pl.String)
+
+            def period_text(i: np.ndarray) -> pl.Series:
+                return ("year " + _quoted(y_raw.gather(i)) + " / month " + _quoted(m_raw.gather(i))
+                        + f" is not a year {_YEAR_MIN}-{_YEAR_MAX} and a month 1-12 or its name")
+        else:
+            month, precision = _nulls("month", n, pl.Float64), pl.repeat("year", n, eager=True, dtype=pl.String)
+
+            def period_text(i: np.ndarray) -> pl.Series:
+                return "year " + _quoted(y_raw.gather(i)) + f" is not a year {_YEAR_MIN}-{_YEAR_MAX}"
+    year, month, day = (x.cast(pl.Float64) for x in (year, month, day))
     known = None if known_ubigeos is None else pl.Series(sorted({str(u) for u in known_ubigeos}), dtype=pl.String)
-    frame = pl.DataFrame({"u": ubigeo, "y": year, "m": month, "c": category, "n": count})
-    good = frame.select((
-        pl.col("u").is_not_null() & (pl.col("u").is_in(known.implode()) if known is not None else pl.lit(True))
-        & (pl.col("y") == pl.col("y").floor()) & (pl.col("y") >= 1900) & (pl.col("y") <= 2099)
-        & (pl.col("m") == pl.col("m").floor()) & (pl.col("m") >= 1) & (pl.col("m") <= 12)
-        & pl.col("c").is_not_null()
-        & pl.col("n").is_finite() & (pl.col("n") >= 0) & (pl.col("n") == pl.col("n").floor()) & (pl.col("n") <= 2**53)
-    ).fill_null(False)).to_series().to_numpy()
+    f = pl.DataFrame({"u": ubigeo, "y": year, "m": month, "d": day, "p": precision, "c": category, "n": count})
+    checks = f.select(
+        ok_u=pl.col("u").is_not_null() & (pl.col("u").is_in(known.implode()) if known is not None else pl.lit(True)),
+        ok_p=pl.col("p").is_not_null() & (pl.col("y").is_finite() & (pl.col("y") == pl.col("y").floor())
+                                         & pl.col("y").is_between(_YEAR_MIN, _YEAR_MAX))
+        & ((pl.col("p") == "year") | (pl.col("m").is_finite() & (pl.col("m") == pl.col("m").floor())
+                                     & pl.col("m").is_between(1, 12))),
+        ok_c=pl.col("c").is_not_null(),
+        ok_n=pl.col("n").is_finite() & (pl.col("n") >= 0) & (pl.col("n") == pl.col("n").floor()) & (pl.col("n") <= 2**53),
+    ).fill_null(False)
+    ok_n = checks["ok_n"]
+    good = (checks["ok_u"] & checks["ok_p"] & checks["ok_c"] & ok_n).to_numpy().copy()
+    # Events are the counts of rows whose count is readable; a row without one carries none.
+    events = pl.select(pl.when(ok_n).then(count).otherwise(0)).to_series().cast(pl.Int64).alias("events")
     idx = np.flatnonzero(~good)
-    sub = {k: v.gather(idx) for k, v in {"u_raw": u_raw, "u": ubigeo, "y_raw": y_raw, "y": year, "m_raw": m_raw,
-                                         "m": month, "c": category, "n_raw": n_raw, "n": count}.items()}
+    sub = {k: v.gather(idx) for k, v in {"u_raw": u_raw, "u": ubigeo, "c": category, "n_raw": n_raw}.items()}
+    fails = {k: ~checks[k].gather(idx) for k in ("ok_u", "ok_p", "ok_c", "ok_n")}
     rules: list[tuple[pl.Series, str, pl.Series | str]] = [
         (sub["u"].is_null(), "unknown_ubigeo", _quoted(sub["u_raw"]) + " is not a 6-digit ubigeo"),
-    ]
-    if known is not None:
-        rules.append((~sub["u"].is_in(known.implode()), "unknown_ubigeo", sub["u"] + " is not a district of the boundaries"))
-    y, m, c = sub["y"], sub["m"], sub["n"]
-    rules += [
-        (y.is_null() | (y != y.floor()) | (y < 1900) | (y > 2099) | m.is_null() | (m != m.floor()) | (m < 1) | (m > 12),
-         "unparseable_time", "year " + _quoted(sub["y_raw"]) + " / month " + _quoted(sub["m_raw"]) + " is not a year-month"),
-        (sub["c"].is_null(), "missing_category", "P_MODALIDADES is empty"),
-        (c.is_null() | ~c.is_finite() | (c < 0) | (c != c.floor()) | (c > 2**53),
-         "bad_count", "cantidad " + _quoted(sub["n_raw"]) + " is not a whole number >= 0"),
+        (fails["ok_u"], "unknown_ubigeo", sub["u"].fill_null("") + " is not a district of the boundaries"),
+        (fails["ok_p"], "bad_period", period_text(idx)),
+        (fails["ok_c"], "missing_category", "the category is empty"),
+        (fails["ok_n"], "bad_count", "count " + _quoted(sub["n_raw"]) + " is not a whole number >= 0"),
     ]
     reason, detail = _reasons(rules, len(idx))
+    # The same district, period and category twice: a repeat of the same count is a
+    # duplicated line (the first is kept); different counts cannot both be right, so
+    # every row of that key is rejected.
+    key = ["u", "y", "m", "d", "c"]
+    rows = raw.row_numbers(np.arange(n))
+    keyed = f.with_columns(pl.Series("row", rows), pl.Series("pos", np.arange(n)), pl.Series("ok", good))\
+        .filter(pl.col("ok"))
+    dup_pos, dup_reason, dup_detail = np.zeros(0, np.int64), pl.Series([], dtype=pl.String), pl.Series([], dtype=pl.String)
+    if keyed.height and keyed.select(pl.struct(key).is_duplicated().any()).item():
+        grp = keyed.with_columns(
+            pl.len().over(key).alias("k"), pl.col("n").n_unique().over(key).alias("distinct"),
+            pl.col("row").first().over(key).alias("first_row"), pl.int_range(pl.len()).over(key).alias("i"),
+            pl.col("n").cast(pl.Int64).cast(pl.String).unique(maintain_order=True).str.join(", ").over(key).alias("counts"),
+            pl.col("row").cast(pl.String).str.join(", ").over(key).alias("rows")).filter(pl.col("k") > 1)
+        grp = grp.filter((pl.col("distinct") > 1) | (pl.col("i") > 0))
+        label = (grp["u"] + " " + grp["y"].cast(pl.Int64).cast(pl.String)
+                 + pl.select(pl.when(grp["m"].is_not_null()).then("-" + grp["m"].cast(pl.Int64).cast(pl.String).str.zfill(2))
+                             .otherwise(pl.lit(""))).to_series()
+                 + pl.select(pl.when(grp["d"].is_not_null()).then("-" + grp["d"].cast(pl.Int64).cast(pl.String).str.zfill(2))
+                             .otherwise(pl.lit(""))).to_series()
+                 + " " + grp["c"].str.slice(0, 60))
+        conflict = grp["distinct"] > 1
+        dup_pos = grp["pos"].to_numpy().astype(np.int64)
+        dup_reason = pl.select(pl.when(conflict).then(pl.lit("conflicting_count")).otherwise(pl.lit("duplicate_row"))).to_series()
+        dup_detail = pl.select(pl.when(conflict).then(label + " has different counts (" + grp["counts"] + ") on rows "
+                                                      + grp["rows"].str.slice(0, 80))
+                               .otherwise(label + " repeats row " + grp["first_row"].cast(pl.String))).to_series()
+        good[dup_pos] = False
+    all_idx = np.concatenate([idx, dup_pos])
+    reason = pl.concat([reason, dup_reason.alias("reason")])
+    detail = pl.concat([detail, dup_detail.alias("detail")])
     keep = pl.Series(good)
     accepted = pl.DataFrame({
         "ubigeo": ubigeo, "year": year.cast(pl.Int16, strict=False), "month": month.cast(pl.Int8, strict=False),
         "category": category, "n": count.cast(pl.Int64, strict=False),
     }).filter(keep)
-    return ParsedFrames(accepted, _rejects_frame(raw, idx, reason, detail, path.name), raw.n_input, "sidpol", list(raw.notes),
-                        accepted_pos=np.flatnonzero(good), raw=raw)
+    notes = list(raw.notes)
+    if (precision.filter(keep) == "day").any():
+        notes.append(f"{path.name}: counts per day were summed into months")
+    rejects = _rejects_frame(raw, all_idx, reason, detail, path.name, events=events.gather(all_idx))
+    return ParsedFrames(accepted, rejects, raw.n_input, kind, notes, accepted_pos=np.flatnonzero(good), raw=raw,
+                        n_events_input=int(events.sum()))
+
+
+def read_counts(path: str | os.PathLike, *, ubigeo: str | None = None, category: str | None = None,
+                count: str | None = None, year: str | None = None,
+                month: str | None = None, date: str | None = None, known_ubigeos: Iterable[str] | None = None,
+                fmt: str = "auto") -> Parsed:
+    """Read any district-period counts table (CSV in any delimiter and encoding, or Parquet).
+
+    The period is ``year`` and ``month`` columns (``month`` left out: yearly counts), or
+    one ``date`` column (a year, a month such as ``2023-09`` or ``sep-2023``, or a date:
+    counts per day are summed into months). One row per district, period and category:
+    a repeated key with the same count is rejected ``duplicate_row`` (the first kept),
+    with different counts ``conflicting_count`` (every row of it). ``accepted`` has the
+    ``district_month`` columns (``month`` null for yearly rows); ``n_events_input`` is the
+    sum of every readable count, so accepted ``n`` plus rejected ``events`` add up to it.
+    """
+    return parse_counts(path, {"ubigeo": ubigeo, "category": category, "count": count, "year": year, "month": month,
+                               "date": date}, known_ubigeos=known_ubigeos, fmt=fmt).to_parsed()
+
+
+def parse_sidpol(path: str | os.PathLike, *, known_ubigeos: Iterable[str] | None = None, fmt: str = "auto",
+                 source: str | None = None, columns: Mapping[str, str | None] | None = None) -> ParsedFrames:
+    """:func:`read_sidpol` returning Polars frames (``columns`` overrides preset names by role)."""
+    return parse_counts(path, columns, known_ubigeos=known_ubigeos, fmt=fmt, source=source, preset="auto", kind="sidpol")
 
 
 def read_sidpol(path: str | os.PathLike, *, known_ubigeos: Iterable[str] | None = None) -> Parsed:
     """Read Peru's SIDPOL district-month counts into ``district_month`` rows.
 
-    ``UBIGEO_HECHO`` is an integer in the open data (``10202`` is ``"010202"``);
-    ``known_ubigeos`` (e.g. the boundary districts) rejects codes of no known district
-    as ``unknown_ubigeo``. ``MES`` may be a number or a Spanish month name. Rows are
-    returned as read (one per input row); :mod:`geo.ingest` sums repeated keys.
+    The counts reader with SIDPOL's column names: the upstream CSV's (``ANIO, MES,
+    UBIGEO_HECHO, P_MODALIDADES, cantidad``) or the cleaned release's (``anio, mes,
+    ubigeo, tipo_hecho, cantidad``). The ubigeo is an integer in the open data (``10202``
+    is ``"010202"``); ``known_ubigeos`` (e.g. the boundary districts) rejects codes of no
+    known district as ``unknown_ubigeo``. ``MES`` may be a number or a month name.
     """
     return parse_sidpol(path, known_ubigeos=known_ubigeos).to_parsed()
 
@@ -1222,7 +1498,7 @@ def read_sidpol(path: str | os.PathLike, *, known_ubigeos: Iterable[str] | None 
 
 
 def detect_kind(path: str | os.PathLike, fmt: str = "auto") -> str:
-    """``"sidpol"``, ``"mininter"`` or ``"points"`` from a file's column names."""
+    """``"sidpol"`` (either SIDPOL preset), ``"mininter"`` or ``"points"`` from a file's column names."""
     path = Path(path)
     fmt = _detect_format(path, fmt)
     if fmt == "parquet":
@@ -1239,7 +1515,7 @@ def detect_kind(path: str | os.PathLike, fmt: str = "auto") -> str:
         first = text.splitlines()[0] if text.strip() else ""
         names = next(csv.reader([first], delimiter=_sniff_delimiter(text)), [])
     lower = {n.strip().lower() for n in names}
-    if {"ubigeo_hecho", "cantidad", "anio", "mes"} <= lower:
+    if counts_preset(names) is not None:
         return "sidpol"
     if {"lat_hecho", "long_hecho", "fecha_hora_hecho"} <= lower:
         return "mininter"
