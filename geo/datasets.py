@@ -256,6 +256,8 @@ def ingest_dataset(name: str, store: str | os.PathLike, *, path: str | os.PathLi
         raise DatasetError(f"{file} is not the pinned {ds.file} (sha256 differs); run `hexwatch data fetch {ds.name}`")
     spec = dict(ds.ingest)
     kind = spec.pop("format", "auto")
-    layers = {**(meta.get("layers") or {}), ds.layer: layer_entry(ds)}
+    updates: dict[str, Any] = {"layers": {**(meta.get("layers") or {}), ds.layer: layer_entry(ds)}}
+    if not meta.get("dataset"):  # a new store is named after its first data set
+        updates["dataset"] = ds.title
     return ingest_file(file, store, kind=kind, columns=spec or None, progress=progress, source_label=ds.name,
-                       meta_updates={"layers": layers})
+                       meta_updates=updates)

@@ -717,6 +717,11 @@ def build_demo_store(
     if existing is not None and not _same_demo(existing, truth):
         raise HexwatchError(f"{root} already holds a store with other data; build the demo into a new folder "
                             f"(or delete this one)")
+    if district_counts and existing is not None and not ((existing.get("layers") or {}).get("district_month") or
+                                                          {"synthetic": True})["synthetic"]:
+        raise HexwatchError(f"{root} holds real district-month counts; synthetic ones must not mix with them: "
+                            f"build the demo with the same counts (--counts {existing['layers']['district_month'].get('dataset', '')}) "
+                            f"or into a new folder")
     work = Path(workdir) if workdir is not None else root / "demo-input"
     points = simulate_points(counts, districts, config.seed)
     mininter = write_parquet(points, work / f"mininter_synthetic_seed{config.seed}.parquet")
