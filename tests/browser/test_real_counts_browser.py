@@ -51,9 +51,16 @@ def _attr(browser, element_id: str, name: str) -> str | None:
     return found[0].get_attribute(f"data-{name}") if found else None
 
 
-def _sjl_row(browser):
-    rows = browser.find_elements(By.CSS_SELECTOR, "#counts-top-table tr[data-ubigeo='150132']")
-    return rows[0] if rows else None
+def _text(browser, element_id: str) -> str:
+    """An element's text read in one script call (a node Dash replaces meanwhile cannot go stale)."""
+    return browser.execute_script("var e = document.getElementById(arguments[0]); return e ? e.innerText : '';",
+                                  element_id) or ""
+
+
+def _sjl_row(browser) -> dict | None:
+    """San Juan de Lurigancho's row of the top-districts table: its count and text (None until drawn)."""
+    return browser.execute_script("""var r = document.querySelector("#counts-top-table tr[data-ubigeo='150132']");
+        return r ? {n: r.getAttribute('data-n'), text: r.innerText} : null;""")
 
 
 def test_first_page_shows_real_sjl_counts_labelled_and_attributed(served_public, browser, artifacts):
@@ -66,19 +73,20 @@ def test_first_page_shows_real_sjl_counts_labelled_and_attributed(served_public,
     months = [(y, m) for y in range(first[0], last[0] + 1) for m in range(1, 13) if first <= (y, m) <= last]
     assert 3 <= len(months) <= 4 and last <= (2026, 4)
     expected = expected_counts(sidpol_frame(), months, public=True)
-    sjl = int(_sjl_row(browser).get_attribute("data-n"))
+    row = _sjl_row(browser)
+    sjl = int(row["n"])
     assert sjl == int(expected["150132"]) > 1000  # real counts, sensitive category left out for the public
-    assert "San Juan de Lurigancho" in _sjl_row(browser).text
+    assert "San Juan de Lurigancho" in row["text"]
     assert _attr(browser, "counts-status", "real") == "yes"
     assert int(_attr(browser, "counts-status", "total")) == int(expected[expected.index.str[:4].isin(
         ["1501", "0701"])].sum())  # the home area, Lima + Callao, and nothing outside it
 
-    banner = browser.find_element(By.ID, "synthetic-banner").text
+    banner = _text(browser, "synthetic-banner")
     assert "DATOS REALES" in banner and "DATOS SINTÉTICOS" in banner
     assert banner.index("Distritos") < banner.index("DATOS REALES") < banner.index("Hexágonos") < banner.index("DATOS SINTÉTICOS")
-    source = browser.find_element(By.ID, "counts-source").text
+    source = _text(browser, "counts-source")
     assert ATTRIBUTION in source and "ODC-By" in source
-    assert "DATOS REALES" in browser.find_element(By.ID, "counts-summary").text
+    assert "DATOS REALES" in _text(browser, "counts-summary")
     # The real layer is the one drawn: the synthetic hexes are hidden, SJL's district is coloured.
     assert browser.execute_script("""
         var p = document.querySelector('path.hw-counts-district.hw-c-150132');
@@ -102,8 +110,8 @@ def test_layer_switch_and_english_keep_the_labels(served_public, browser):
     assert browser.execute_script("""return Array.from(document.querySelectorAll('path.hw-counts-district'))
         .every(function (p) { return getComputedStyle(p).display === 'none'; });""")
     browser.find_element(By.CSS_SELECTOR, "#lang input[value='en']").click()
-    wait_for(lambda: "REAL DATA" in browser.find_element(By.ID, "synthetic-banner").text, what="the English banner")
-    assert "SYNTHETIC" in browser.find_element(By.ID, "synthetic-banner").text
-    wait_for(lambda: "reports in" in browser.find_element(By.ID, "counts-summary").text, what="the English summary")
-    assert "REAL DATA" in browser.find_element(By.ID, "counts-summary").text
-    assert ATTRIBUTION in browser.find_element(By.ID, "counts-source").text
+    wait_for(lambda: "REAL DATA" in _text(browser, "synthetic-banner"), what="the English banner")
+    assert "SYNTHETIC" in _text(browser, "synthetic-banner")
+    wait_for(lambda: "reports in" in _text(browser, "counts-summary"), what="the English summary")
+    assert "REAL DATA" in _text(browser, "counts-summary")
+    assert ATTRIBUTION in _text(browser, "counts-source")

@@ -74,8 +74,8 @@ def map_layers(ctx) -> list:
         dl.GeoJSON(id="counts-districts", style={"variable": "hexwatchCounts.style"}, pane="counts")])]
 
 
-def layout(ctx) -> list:
-    """The layer switch, summary, attribution, top districts and monthly chart (empty without counts)."""
+def controls(ctx) -> list:
+    """Above the map: the layer switch, the summary and the attribution (empty without counts)."""
     if not has_counts(ctx):
         return []
     return [html.Div(id="counts-layer", className="hw-counts", children=[
@@ -85,11 +85,19 @@ def layout(ctx) -> list:
         ]),
         html.P(id="counts-summary", className="hw-summary"),
         html.P(id="counts-source", className="hw-source"),
-        html.Div(id="counts-legend", className="hw-legend hw-counts-legend"),
-        html.Div(id="counts-top"),
-        dcc.Graph(id="counts-series", config={"displaylogo": False}),
         html.Div(id="counts-status", className="hw-sr-only", **{"data-total": "0", "data-districts": "0",
                                                                   "data-real": "", "data-months": ""}),
+    ])]
+
+
+def layout(ctx) -> list:
+    """Below the map: legend, top districts and the monthly chart (empty without counts)."""
+    if not has_counts(ctx):
+        return []
+    return [html.Div(className="hw-counts hw-counts-panel", children=[
+        html.Div(id="counts-legend", className="hw-counts-legend"),
+        html.Div(id="counts-top"),
+        dcc.Graph(id="counts-series", config={"displaylogo": False}),
     ])]
 
 

@@ -31,6 +31,7 @@ def layout(ctx) -> html.Section:
         html.Div(id="map-summary", className="hw-summary"),
         html.Div(id="map-capped", className="hw-notice"),
         sharing.controls(),
+        *counts_layer.controls(ctx),
         html.Div(className="hw-map-wrap", children=[
             dl.Map(id="map", center=_centre(bounds_of(ctx.districts)), zoom=10, minZoom=5, maxZoom=17,
                    style={"height": "70vh", "background": "#f2efe9"}, children=[
