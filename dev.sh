@@ -52,6 +52,7 @@ case "${1:-}" in
     "$VENV/bin/hexwatch" summary --store "$STORE"
     # A local official account so the full view can be tried; anonymous visitors get the
     # public view. The password is made once and kept in var/ (git-ignored).
+    mkdir -p "$ROOT/var"
     users=$ROOT/var/demo-users.toml
     if [[ ! -f $users ]]; then
       pw=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))')
