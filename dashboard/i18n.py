@@ -280,6 +280,10 @@ _T.update({
     "counts.caveat": ("Son denuncias registradas por la policía, no delitos: muchos delitos no se denuncian.",
                       "These are reports to the police, not crimes: many crimes are never reported."),
     "counts.licence": ("Licencia {licence}", "Licence {licence}"),
+    "about.layers": ("Capas de datos", "Data layers"),
+    "about.layer_points": ("Hexágonos y series semanales (puntos)", "Hexes and weekly series (points)"),
+    "about.layer_district_month": ("Distritos y series mensuales (conteos por distrito y mes)",
+                                   "Districts and monthly series (district-month counts)"),
 })
 
 

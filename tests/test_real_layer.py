@@ -184,3 +184,15 @@ def test_demo_refuses_synthetic_counts_over_real_ones(tmp_path):
               "layers": {"district_month": datasets.layer_entry(datasets.dataset("sidpol"))}})
     with pytest.raises(HexwatchError, match="holds real district-month counts; synthetic ones must not mix"):
         build_demo_store(root, cfg, boundaries=squares, registry=registry, district_counts=True)
+
+
+def test_about_panel_lists_each_layer_as_real_or_synthetic(mixed_store, demo_districts):
+    from dashboard.pages.about.callbacks import layers_list
+
+    app = _app(mixed_store, demo_districts)
+    with app.server.test_request_context("/"):
+        items = {li.to_plotly_json()["props"]["data-layer"]: li for li in layers_list(app.hexwatch, "es").children[1].children}
+    assert set(items) == {"points", "district_month"}
+    assert items["district_month"].to_plotly_json()["props"]["data-real"] == "yes"
+    assert items["points"].to_plotly_json()["props"]["data-real"] == "no"
+    assert "SIDPOL — datos abiertos" in str(items["district_month"].children)

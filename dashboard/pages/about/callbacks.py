@@ -25,6 +25,7 @@ def about_panel(ctx, lang: str, *, public: bool = True) -> list:
             html.Dt(t("about.version", lang)), html.Dd(views.version),
         ]),
     ]
+    out.append(layers_list(ctx, lang))
     if cov["sensitive_left_out"]:
         out.append(html.P(t("about.public_note", lang), id="about-public-note", className="hw-hint"))
     if cov["synthetic"]:
@@ -49,6 +50,24 @@ def about_panel(ctx, lang: str, *, public: bool = True) -> list:
                         for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])]),
         ], id="about-reasons"))
     return out
+
+
+def layers_list(ctx, lang: str) -> html.Div:
+    """What each layer of the store is: real (with its source and licence) or synthetic."""
+    from dashboard.layout import source_line
+    from geo.datasets import LAYERS, store_layers
+
+    store = ctx.store()
+    items = []
+    for name, info in store_layers(store.meta).items():
+        if not any(store.has(table) for table in LAYERS[name]):
+            continue
+        tag = t("counts.synthetic" if info["synthetic"] else "counts.real", lang)
+        title = info.get("title_en") if lang == "en" else info.get("title")
+        items.append(html.Li([html.B(f"{t(f'about.layer_{name}', lang)}: {tag}"), f" — {title or '—'}",
+                              *([html.Br(), source_line(info, lang)] if not info["synthetic"] else [])],
+                             **{"data-layer": name, "data-real": "no" if info["synthetic"] else "yes"}))
+    return html.Div([html.H4(t("about.layers", lang)), html.Ul(items)], id="about-layers")
 
 
 def register(app, ctx) -> None:
