@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine (Debian/Ubuntu with Python >= 3.11, git and apt):
-#   bash dev.sh demo    set up, fetch boundaries, build the synthetic demo store, serve the dashboard
+#   bash dev.sh demo    set up, fetch boundaries and SIDPOL, build the demo store (real counts + synthetic points), serve
 #   bash dev.sh test    set up (Python packages + Debian's chromium/chromium-driver), run every test
 #   bash dev.sh bench   run every benchmark, write benchmarks/REPORT.md and benchmarks/report.json
 #   bash dev.sh load    load-test the served dashboard (gunicorn, 2 workers, 50 users, 60 s, loopback)
@@ -11,6 +11,9 @@ ROOT=$(pwd)
 VENV=${HEXWATCH_VENV:-$ROOT/.venv}
 STORE=${HEXWATCH_STORE:-$ROOT/var/demo-store}
 DEMO_N=${HEXWATCH_DEMO_INCIDENTS:-1000000}
+# The district-month layer of the demo: the real SIDPOL counts (fetched from ../shared/sidpol or
+# the pinned URL, verified), or "synthetic" for a machine with neither.
+DEMO_COUNTS=${HEXWATCH_DEMO_COUNTS:-sidpol}
 
 pick_python() {
   for py in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
@@ -47,11 +50,13 @@ case "${1:-}" in
   demo)
     setup test
     "$VENV/bin/hexwatch" boundaries fetch
+    [[ $DEMO_COUNTS == synthetic ]] || "$VENV/bin/hexwatch" data fetch "$DEMO_COUNTS"
     # Re-running adds nothing to a complete store and finishes an interrupted one.
-    "$VENV/bin/hexwatch" demo --store "$STORE" --incidents "$DEMO_N" --seed 42
+    "$VENV/bin/hexwatch" demo --store "$STORE" --incidents "$DEMO_N" --seed 42 --counts "$DEMO_COUNTS"
     "$VENV/bin/hexwatch" summary --store "$STORE"
     # A local official account so the full view can be tried; anonymous visitors get the
     # public view. The password is made once and kept in var/ (git-ignored).
+    mkdir -p "$ROOT/var"
     users=$ROOT/var/demo-users.toml
     if [[ ! -f $users ]]; then
       pw=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))')

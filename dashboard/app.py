@@ -164,11 +164,12 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
 
     def serve_layout():
         catalog = ctx.catalog()
-        synthetic = bool(ctx.views().meta.get("synthetic"))
+        banner = shell_layout.banner_key(ctx.store())
         # Each visitor gets the sections their role may fill (the callbacks check again).
         shown = set(access_rules.visible_pages(names))
         sections = [lay.layout(ctx) for name, (lay, _) in zip(names, modules) if name in shown]
-        page = shell_layout.shell(catalog, sections, synthetic=synthetic, spells=ctx.spells)
+        page = shell_layout.shell(catalog, sections, synthetic=banner is not None, spells=ctx.spells,
+                                  banner=banner or "banner.synthetic")
         return html.Div([auth.account_bar(), page])
 
     app.layout = serve_layout

@@ -241,6 +241,52 @@ _T: dict[str, tuple[str, str]] = {
 }
 
 
+# --- real district-month counts beside synthetic points (geo.datasets layers) ---------------
+_T.update({
+    "banner.mixed": ("Distritos y series mensuales: DATOS REALES (denuncias SIDPOL, MININTER) · "
+                     "Hexágonos y series semanales: DATOS SINTÉTICOS de demostración, no son incidentes reales",
+                     "Districts and monthly series: REAL DATA (SIDPOL police reports, MININTER) · "
+                     "Hexes and weekly series: SYNTHETIC demo data, not real incidents"),
+    "banner.points_synthetic": ("Hexágonos y series semanales: DATOS SINTÉTICOS de demostración, no son incidentes reales",
+                                "Hexes and weekly series: SYNTHETIC demo data, not real incidents"),
+    "counts.title": ("Denuncias registradas por distrito (datos reales)", "Reported crimes by district (real data)"),
+    "counts.layer": ("Capa del mapa", "Map layer"),
+    "counts.layer_districts": ("Distritos: denuncias reales (SIDPOL)", "Districts: real reports (SIDPOL)"),
+    "counts.layer_hexes": ("Hexágonos: datos sintéticos", "Hexes: synthetic data"),
+    "counts.layer_both": ("Ambas", "Both"),
+    "counts.layer_districts_synthetic": ("Distritos: conteos sintéticos", "Districts: synthetic counts"),
+    "counts.real": ("DATOS REALES", "REAL DATA"),
+    "counts.synthetic": ("DATOS SINTÉTICOS", "SYNTHETIC DATA"),
+    "counts.summary": ("{label}: {n} denuncias en {districts} distritos, {first} – {last} (meses completos; "
+                       "los datos son mensuales)",
+                       "{label}: {n} reports in {districts} districts, {first} – {last} (whole months; "
+                       "the data are monthly)"),
+    "counts.none": ("{label}: los datos no cubren {first} – {last} (cubren {start} – {end})",
+                    "{label}: the data do not cover {first} – {last} (they cover {start} – {end})"),
+    "counts.unmatched": ("Categorías sin equivalente en estos datos: {cats}", "Categories with no match in these data: {cats}"),
+    "counts.public_note": ("Sin las categorías sensibles ({cats}).", "Sensitive categories left out ({cats})."),
+    "counts.top": ("Distritos con más denuncias en el periodo", "Districts with the most reports in the period"),
+    "counts.col_district": ("Distrito", "District"),
+    "counts.col_province": ("Provincia", "Province"),
+    "counts.col_n": ("Denuncias", "Reports"),
+    "counts.series_title": ("Denuncias por mes (datos reales)", "Reports per month (real data)"),
+    "counts.series_declared": ("Declarados ({n})", "Declared ({n})"),
+    "counts.series_rest": ("Resto del área ({n})", "Rest of the area ({n})"),
+    "counts.series_area": ("Área ({n} distritos)", "Area ({n} districts)"),
+    "counts.month_axis": ("Mes", "Month"),
+    "counts.count_axis": ("Denuncias por mes", "Reports per month"),
+    "counts.legend": ("Denuncias (reales)", "Reports (real)"),
+    "counts.tip": ("{name}: {n} denuncias", "{name}: {n} reports"),
+    "counts.caveat": ("Son denuncias registradas por la policía, no delitos: muchos delitos no se denuncian.",
+                      "These are reports to the police, not crimes: many crimes are never reported."),
+    "counts.licence": ("Licencia {licence}", "Licence {licence}"),
+    "about.layers": ("Capas de datos", "Data layers"),
+    "about.layer_points": ("Hexágonos y series semanales (puntos)", "Hexes and weekly series (points)"),
+    "about.layer_district_month": ("Distritos y series mensuales (conteos por distrito y mes)",
+                                   "Districts and monthly series (district-month counts)"),
+})
+
+
 def t(key: str, lang: str, **fields) -> str:
     """The text for ``key`` in ``lang`` (falls back to Spanish), with ``{fields}`` filled in."""
     es, en = _T[key]

@@ -72,8 +72,38 @@ def filters(catalog: Catalog, state: UIState, spells) -> html.Div:
     ])
 
 
-def shell(catalog: Catalog, sections: list[html.Component], *, synthetic: bool, spells=()) -> html.Div:
-    """The whole page around the sections."""
+def banner_key(store) -> str | None:
+    """Which banner a store needs: ``banner.synthetic`` when all it holds is synthetic,
+    ``banner.mixed`` when real district-month counts sit beside synthetic points (it says
+    which layer is which), ``banner.points_synthetic`` for synthetic points beside real
+    ones of another kind, ``None`` when nothing is synthetic."""
+    from geo.datasets import LAYERS, store_layers
+
+    layers = store_layers(store.meta)
+    present = [name for name, tables in LAYERS.items() if any(store.has(t) for t in tables)]
+    synthetic = [name for name in present if layers[name]["synthetic"]]
+    if not synthetic:
+        return None
+    if synthetic == ["points"] and "district_month" in present:
+        return "banner.mixed"
+    return "banner.synthetic"
+
+
+def source_line(info: dict, lang: str) -> str:
+    """The attribution and licence a real layer carries wherever it is shown (``info``: one
+    value of :func:`geo.datasets.store_layers`); a synthetic layer's own label."""
+    if info["synthetic"]:
+        return info.get("title", "")
+    parts = [info.get("attribution") or info.get("publisher", "")]
+    if info.get("licence"):
+        parts.append(t("counts.licence", lang, licence=info["licence"]))
+    return " · ".join(p for p in parts if p)
+
+
+def shell(catalog: Catalog, sections: list[html.Component], *, synthetic: bool, spells=(),
+          banner: str = "banner.synthetic") -> html.Div:
+    """The whole page around the sections; ``banner`` is the key of the data banner
+    (:func:`banner_key`), shown when ``synthetic``."""
     state = UIState.from_query("", catalog)
     return html.Div(id="hw-root", className="hw-root", children=[
         dcc.Location(id="url", refresh=False),
@@ -88,7 +118,7 @@ def shell(catalog: Catalog, sections: list[html.Component], *, synthetic: bool, 
                                value=DEFAULT_LANG, inline=True),
             ]),
         ]),
-        html.Div(label("banner.synthetic"), id="synthetic-banner", className="hw-banner",
+        html.Div(label(banner), id="synthetic-banner", className="hw-banner",
                  style={} if synthetic else {"display": "none"}, role="alert"),
         html.Div(id="notice", className="hw-notice"),
         filters(catalog, state, spells),

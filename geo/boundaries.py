@@ -46,6 +46,7 @@ import orjson
 import pandas as pd
 import shapely
 
+from geo import pinned
 from geo.errors import HexwatchError
 from geo.store import atomic_write_bytes
 
@@ -66,7 +67,6 @@ _DERIVATION_VERSION = 1
 # `crs` and `bbox` are dropped: the manifest states the CRS.
 _SF_PASSTHROUGH = ("sfc_MULTIPOLYGON", "sfc", "MULTIPOLYGON", "XY", "sfg", "crs", "bbox")
 _METRES_PER_DEGREE = 111_320.0
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 class BoundaryError(HexwatchError):
@@ -78,10 +78,7 @@ class BoundaryError(HexwatchError):
 
 def _checkout_root() -> Path | None:
     """The project root when running from a source checkout, else ``None`` (a wheel)."""
-    root = _PACKAGE_ROOT
-    if (root / "pyproject.toml").is_file() and (root / "data" / "boundaries" / "manifest.toml").is_file():
-        return root
-    return None
+    return pinned.checkout_root("data/boundaries/manifest.toml")
 
 
 def load_manifest() -> dict[str, Any]:
@@ -171,34 +168,7 @@ def fetch(*, mirror: str | os.PathLike | None = None, cache_dir: str | os.PathLi
 
 def _obtain(src: Mapping[str, Any], mirror: Path | None, *, strict: bool) -> bytes:
     """The verified bytes of one source, from the mirror or the network."""
-    if mirror is not None:
-        path = mirror / src["file"]
-        if path.is_file():
-            return _verified(path.read_bytes(), src, str(path))
-        if strict:
-            raise BoundaryError(f"{src['file']} is not in the mirror folder {mirror}; put the upstream file there "
-                                f"(see data/boundaries/manifest.toml) or point --mirror elsewhere")
-    return _verified(_download(src), src, src["url"])
-
-
-def _download(src: Mapping[str, Any]) -> bytes:
-    import requests
-
-    try:
-        response = requests.get(src["url"], timeout=120)
-        response.raise_for_status()
-    except requests.RequestException as exc:
-        raise BoundaryError(f"could not download {src['file']} ({type(exc).__name__}); check the network "
-                            f"or pass --mirror DIR with the file in it") from None
-    return response.content
-
-
-def _verified(data: bytes, src: Mapping[str, Any], where: str) -> bytes:
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != src["sha256"]:
-        raise BoundaryError(f"{src['file']} failed its sha256 check (got {digest[:12]}..., expected {src['sha256'][:12]}...) "
-                            f"at {where}: it is damaged or not the pinned upstream version; get a fresh copy of {src['url']}")
-    return data
+    return pinned.obtain(src, mirror, strict=strict, error=BoundaryError, manifest="data/boundaries/manifest.toml")
 
 
 def _write_set(target: Path, tables: Mapping[str, gpd.GeoDataFrame], provenance: Mapping[str, Any]) -> None:

@@ -23,6 +23,8 @@ boundaries_app = typer.Typer(help="Fetch and inspect boundary files.", no_args_i
 declarations_app = typer.Typer(help="The registry of emergency declarations.", no_args_is_help=True)
 app.add_typer(boundaries_app, name="boundaries")
 app.add_typer(declarations_app, name="declarations")
+data_app = typer.Typer(help="Real data sets (data/sources/manifest.toml): fetch, verify, cache.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
 
 out = Console()
 err = Console(stderr=True)
@@ -104,6 +106,54 @@ def declarations_status(
               highlight=False, soft_wrap=True)
 
 
+@data_app.command("fetch")
+def data_fetch(
+    name: str = typer.Argument(..., help="Data set name, e.g. sidpol (see `hexwatch data list`)."),
+    mirror: Optional[Path] = typer.Option(None, help="Folder holding the file (else $HEXWATCH_DATA_MIRROR, ../shared/<name>, or download)."),
+    force: bool = typer.Option(False, help="Fetch again even if the cache holds a verified copy."),
+) -> None:
+    """Fetch a real data set, verify its sha256 and size, and cache it (git-ignored)."""
+    from geo import datasets
+
+    path = datasets.fetch(name, mirror=mirror, force=force)
+    ds = datasets.dataset(name)
+    out.print(f"{ds.name}: {path} ({ds.bytes:,} bytes, sha256 {ds.sha256[:12]}... verified)", highlight=False, soft_wrap=True)
+    out.print(f"  {ds.title}", highlight=False, markup=False, soft_wrap=True)
+    out.print(f"  licence: {ds.licence}; {ds.attribution}", highlight=False, markup=False, soft_wrap=True)
+
+
+@data_app.command("ingest")
+def data_ingest(
+    name: str = typer.Argument(..., help="Data set name, e.g. sidpol."),
+    store: Path = StoreOpt,
+    mirror: Optional[Path] = typer.Option(None, help="Folder holding the file (see `hexwatch data fetch`)."),
+    json_out: bool = typer.Option(False, "--json", help="Also print the ingest report as JSON."),
+) -> None:
+    """Fetch a real data set and ingest it into a store as its layer, with its source, licence and attribution."""
+    from geo import datasets
+
+    report = datasets.ingest_dataset(name, store, mirror=mirror, progress=True)
+    out.print(report.summary(), highlight=False, markup=False, soft_wrap=True)
+    ds = datasets.dataset(name)
+    out.print(f"{ds.layer} layer: {ds.title}; {ds.attribution} ({ds.licence})", highlight=False, markup=False, soft_wrap=True)
+    if json_out:
+        import orjson
+
+        out.print(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode(), highlight=False, markup=False, soft_wrap=True)
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """The data sets hexwatch knows, their licence and whether they are cached."""
+    from geo import datasets
+
+    for ds in datasets.datasets().values():
+        cached = datasets.cache_path(ds)
+        state = f"cached at {cached}" if cached.is_file() else "not fetched (hexwatch data fetch " + ds.name + ")"
+        out.print(f"{ds.name}: {ds.title}\n  {ds.licence}; {ds.attribution}\n  {state}",
+                  highlight=False, markup=False, soft_wrap=True)
+
+
 @app.command("demo")
 def demo(
     store: Path = StoreOpt,
@@ -113,17 +163,29 @@ def demo(
     displacement: float = typer.Option(0.03, help="Injected change in undeclared districts bordering a declared one."),
     start: str = typer.Option("2022-01-01", help="First day, YYYY-MM-DD."),
     end: str = typer.Option("2025-12-31", help="Last day, YYYY-MM-DD."),
+    counts: str = typer.Option("synthetic", "--counts", help="The district-month layer: synthetic (from the same "
+                               "simulation) or a real data set, e.g. sidpol (fetched, verified and ingested; see `hexwatch data list`)."),
 ) -> None:
-    """Build a SYNTHETIC demo store over the real districts of Lima, Callao and Sullana, with known injected effects."""
-    from geo import boundaries
+    """Build a SYNTHETIC demo store over the real districts of Lima, Callao and Sullana, with known injected effects
+    (with --counts sidpol: beside the real SIDPOL district-month counts for all of Peru)."""
+    from geo import boundaries, datasets
     from geo.demo import DemoConfig, build_demo_store, truth_summary
     from geo.store import Store
 
+    real = counts.strip().lower() != "synthetic"
+    if real:
+        datasets.dataset(counts)  # an unknown name fails before minutes of simulation
     config = DemoConfig(n_incidents=incidents, seed=seed, effect=effect, displacement=displacement, start=start, end=end)
     boundaries.fetch()
-    report = build_demo_store(store, config, progress=True)
+    report = build_demo_store(store, config, progress=True, district_counts=not real)
     out.print(report.summary(), highlight=False, markup=False, soft_wrap=True)
     out.print(truth_summary(Store.open(store).meta["demo"]), highlight=False, markup=False, soft_wrap=True)
+    if real:
+        real_report = datasets.ingest_dataset(counts, store, progress=True)
+        out.print(real_report.summary(), highlight=False, markup=False, soft_wrap=True)
+        ds = datasets.dataset(counts)
+        out.print(f"district-month layer: REAL, {ds.title}; {ds.attribution} ({ds.licence}). Hexes: SYNTHETIC.",
+                  highlight=False, markup=False, soft_wrap=True)
 
 
 # --- ingest and summary (geo.ingest) -----------------------------------------------------

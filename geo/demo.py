@@ -681,6 +681,7 @@ def build_demo_store(
     registry: Registry | None = None,
     workdir: str | os.PathLike | None = None,
     progress: bool = False,
+    district_counts: bool = True,
 ):
     """Build a store of synthetic data: simulate, write the input files, ingest them.
 
@@ -692,6 +693,10 @@ def build_demo_store(
     carries ``meta["synthetic"] = True``, ``meta["dataset"] = DATASET_LABEL`` and
     ``meta["demo"]`` (the ``truth`` of :func:`simulate_counts`: seed, effects per
     spell, treated and adjacent districts, the config).
+
+    ``district_counts=False`` leaves the ``district_month`` layer out (no SIDPOL CSV is
+    written), so that real counts can fill it (:func:`geo.datasets.ingest_dataset`);
+    ``meta["layers"]`` says which layers are synthetic.
 
     Returns the :class:`geo.ingest.IngestReport` of the points. A folder that already
     holds a store is refused, so synthetic rows never mix with real ones or with another
@@ -712,14 +717,27 @@ def build_demo_store(
     if existing is not None and not _same_demo(existing, truth):
         raise HexwatchError(f"{root} already holds a store with other data; build the demo into a new folder "
                             f"(or delete this one)")
+    if district_counts and existing is not None and not ((existing.get("layers") or {}).get("district_month") or
+                                                          {"synthetic": True})["synthetic"]:
+        raise HexwatchError(f"{root} holds real district-month counts; synthetic ones must not mix with them: "
+                            f"build the demo with the same counts (--counts {existing['layers']['district_month'].get('dataset', '')}) "
+                            f"or into a new folder")
     work = Path(workdir) if workdir is not None else root / "demo-input"
     points = simulate_points(counts, districts, config.seed)
     mininter = write_parquet(points, work / f"mininter_synthetic_seed{config.seed}.parquet")
     del points
-    sidpol = write_sidpol_csv(sidpol_frame(counts, districts), work / f"sidpol_synthetic_seed{config.seed}.csv")
+    from geo.datasets import synthetic_layer
+
+    inputs = {"mininter": str(mininter)}
+    # Layers another ingest recorded (real counts beside the synthetic points) are kept.
+    layers = {**((existing or {}).get("layers") or {}), "points": synthetic_layer(DATASET_LABEL)}
+    if district_counts:
+        sidpol = write_sidpol_csv(sidpol_frame(counts, districts), work / f"sidpol_synthetic_seed{config.seed}.csv")
+        inputs["sidpol"] = str(sidpol)
+        layers["district_month"] = synthetic_layer(DATASET_LABEL)
     del counts
-    meta = {"synthetic": True, "dataset": DATASET_LABEL,
-            "demo": {**truth, "inputs": {"mininter": str(mininter), "sidpol": str(sidpol)}}}
-    # SIDPOL first, so the points' report (returned, printed) describes the finished store.
-    ingest.ingest_file(sidpol, root, kind="sidpol", progress=progress, meta_updates=meta)
+    meta = {"synthetic": True, "dataset": DATASET_LABEL, "demo": {**truth, "inputs": inputs}, "layers": layers}
+    if district_counts:
+        # SIDPOL first, so the points' report (returned, printed) describes the finished store.
+        ingest.ingest_file(sidpol, root, kind="sidpol", progress=progress, meta_updates=meta)
     return ingest.ingest_file(mininter, root, kind="mininter", boundaries=districts, progress=progress, meta_updates=meta)

@@ -48,6 +48,8 @@ LABELS: dict[str, dict[str, str]] = {
     "es": {
         "title": "Incidentes por hexágono",
         "synthetic": "DATOS SINTÉTICOS DE DEMOSTRACIÓN: no son incidentes reales",
+        "synthetic_hexes": "Hexágonos: DATOS SINTÉTICOS DE DEMOSTRACIÓN, no son incidentes reales · "
+                           "los conteos reales por distrito ({real}) no están en este mapa",
         "period": "Periodo",
         "categories": "Categorías",
         "all_categories": "todas (excepto las sensibles)",
@@ -72,6 +74,8 @@ LABELS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Incidents per hexagon",
         "synthetic": "SYNTHETIC DEMO DATA: not real incidents",
+        "synthetic_hexes": "Hexes: SYNTHETIC DEMO DATA, not real incidents · "
+                           "the real district counts ({real}) are not on this map",
         "period": "Period",
         "categories": "Categories",
         "all_categories": "all (except sensitive ones)",
@@ -247,7 +251,10 @@ def render_embed(data: ViewData, *, lang: str = "es") -> str:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
 
     prov = data.provenance
-    banner = f"<div class='hw-banner'>{_esc(t['synthetic'])}</div>" if prov.get("synthetic") else ""
+    # Say which layer is synthetic when the store also holds real counts (not drawn here).
+    real = [info for info in (prov.get("layers") or {}).values() if not info.get("synthetic")]
+    warning = t["synthetic_hexes"].format(real=real[0].get("attribution") or real[0].get("title", "")) if real else t["synthetic"]
+    banner = f"<div class='hw-banner'>{_esc(warning)}</div>" if prov.get("synthetic") else ""
     legend_rows = "".join(f"<div><span class='hw-swatch' style='background:{c}'></span>{_esc(lab)}</div>"
                           for c, lab in legend)
     if data.districts is not None and data.districts["emergency"].any():

@@ -480,11 +480,19 @@ def provenance(store: Store, view: View, *, requested: View | None = None, publi
                categories=(), notes: list[str] = (), privacy_info: Mapping[str, Any] | None = None, n_hexes: int = 0,
                n_districts: int = 0, analysis: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Where an export comes from: dataset, synthetic flag, time, filters, versions."""
+    from geo.datasets import LAYERS, store_layers
+
     meta = store.meta
+    layers = store_layers(meta)
     b0, b1 = view.baseline_window()
     prov: dict[str, Any] = {
         "dataset": meta.get("dataset", ""),
-        "synthetic": bool(meta.get("synthetic", False)),
+        # Every count exported here (hexes and district counts) comes from the points layer;
+        # ``layers`` says, per layer of the store, what is real and what synthetic.
+        "synthetic": bool(layers["points"]["synthetic"]),
+        "counts_layer": "points",
+        "layers": {name: info for name, info in layers.items()
+                   if any(store.has(t) for t in LAYERS[name])},
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "hexwatch_version": geo.__version__,
         "store_version": store.version,

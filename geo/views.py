@@ -486,3 +486,144 @@ def open_views(store: Store, districts=None) -> StoreViews:
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
         return views
+
+
+# --------------------------------------------------------------------------- district-month counts
+# The ``district_month`` layer (e.g. SIDPOL's counts for all of Peru) has its own views: it is
+# monthly, may hold every district of a country, and may come from another source than the
+# cubes (real counts beside synthetic points), so it never mixes into :class:`StoreViews`.
+
+Month = tuple[int, int]
+_month_cache: OrderedDict[tuple, "MonthViews"] = OrderedDict()
+
+
+def month_index(year: int, month: int) -> int:
+    """Months since January of year 0 (a month's position on one axis).
+
+    >>> month_index(2023, 9) - month_index(2023, 1)
+    8
+    """
+    return int(year) * 12 + int(month) - 1
+
+
+def month_of(index: int) -> Month:
+    """Inverse of :func:`month_index`.
+
+    >>> month_of(month_index(2026, 4))
+    (2026, 4)
+    """
+    return int(index) // 12, int(index) % 12 + 1
+
+
+def months_touching(window: Window) -> tuple[Month, Month]:
+    """The first and last calendar months that ``window`` touches (``(year, month)`` each).
+
+    >>> months_touching((dt.date(2023, 9, 20), dt.date(2023, 11, 18)))
+    ((2023, 9), (2023, 11))
+    """
+    a, b = window
+    if b < a:
+        raise HexwatchError(f"the window ends ({b}) before it starts ({a}); swap the dates")
+    return (a.year, a.month), (b.year, b.month)
+
+
+@dataclass
+class MonthViews:
+    """Read-only queries over one store version's ``district_month`` table (see :func:`open_month_views`).
+
+    Counts are held as a dense int64 array (district, category, month): SIDPOL's 1,839
+    districts x 7 types x 100 months is 1.3 M cells, ~10 MB, so a window is a slice and
+    a sum. ``ubigeos`` and ``categories`` are sorted; months run from ``first`` to ``last``.
+    """
+
+    store: Store
+    ubigeos: list[str]
+    categories: list[str]
+    first: Month
+    last: Month
+    dense: np.ndarray
+
+    @classmethod
+    def build(cls, store: Store) -> "MonthViews":
+        if not store.has("district_month"):
+            raise HexwatchError(f"store {store.root} holds no district-month counts; ingest a counts file "
+                                f"(e.g. `hexwatch data fetch sidpol`, then `hexwatch ingest ... --format counts`)")
+        t = store.read_arrow("district_month", columns=["ubigeo", "year", "month", "category", "n"])
+        if t.num_rows == 0:
+            raise HexwatchError(f"store {store.root} has an empty district_month table")
+        ubigeos = sorted(pc.unique(t["ubigeo"]).to_pylist())
+        categories = sorted(pc.unique(t["category"]).to_pylist())
+        m = t["year"].to_numpy().astype(np.int64) * 12 + t["month"].to_numpy().astype(np.int64) - 1
+        m0, m1 = int(m.min()), int(m.max())
+        u = pc.index_in(t["ubigeo"], value_set=pa.array(ubigeos, pa.string())).to_numpy(zero_copy_only=False)
+        c = pc.index_in(t["category"], value_set=pa.array(categories, pa.string())).to_numpy(zero_copy_only=False)
+        dense = np.zeros((len(ubigeos), len(categories), m1 - m0 + 1), dtype=np.int64)
+        np.add.at(dense, (u.astype(np.int64), c.astype(np.int64), m - m0), t["n"].to_numpy().astype(np.int64))
+        return cls(store, ubigeos, categories, month_of(m0), month_of(m1), dense)
+
+    @property
+    def version(self) -> str:
+        return self.store.version
+
+    def _cats(self, categories: Collection[str] | None) -> np.ndarray:
+        if categories is None:
+            return np.arange(len(self.categories))
+        known = {c: i for i, c in enumerate(self.categories)}
+        return np.array(sorted(known[c] for c in categories if c in known), dtype=np.int64)
+
+    def _slice(self, months: tuple[Month, Month]) -> tuple[int, int]:
+        m0 = month_index(*self.first)
+        lo = min(max(month_index(*months[0]) - m0, 0), self.dense.shape[2])
+        hi = min(max(month_index(*months[1]) - m0 + 1, 0), self.dense.shape[2])
+        return lo, max(lo, hi)
+
+    def counts(self, months: tuple[Month, Month], categories: Collection[str] | None = None) -> pd.Series:
+        """Reports per district (index ``ubigeo``, every district of the table) over the
+        months ``(first, last)`` inclusive, summed over ``categories`` (None: all; an
+        empty list: none). ``.attrs["months"]`` holds the months the table covers of
+        that span (``None`` when it covers none of it)."""
+        lo, hi = self._slice(months)
+        n = self.dense[:, self._cats(categories), lo:hi].sum(axis=(1, 2))
+        out = pd.Series(n, index=pd.Index(self.ubigeos, name="ubigeo"), name="n")
+        m0 = month_index(*self.first)
+        out.attrs["months"] = None if hi <= lo else (month_of(m0 + lo), month_of(m0 + hi - 1))
+        return out
+
+    def monthly(self, groups: Mapping[str, Collection[str] | None], months: tuple[Month, Month] | None = None,
+                categories: Collection[str] | None = None) -> pd.DataFrame:
+        """Monthly reports of each group of districts (``None``: every district).
+
+        Columns ``month`` (the month's first day, a ``date``), ``group``, ``n``; every
+        month of the span the table covers appears, with 0 where a group had none.
+        """
+        lo, hi = self._slice(months) if months else (0, self.dense.shape[2])
+        per = self.dense[:, self._cats(categories), lo:hi].sum(axis=1)  # (district, month)
+        ui = {u: i for i, u in enumerate(self.ubigeos)}
+        m0 = month_index(*self.first)
+        days = [dt.date(*month_of(m0 + i), 1) for i in range(lo, hi)]
+        frames = []
+        for name, members in groups.items():
+            rows = list(range(len(self.ubigeos))) if members is None else [ui[u] for u in members if u in ui]
+            n = per[rows].sum(axis=0) if rows else np.zeros(hi - lo, dtype=np.int64)
+            frames.append(pd.DataFrame({"month": days, "group": name, "n": n.astype(np.int64)}))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["month", "group", "n"])
+
+    def total(self, categories: Collection[str] | None = None) -> int:
+        """All reports in the table (over ``categories``)."""
+        return int(self.dense[:, self._cats(categories), :].sum())
+
+
+def open_month_views(store: Store) -> MonthViews:
+    """The cached :class:`MonthViews` of ``store``'s pinned version (LRU of a few, like :func:`open_views`)."""
+    key = (str(store.root.resolve()), store.version)
+    with _cache_lock:
+        hit = _month_cache.get(key)
+        if hit is not None:
+            _month_cache.move_to_end(key)
+            return hit
+    views = MonthViews.build(store)  # built outside the lock: ~0.2 s for SIDPOL, other stores need not wait
+    with _cache_lock:
+        _month_cache[key] = views
+        while len(_month_cache) > _CACHE_SIZE:
+            _month_cache.popitem(last=False)
+    return views

@@ -62,10 +62,28 @@ def test_bundled_registry_validates_against_the_real_districts(registry, distric
 
 def test_bundled_registry_keeps_a_source_for_every_confirmed_decree(registry):
     confirmed = [d for d in registry.declarations if d.confirmed]
-    assert len(confirmed) == 8
+    assert len(confirmed) == 9
     assert all(d.source_url.startswith("http") for d in confirmed)
     assert {d.decree_id for d in registry.declarations if not d.confirmed} == {
-        "UNCONFIRMED-2023-10-10-LIMA", "UNCONFIRMED-2025-05-17-LIMA-CALLAO", "DS-083-2025-PCM"}
+        "UNCONFIRMED-2023-10-10-LIMA", "UNCONFIRMED-2025-05-17-LIMA-CALLAO", "DS-083-2025-PCM", "DS-027-2026-PCM",
+        "UNCONFIRMED-2026-01-19-TRUJILLO-VIRU", "UNCONFIRMED-2026-01-19-TUMBES-ZARUMILLA"}
+    # Every row the 2026 press reports added names its source; an unconfirmed one says what is open.
+    for d in registry.declarations:
+        if d.start.year == 2026:
+            assert d.source_url.startswith("https://")
+            assert d.confirmed or "not" in d.notes
+
+
+def test_registry_reaches_the_end_of_the_sidpol_record(registry):
+    """The real counts run to April 2026: the registry says what held until then, and the
+    2026 lapse (DS 006-2026-PCM not extended) is a gap, not a declared stretch."""
+    spell = registry.spell("DS-006-2026-PCM")
+    assert spell.spell_id == "DS-124-2025-PCM" and spell.end.isoformat() == "2026-02-18"
+    assert registry.spell_on("150132", "2026-02-10").spell_id == "DS-124-2025-PCM"
+    assert registry.spell_on("150132", "2026-02-22") is None
+    loose = Registry.load(include_unconfirmed=True)
+    assert loose.spell_on("070101", "2026-03-10").spell_id == "DS-027-2026-PCM"
+    assert loose.spell_on("130101", "2026-02-01") is not None and registry.spell_on("130101", "2026-02-01") is None
 
 
 @pytest.mark.parametrize("ubigeo, day, spell_id", [
@@ -119,7 +137,7 @@ def test_confirmed_spells_span_exactly_the_confirmed_decrees(registry):
         ("DS-105-2023-PCM", date(2023, 9, 20), date(2024, 1, 17)),
         ("DS-100-2024-PCM", date(2024, 9, 28), date(2025, 1, 10)),
         ("DS-035-2025-PCM", date(2025, 3, 18), date(2025, 4, 16)),
-        ("DS-124-2025-PCM", date(2025, 10, 22), date(2026, 1, 19)),
+        ("DS-124-2025-PCM", date(2025, 10, 22), date(2026, 2, 18)),  # with DS 006-2026-PCM
     ]
 
 
@@ -168,7 +186,7 @@ def test_status_frame_has_the_documented_shape(frames):
     assert f.equals(f.sort_values(["ubigeo", "day"]).reset_index(drop=True))
     sjl = f[f["ubigeo"] == "150132"]
     # DS 105 + 126, DS 100 + 129, DS 035 (through province 150100), DS 124 + 132 + 140
-    assert len(sjl) == 120 + 105 + 30 + 90
+    assert len(sjl) == 120 + 105 + 30 + 120  # DS 124-2025-PCM and its extensions run to 2026-02-18
 
 
 @settings(max_examples=300, deadline=None)
@@ -391,7 +409,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 def test_cli_validate_passes_on_the_bundled_registry(capsys, district_ubigeos):
     code, out, err = run_cli(capsys, "declarations", "validate")
     assert code == 0
-    assert "ok: 11 decrees in 4 spells, 2 warnings" in out
+    assert "ok: 15 decrees in 4 spells, 2 warnings" in out
     assert "error:" not in err and "boundaries not fetched" not in err
 
 
@@ -420,7 +438,7 @@ def test_cli_list_shows_every_decree_and_its_spell(capsys):
     assert "spell DS 035-2025-PCM: 2025-03-18 to 2025-04-16 (2025-03-18 to 2025-07-15 with unconfirmed rows)" in lines
     ds126 = next(line for line in lines if line.strip().startswith("DS 126-2023-PCM"))
     assert ds126.split()[2:6] == ["2023-11-19", "2024-01-17", "60", "DS"]
-    assert sum(line.startswith("  UNCONFIRMED-") or line.startswith("  DS ") for line in lines) == 11
+    assert sum(line.startswith("  UNCONFIRMED-") or line.startswith("  DS ") for line in lines) == 15
 
 
 @pytest.mark.parametrize("args, message", [

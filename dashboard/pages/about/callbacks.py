@@ -25,6 +25,7 @@ def about_panel(ctx, lang: str, *, public: bool = True) -> list:
             html.Dt(t("about.version", lang)), html.Dd(views.version),
         ]),
     ]
+    out.append(layers_list(ctx, lang))
     if cov["sensitive_left_out"]:
         out.append(html.P(t("about.public_note", lang), id="about-public-note", className="hw-hint"))
     if cov["synthetic"]:
@@ -51,6 +52,24 @@ def about_panel(ctx, lang: str, *, public: bool = True) -> list:
     return out
 
 
+def layers_list(ctx, lang: str) -> html.Div:
+    """What each layer of the store is: real (with its source and licence) or synthetic."""
+    from dashboard.layout import source_line
+    from geo.datasets import LAYERS, store_layers
+
+    store = ctx.store()
+    items = []
+    for name, info in store_layers(store.meta).items():
+        if not any(store.has(table) for table in LAYERS[name]):
+            continue
+        tag = t("counts.synthetic" if info["synthetic"] else "counts.real", lang)
+        title = info.get("title_en") if lang == "en" else info.get("title")
+        items.append(html.Li([html.B(f"{t(f'about.layer_{name}', lang)}: {tag}"), f" — {title or '—'}",
+                              *([html.Br(), source_line(info, lang)] if not info["synthetic"] else [])],
+                             **{"data-layer": name, "data-real": "no" if info["synthetic"] else "yes"}))
+    return html.Div([html.H4(t("about.layers", lang)), html.Ul(items)], id="about-layers")
+
+
 def register(app, ctx) -> None:
     """Add the about callback (and the synthetic-data banner, which reads the same meta)."""
 
@@ -58,6 +77,8 @@ def register(app, ctx) -> None:
     @app.callback(Output("about-body", "children"), Output("synthetic-banner", "style"), Input("lang", "value"))
     @guarded("about")
     def update_about(lang):
-        synthetic = bool(ctx.views().meta.get("synthetic"))
+        from dashboard.layout import banner_key
+
+        synthetic = banner_key(ctx.store()) is not None
         return (about_panel(ctx, norm_lang(lang), public=not may("sensitive")),
                 {} if synthetic else {"display": "none"})

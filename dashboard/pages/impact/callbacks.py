@@ -19,8 +19,10 @@ from dashboard.access import guarded
 from dashboard.charts import graph_config
 from dashboard.context import SpellInfo
 from dashboard.i18n import PLOTLY_SEPARATORS, fmt_date, fmt_int, fmt_num, fmt_pct, t
-from dashboard.pages.impact.layout import source_options
+from dashboard.layout import source_line
+from dashboard.pages.impact.layout import SOURCE_TABLES, source_options
 from dashboard.state import UIState
+from geo.datasets import layer_of_table, store_layers
 from geo.errors import HexwatchError
 from geo.viewspec import in_area
 
@@ -273,8 +275,12 @@ def impact_body(ctx, state: UIState, source: str) -> list:
         result = cached_analysis(ctx, ctx.store(), spell.spell_id, tuple(cats), source)
     except HexwatchError as exc:
         return [*head, html.P(f"{t('error.title', lang)}: {exc}", className="hw-notice", id="impact-error"), *caveats(lang)]
+    # The layer the estimate read says whether it is synthetic (a store may hold real counts
+    # beside synthetic points, and the result's store-wide flag cannot tell them apart).
+    info = store_layers(ctx.store().meta)[layer_of_table(SOURCE_TABLES.get(source, "cube_district"))]
     return [
-        *([html.Div(t("banner.synthetic", lang), className="hw-banner", id="impact-synthetic")] if result.synthetic else []),
+        *([html.Div(t("banner.synthetic", lang), className="hw-banner", id="impact-synthetic")] if info["synthetic"]
+          else [html.P(source_line(info, lang), className="hw-source", id="impact-real-source")]),
         *head,
         headline(result, lang),
         html.P(design_text(result, lang), className="hw-hint"),

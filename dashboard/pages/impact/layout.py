@@ -25,8 +25,15 @@ def source_options(ctx, lang: str) -> list[dict]:
 
 
 def default_source(ctx) -> str:
-    """Points when the store has them, else SIDPOL."""
-    return "points" if ctx.store().has(SOURCE_TABLES["points"]) else "sidpol"
+    """The real record first: SIDPOL when its counts are real and the points are not;
+    otherwise points when the store has them, else SIDPOL."""
+    from geo.datasets import store_layers
+
+    store = ctx.store()
+    layers = store_layers(store.meta)
+    if store.has(SOURCE_TABLES["sidpol"]) and not layers["district_month"]["synthetic"] and layers["points"]["synthetic"]:
+        return "sidpol"
+    return "points" if store.has(SOURCE_TABLES["points"]) else "sidpol"
 
 
 def layout(ctx) -> html.Section:

@@ -21,6 +21,7 @@ from dashboard.access import ALLOWED, check, guarded, may, public_grid
 from dashboard.charts import declared_bands, graph_config, weekly_figure
 from dashboard.i18n import fmt_date, fmt_int, fmt_pct, norm_lang, t
 from dashboard.mapdata import bounds_of, district_geojson, hex_payload
+from dashboard.pages.map import counts_layer
 from dashboard.state import UIState, resolution_for_zoom
 from geo.h3index import cells_to_latlng
 from geo.viewspec import View, in_area
@@ -249,6 +250,7 @@ def register(app, ctx) -> None:
         return points_geojson(pts, state.lang), note
 
     sharing.register_callbacks(app, ctx)
+    counts_layer.register(app, ctx)
 
     app.clientside_callback(
         ClientsideFunction(namespace="hexwatch", function_name="decodeHexes"),

@@ -9,6 +9,7 @@ from dashboard import sharing
 from dashboard.access import visible
 from dashboard.layout import label
 from dashboard.mapdata import bounds_of
+from dashboard.pages.map import counts_layer
 
 # Leaflet panes stack by z-index: clickable district fills under the hexes, emergency
 # outlines on top so they stay visible over busy cells; officials' points above all.
@@ -30,10 +31,12 @@ def layout(ctx) -> html.Section:
         html.Div(id="map-summary", className="hw-summary"),
         html.Div(id="map-capped", className="hw-notice"),
         sharing.controls(),
+        *counts_layer.controls(ctx),
         html.Div(className="hw-map-wrap", children=[
             dl.Map(id="map", center=_centre(bounds_of(ctx.districts)), zoom=10, minZoom=5, maxZoom=17,
                    style={"height": "70vh", "background": "#f2efe9"}, children=[
                 *tiles,
+                *counts_layer.map_layers(ctx),
                 dl.Pane(name="districts", style={"zIndex": _PANES["districts"]}, children=[
                     dl.GeoJSON(id="district-fill", style={"variable": "hexwatch.districtStyle"}, pane="districts")]),
                 dl.Pane(name="hexes", style={"zIndex": _PANES["hexes"]}, children=[
@@ -52,6 +55,7 @@ def layout(ctx) -> html.Section:
                                                                   "data-emergency": "", "data-districts": "0"}),
             *([html.Div(id="points-status", className="hw-hint")] if points else []),
         ]),
+        *counts_layer.layout(ctx),
         html.Aside(id="district-panel", className="hw-panel", children=[
             html.Button(label("panel.close"), id="panel-close", n_clicks=0, className="hw-close"),
             html.Div(id="panel-body", children=label("panel.hint", html.P, className="hw-hint")),
