@@ -97,6 +97,16 @@ def set_kind(label: str | None) -> str:
     return "custom"
 
 
+def guess_kind(districts) -> str:
+    """The kind of a boundary set handed over in code: from its label when it has one;
+    unlabelled ids that are all ubigeos (6 digits) are taken as Peru's."""
+    kind = set_kind(districts.attrs.get("boundary_set"))
+    if kind in ("custom", "none"):
+        ids = districts["ubigeo"].astype(str)
+        return "peru" if len(ids) and ids.str.fullmatch(r"\d{6}").all() else "file"
+    return kind
+
+
 def boundary_record(districts, key: str | None = None) -> dict[str, Any]:
     """What ``meta["boundary_set"]`` says about ``districts`` (a GeoDataFrame ingest used)."""
     label = districts.attrs.get("boundary_set", "custom")

@@ -672,10 +672,21 @@ def policy_events(store, path: str | os.PathLike | None = None, *, include_uncon
             return None
         return Registry.load(districts=known, include_unconfirmed=include_unconfirmed)
     reg = Registry.load(path, districts=known, include_unconfirmed=include_unconfirmed)
-    errors = [p for p in reg.validate(known_ubigeos=known) if p.severity == "error"]
+    check = known
+    if reg.kind == "emergency" and boundary_set(store)["kind"] == "peru":
+        # A store holds only the districts it has data for; decrees name others in Peru.
+        from geo import boundaries
+
+        try:
+            check = sorted(boundaries.load_districts()["ubigeo"])
+        except HexwatchError:
+            check = None  # not fetched: codes are checked for form only
+    errors = [p for p in reg.validate(known_ubigeos=check) if p.severity == "error"]
     if errors:
-        raise HexwatchError(f"{Path(path).name}: {len(errors)} error(s) against the store's {len(known or []):,} areas; "
-                            f"first: {errors[0]}")
+        raise HexwatchError(f"{Path(path).name}: {len(errors)} error(s) against {len(check or []):,} known areas; "
+                            f"first: {errors[0]}" + ("; a file of your own areas' ids names its first column event_id, "
+                                                   "not decree_id" if reg.kind == "emergency" and
+                                                   boundary_set(store)["kind"] != "peru" else ""))
     return reg
 
 
@@ -708,8 +719,7 @@ def _area_problems(d: Declaration, known: frozenset[str] | None) -> list[Problem
     known_provinces = None if known is None else {u[:4] for u in known}
     for a in d.areas:
         if not _UBIGEO.match(a):
-            problems.append(Problem("error", d.decree_id, f"area {a!r} is not a 6-digit ubigeo or province code "
-                                    f"(a file of your own boundary ids names its first column event_id, not decree_id)"))
+            problems.append(Problem("error", d.decree_id, f"area {a!r} is not a 6-digit ubigeo or province code"))
         elif a.endswith("0000"):
             problems.append(Problem("error", d.decree_id, f"{a} is a department code; list its provinces (e.g. {a[:2]}0100) or districts"))
         elif known is not None and _is_district(a) and a not in known:

@@ -410,8 +410,8 @@ class StoreViews:
         ``districts`` given to :func:`open_views`)."""
         own = self.districts is None or self.districts is _areas_districts(self.store)
         boundaries = _areas.store_boundaries(self.store) if own else self.districts
-        kind = self.boundary_set["kind"] if own else "file"
-        groups = _areas.groups_for(self.store, kind if own else "peru")
+        kind = self.boundary_set["kind"] if own else _areas.guess_kind(self.districts)
+        groups = _areas.groups_for(self.store, kind)
         table = _areas.areas_table(boundaries, kind=kind, counts=self.district_totals, groups=groups,
                                    n_all=int(sum(self.district_totals.values())) or self._n_all_cells())
         hexes = self._hex_extent()

@@ -185,3 +185,29 @@ class View:
         days = self.days
         return self.start - timedelta(days=days), self.start - timedelta(days=1)
 
+
+
+# --- transition: the dashboard's imports until it uses geo.views.areas (issue 16) ----------------
+def _legacy_areas() -> dict[str, tuple[str, ...]]:
+    from geo.areas import _groups_path, read_groups
+
+    groups = read_groups(_groups_path().read_text(encoding="utf-8")) if _groups_path().is_file() else []
+    return {"all": (), **{g["area"]: tuple(p[:4] for p in g["provinces"]) for g in groups if g["boundary_set"] == "peru"}}
+
+
+#: DEPRECATED (remove once dashboard/ uses :func:`geo.views.areas`): Peru's groups of
+#: ``data/boundaries/areas.csv`` as ubigeo prefixes. Not the list of a store's areas.
+AREAS: dict[str, tuple[str, ...]] = _legacy_areas()
+
+
+def in_area(ubigeos, area: str):
+    """DEPRECATED (see :data:`AREAS`): whether each ubigeo lies in Peru's group ``area``.
+    Use ``geo.areas.in_area(ubigeos, geo.views.area_members(store, area))``."""
+    import numpy as np
+    import pandas as pd
+
+    prefixes = AREAS.get(area, ())
+    s = pd.Series(ubigeos, dtype="string")
+    if not prefixes:
+        return np.ones(len(s), dtype=bool)
+    return s.str.startswith(prefixes).fillna(False).to_numpy(dtype=bool)
