@@ -337,6 +337,8 @@ def _hex_frame(cells: np.ndarray, low, high, base_low, base_high, ubigeo, view: 
         "rate_km2": np.round(count / area, 3),
         "baseline_count": pd.array(baseline, dtype="Int64"),
         "change_pct": np.round(change_pct(count, baseline, view.days, (b1 - b0).days + 1), 2),
+        # Not exported (HEX_COLUMNS): what an embed needs to class public ranges honestly.
+        "baseline_low": base_low.astype(np.int64), "baseline_high": base_high.astype(np.int64), "area_km2": area,
     })
     if geometry:
         frame["geometry"] = rfc7946_geometries(cells_to_polygons(cells))
