@@ -54,10 +54,16 @@ from geo.viewspec import View
 from geo.views import change_pct, locate_points, open_views
 
 #: Output formats of :func:`export_view`.
-FORMATS = ("geojson", "csv", "geoparquet")
+FORMATS = ("geojson", "csv", "geoparquet", "gpkg", "shapefile", "xlsx")
 #: Decimals kept in coordinates (1e-6 degree is about 0.1 m).
 COORD_DECIMALS = 6
-_EXT = {"geojson": ".geojson", "csv": ".csv", "geoparquet": ".parquet"}
+_EXT = {"geojson": ".geojson", "csv": ".csv", "geoparquet": ".parquet", "gpkg": ".gpkg", "shapefile": ".shp.zip",
+        "xlsx": ".xlsx"}
+#: Shapefile field names are 10 characters at most: these columns get shorter ones
+#: (``fields.csv`` in the zip maps them back).
+SHAPEFILE_FIELDS = {"resolution": "res", "count_label": "count_lab", "baseline_count": "base_count",
+                    "change_pct": "change_pc", "department": "departmnt", "emergency_start": "emerg_from",
+                    "emergency_end": "emerg_to", "declared_days": "decl_days"}
 #: Hex columns, in order, of every export.
 HEX_COLUMNS = ("layer", "h3", "resolution", "ubigeo", "count", "count_low", "count_high", "count_label",
                "rate_km2", "baseline_count", "change_pct")
@@ -592,6 +598,91 @@ def to_geoparquet(data: ViewData) -> bytes:
     return buf.getvalue()
 
 
+def _layers(data: ViewData) -> dict[str, gpd.GeoDataFrame]:
+    """The view's layers as GeoDataFrames with their export columns (EPSG:4326)."""
+    out = {"hexes": gpd.GeoDataFrame(data.hexes[[c for c in HEX_COLUMNS if c in data.hexes] + ["geometry"]].copy(),
+                                     geometry="geometry", crs="EPSG:4326")}
+    if data.districts is not None:
+        out["districts"] = gpd.GeoDataFrame(data.districts[[c for c in DISTRICT_COLUMNS if c in data.districts]
+                                                           + ["geometry"]].copy(), geometry="geometry", crs="EPSG:4326")
+    for g in out.values():
+        for c in g.columns:
+            if c != "geometry" and g[c].dtype == object:
+                g[c] = g[c].astype("string")
+    return out
+
+
+def _provenance_rows(prov: Mapping[str, Any]) -> pd.DataFrame:
+    """Provenance as (key, value) rows: plain values as text, the rest as JSON."""
+    rows = [(k, v if isinstance(v, str) else orjson.dumps(v, default=str).decode()) for k, v in prov.items()]
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def _scratch(suffix: str) -> tuple[Path, Any]:
+    import tempfile
+
+    tmp = tempfile.TemporaryDirectory(prefix="hexwatch-export-")
+    return Path(tmp.name) / f"view{suffix}", tmp
+
+
+def to_gpkg(data: ViewData) -> bytes:
+    """The view as a GeoPackage: layers ``hexes`` and ``districts`` (EPSG:4326) and an
+    attribute table ``provenance`` (key, value), for QGIS/ArcGIS."""
+    import pyogrio
+
+    path, tmp = _scratch(".gpkg")
+    with tmp:
+        for name, layer in _layers(data).items():
+            pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG", append=path.exists(),
+                                    promote_to_multi=name == "districts")
+        pyogrio.write_dataframe(_provenance_rows(data.provenance), path, layer="provenance", driver="GPKG", append=True)
+        return path.read_bytes()
+
+
+def to_shapefile(data: ViewData) -> bytes:
+    """The view as a zip of Shapefiles (``hexes.shp``, ``districts.shp``, UTF-8 ``.cpg``),
+    with ``provenance.json`` and ``fields.csv`` (Shapefile names cut to 10 characters
+    mapped back to the full ones)."""
+    import zipfile
+
+    import pyogrio
+
+    path, tmp = _scratch("")
+    with tmp:
+        folder = path.parent
+        fields = []
+        for name, layer in _layers(data).items():
+            short = {c: SHAPEFILE_FIELDS.get(c, c) for c in layer.columns if c != "geometry"}
+            fields += [(name, s, c) for c, s in short.items()]
+            pyogrio.write_dataframe(layer.rename(columns=short), folder / f"{name}.shp", driver="ESRI Shapefile",
+                                    layer_options={"ENCODING": "UTF-8"}, promote_to_multi=name == "districts")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(folder.iterdir()):
+                if f.suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+                    z.write(f, f.name)
+            z.writestr("provenance.json", orjson.dumps(data.provenance, option=orjson.OPT_INDENT_2, default=str))
+            z.writestr("fields.csv", pd.DataFrame(fields, columns=["layer", "field", "column"]).to_csv(index=False))
+        return buf.getvalue()
+
+
+def to_xlsx(data: ViewData) -> bytes:
+    """The view as an Excel workbook: sheets ``hexes``, ``districts`` (no geometry: the
+    ``h3`` id and ``ubigeo`` identify the shapes) and ``provenance``. Text is written as
+    text, never as a formula or a link, whatever it starts with."""
+    buf = io.BytesIO()
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    with pd.ExcelWriter(buf, engine="xlsxwriter", engine_kwargs={"options": options}) as xl:
+        for name, layer in _layers(data).items():
+            frame = pd.DataFrame(layer.drop(columns="geometry"))
+            for c in frame.columns:  # Excel has no NA: empty cells
+                if isinstance(frame[c].dtype, (pd.BooleanDtype, pd.Int64Dtype, pd.StringDtype)):
+                    frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+            frame.to_excel(xl, sheet_name=name, index=False, freeze_panes=(1, 0))
+        _provenance_rows(data.provenance).to_excel(xl, sheet_name="provenance", index=False)
+    return buf.getvalue()
+
+
 def export_view(store: str | os.PathLike | Store, view: View, fmt: str = "geojson", out: str | os.PathLike = ".", *,
                 public: bool = False, k: int = privacy.DEFAULT_K, grid: privacy.PublicGrid | None = None,
                 registry=None, districts: gpd.GeoDataFrame | None = None,
@@ -607,9 +698,10 @@ def export_view(store: str | os.PathLike | Store, view: View, fmt: str = "geojso
                      analysis=analysis)
     out = Path(out)
     path = out / export_filename(data.view, fmt, public=public) if out.is_dir() else out.with_name(safe_filename(out.name))
-    writers = {"geojson": to_geojson, "csv": to_csv, "geoparquet": to_geoparquet}
+    writers = {"geojson": to_geojson, "csv": to_csv, "geoparquet": to_geoparquet, "gpkg": to_gpkg,
+               "shapefile": to_shapefile, "xlsx": to_xlsx}
     atomic_write_bytes(path, writers[fmt](data))
-    if fmt == "geojson":
+    if fmt in ("geojson", "shapefile"):  # provenance inside the file
         return [path]
     sidecar = path.with_name(path.name + ".provenance.json")
     write_json(sidecar, data.provenance)
