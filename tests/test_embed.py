@@ -155,3 +155,59 @@ def test_embed_of_a_city_view_is_small_in_its_language_with_a_gapless_legend(tmp
     starts = [int(lab.split("–")[0].replace(",", "")) if "–" in lab else int(lab.strip("≥ ").replace(",", ""))
               for lab in counts[1:]]
     assert [e + 1 for e in ends] == starts[:len(ends)]  # each class starts where the last one ended
+
+
+@pytest.fixture(scope="module")
+def lima_page(tmp_path_factory, demo_districts):
+    """The public embed of Lima + Callao over a declaration, from a store dense enough that
+    nearly every resolution-8 cell of the metro area holds incidents (the size's worst case)."""
+    from conftest import build_views_store
+
+    store = build_views_store(tmp_path_factory.mktemp("lima") / "store", n_incidents=400_000, seed=4)
+    view = View.from_query("declaration=DS-105-2023-PCM&area=lima_callao")
+    return embed_html(store, view, lang="es", districts=demo_districts)
+
+
+@pytest.mark.browser
+def test_public_lima_embed_is_under_500_kb_and_draws_offline(lima_page, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    size = len(lima_page.encode("utf-8"))
+    print(f"Lima embed: {size / 1e3:.0f} kB")
+    assert size < 500_000
+    data = payload(lima_page)
+    assert len(data["hex"]) > 2500 and len(data["dist"]) == 50  # Lima's 43 districts and Callao's 7
+    assert "SYNTHETIC" not in lima_page and "not real" not in lima_page
+    path = tmp_path / "lima.html"
+    path.write_text(lima_page, encoding="utf-8")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=900,700",
+                f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", "--host-resolver-rules=MAP * ~NOTFOUND"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        import time
+
+        driver.get(path.as_uri())
+        for _ in range(150):
+            if driver.execute_script("return document.body.dataset.hwReady"):
+                break
+            time.sleep(0.1)
+        drawn = driver.execute_script("return document.querySelectorAll('path.leaflet-interactive').length")
+        assert drawn == len(data["hex"]) + len(data["dist"])
+        assert driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)") == []
+        # The map is centred on Lima, and no control sits under the banner.
+        c = driver.execute_script("const c = hwMap.getCenter(); return [c.lat, c.lng]")
+        assert -12.4 < c[0] < -11.6 and -77.3 < c[1] < -76.7
+        banner = driver.execute_script("return document.querySelector('.hw-banner').getBoundingClientRect().bottom")
+        tops = driver.execute_script("return [...document.querySelectorAll('.leaflet-control, .hw-legend, .hw-panel')]"
+                                     ".map(e => e.getBoundingClientRect().top)")
+        assert tops and min(tops) >= banner
+        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+        driver.save_screenshot(str(tmp_path / "lima.png"))
+    finally:
+        driver.quit()
