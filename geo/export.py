@@ -261,6 +261,87 @@ def published_entries(store: Store, grid: privacy.PublicGrid, start: date, end: 
     return pub.loc[keep]
 
 
+# --- public trends and legend classes (from the published grid only) ------------------------
+
+
+def public_trends(store: str | os.PathLike | Store, groups: Mapping[str, Any], categories=None, *,
+                  grid: privacy.PublicGrid | None = None, start: date | None = None, end: date | None = None,
+                  districts: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+    """Public incidents per period (the grid's: months by default) of each group of areas,
+    from the published grid only, as ranges.
+
+    ``groups``: ``{name: area id}`` (e.g. ``{"Lima y Callao": "lima_callao", "Todo": "all"}``)
+    or ``{name: collection of district ids}``. A hex is in a group when its centre is in one
+    of the group's districts (``all``: every published hex). Columns ``period`` (first day),
+    ``group``, ``n_low``, ``n_high`` (each suppressed entry counts 1 to k-1), ``label``
+    (``"1,234"`` or ``"1,230–1,262"``), ``exact``. Only public categories count (sensitive
+    ones are never in the grid). Periods cut by ``start``/``end`` are left out (a partial
+    month is not a drop).
+    """
+    st = _open(store)
+    grid = grid or privacy.PublicGrid()
+    sv = open_views(st, districts if districts is not None else _load_districts(st, None, []))
+    cats, _ = privacy.public_categories(list(categories or ()), sv.categories, grid)
+    pub = published_grid(st, grid)
+    pub = pub.loc[pub["group"].isin(set(grid.group_of(cats)))]
+    first, last = sv.day_range
+    a, b = max(start or first, first), min(end or last, last)
+    period = pub["period"].to_numpy().astype("datetime64[D]")
+    whole = {}
+    for p in np.unique(period):  # a few dozen periods
+        p0, p1 = privacy.snap_range(p.item(), p.item(), grid.period)
+        whole[p] = a <= p0 and p1 <= b
+    keep = np.array([whole[p] for p in period], dtype=bool) if len(period) else np.zeros(0, bool)
+    pub = pub.loc[keep]
+    cells = pub["cell"].to_numpy(dtype=np.uint64)
+    ub = _centre_ubigeos(cells, sv.districts) if sv.districts is not None and len(cells) else np.full(len(cells), None, object)
+    n = pub["n"]
+    known = n.fillna(0).to_numpy(dtype=np.int64)
+    sup = n.isna().to_numpy().astype(np.int64)
+    frames = []
+    for name, members in groups.items():
+        m = sv.area_members(members) if isinstance(members, str) else frozenset(members)
+        sel = in_area(ub, m)
+        f = pd.DataFrame({"period": period[keep][sel], "known": known[sel], "s": sup[sel]}).groupby("period").sum()
+        f = f.reindex(sorted(set(period[keep])), fill_value=0)
+        low, high = (f["known"] + f["s"]).to_numpy(), (f["known"] + (grid.k - 1) * f["s"]).to_numpy()
+        frames.append(pd.DataFrame({"period": f.index.to_numpy(), "group": name, "n_low": low, "n_high": high,
+                                    "label": [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in zip(low, high)],
+                                    "exact": low == high}))
+    cols = ["period", "group", "n_low", "n_high", "label", "exact"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def public_fixed_classes(store: str | os.PathLike | Store, resolution: int, days: int, categories=None, *,
+                         metric: str = "count", grid: privacy.PublicGrid | None = None, n: int = 5,
+                         values=None):
+    """Legend classes for public maps that stay the same whatever window is shown: quantiles
+    over every published hex of the whole period of its mean count (lower end) in ``days``
+    (``metric="rate"``: per km²). ``values``: the current view's values, for the histogram.
+    Returns a :class:`geo.legend.Legend`; ``metric="change"`` gets the fixed change classes."""
+    from geo import legend
+
+    st = _open(store)
+    grid = grid or privacy.PublicGrid()
+    if metric == "change":
+        return legend.classes(values if values is not None else [], breaks=legend.CHANGE_BREAKS, unit=" %", signed=True)
+    res = privacy.public_resolution(resolution, grid)
+    pub = published_grid(st, grid)
+    cats, _ = privacy.public_categories(list(categories or ()), open_views(st).categories, grid)
+    pub = pub.loc[pub["group"].isin(set(grid.group_of(cats)))]
+    # The reference: each hex's lower count in each published period, scaled to ``days``.
+    per = [privacy.public_counts(g, res, grid) for _, g in pub.groupby("period", sort=True)]
+    counts = pd.concat(per, ignore_index=True) if per else pd.DataFrame({"cell": [], "count_low": []})
+    period_days = 30.44 if grid.period == "month" else 7.0
+    per_window = counts["count_low"].to_numpy(float) * days / period_days
+    decimals = 0
+    if metric == "rate":
+        per_window = per_window / pa.array(cells_area_km2(counts["cell"].to_numpy(np.uint64))).to_numpy(zero_copy_only=False)
+        decimals = 1
+    breaks = legend.quantile_breaks(per_window, n, decimals=decimals)
+    return legend.classes(values if values is not None else [], breaks=breaks, decimals=decimals)
+
+
 # --- the view's data --------------------------------------------------------------
 
 

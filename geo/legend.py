@@ -51,18 +51,27 @@ def quantile_breaks(reference, n: int = 5, *, decimals: int = 0) -> list[float]:
         return []
     q = np.quantile(v, np.linspace(0, 1, n + 1)[1:-1])
     step = 10.0 ** -decimals
-    q = np.round(q, decimals)
+    # Up to the next shown step, so that no break sits at or below the smallest value.
+    q = np.round(np.ceil(np.round(q / step, 6)) * step, decimals)
     q = q[q > np.round(v.min(), decimals)]  # a break at the minimum makes an empty first class
-    return sorted(set(np.maximum(q, step).tolist()))
+    return sorted(set(q.tolist()))
 
 
-def _fmt(x: float, decimals: int, unit: str) -> str:
-    return (f"{x:,.{decimals}f}" if decimals else f"{int(round(x)):,}") + unit
+def _fmt(x: float, decimals: int, unit: str, signed: bool = False) -> str:
+    sign = "+" if signed and x > 0 else ""
+    return sign + (f"{x:,.{decimals}f}" if decimals else f"{int(round(x)):,}") + unit
 
 
-def classes(values, *, breaks=None, reference=None, n: int = 5, decimals: int = 0, unit: str = "") -> Legend:
+def classes(values, *, breaks=None, reference=None, n: int = 5, decimals: int = 0, unit: str = "",
+            signed: bool = False) -> Legend:
     """Classes for ``values``: ``breaks`` as given, else quantiles of ``reference`` (default:
-    the values themselves). Labels are exact for values rounded to ``decimals``."""
+    the values themselves). Labels are exact for values rounded to ``decimals``; the
+    first class starts at the smallest value, at 0 for positive breaks without values,
+    else reads ``≤ x``. ``signed``: ``+`` before positive numbers (changes).
+
+    >>> classes([], breaks=[-20, 20], unit=" %", signed=True).labels
+    ('≤ -21 %', '-20 – +19 %', '≥ +20 %')
+    """
     v = np.asarray(values, dtype=float)
     if breaks is None:
         breaks = quantile_breaks(v if reference is None else reference, n, decimals=decimals)
@@ -71,16 +80,24 @@ def classes(values, *, breaks=None, reference=None, n: int = 5, decimals: int = 
         raise ValueError(f"legend breaks must increase: {b}")
     step = 10.0 ** -decimals
     finite = v[np.isfinite(v)]
-    lowest = float(np.round(finite.min(), decimals)) if finite.size else 0.0
-    lowest = min(lowest, b[0] - step) if b else lowest
+    if finite.size:
+        lowest = float(np.round(finite.min(), decimals))
+    else:
+        lowest = 0.0 if not b or b[0] > 0 else None
+    if lowest is not None and b:
+        lowest = min(lowest, b[0] - step)
+    f = lambda x, u=unit: _fmt(x, decimals, u, signed)  # noqa: E731
+    sep = " – " if signed else "–"
     labels = []
     edges = [lowest, *b]
     for i, lo in enumerate(edges):
         if i == len(edges) - 1:
-            labels.append(f"≥ {_fmt(lo, decimals, unit)}" if b else f"{_fmt(lo, decimals, unit)}")
+            labels.append(f"≥ {f(lo)}" if b else f(lo if lo is not None else 0))
+        elif lo is None:
+            labels.append(f"≤ {f(edges[i + 1] - step)}")
         else:
             hi = edges[i + 1] - step
-            labels.append(_fmt(lo, decimals, unit) if hi <= lo else f"{_fmt(lo, decimals, '')}–{_fmt(hi, decimals, unit)}")
+            labels.append(f(lo) if hi <= lo else f"{f(lo, '')}{sep}{f(hi)}")
     lg = Legend(tuple(b), tuple(labels), (), decimals)
     cls = lg.classify(v)
     counts = np.bincount(cls[cls >= 0], minlength=len(labels))

@@ -294,3 +294,25 @@ def test_gpkg_shapefile_and_xlsx_hold_the_same_view_and_provenance(sharing_store
     assert formula.data_type == "s"  # text, never run as a formula
     meta = {k: v for k, v in wb["provenance"].values}
     assert meta["dataset"] == "sharing test store" and orjson.loads(meta["public"]) is public
+
+
+def test_public_trends_come_from_the_published_grid_and_contain_the_truth(sharing_store):
+    from geo.export import public_trends
+    from geo.privacy import PublicGrid
+
+    store, incidents = sharing_store
+    grid = PublicGrid(k=5)
+    t = public_trends(store, {"Lima": ["150132", "150135"], "all": "all"}, grid=grid, districts=sharing_districts(),
+                      start=date(2023, 6, 10), end=date(2023, 12, 31))
+    # June is cut by the start: a partial month is left out rather than drawn as a drop.
+    assert sorted(set(t["period"].dt.strftime("%Y-%m"))) == ["2023-07", "2023-08", "2023-09", "2023-10", "2023-11", "2023-12"]
+    public = incidents.loc[~incidents["category"].isin(["violencia familiar"])]
+    month = pd.to_datetime(public["day"]).dt.strftime("%Y-%m")
+    for (period, group), row in t.set_index(["period", "group"]).iterrows():
+        sel = month == period.strftime("%Y-%m")
+        if group == "Lima":
+            sel &= public["ubigeo"].isin(["150132", "150135"])
+        truth = int(sel.sum())
+        assert row["n_low"] <= truth <= row["n_high"], (period, group)
+        assert row["label"] == (f"{row['n_low']:,}" if row["exact"] else f"{row['n_low']:,}–{row['n_high']:,}")
+    assert (t.loc[t["group"] == "all", "n_low"].to_numpy() >= t.loc[t["group"] == "Lima", "n_low"].to_numpy()).all()
