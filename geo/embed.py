@@ -357,6 +357,17 @@ body { display: flex; flex-direction: column; font: 12px sans-serif; }
 </style>"""
 
 
+def read_payload(page: str) -> dict:
+    """The map data of an embed page, inflated (what its script draws; for tests and tools)."""
+    import json
+    import zlib
+
+    found = re.search(r'<script type="application/octet-stream" id="hw-data">([^<]*)</script>', page)
+    if found is None:
+        raise HexwatchError("not a hexwatch embed page: it has no hw-data block")
+    return json.loads(zlib.decompress(base64.b64decode(found.group(1)), -15))
+
+
 def embed_html(store: str | os.PathLike | Store, view: View, *, lang: str = "es", k: int = privacy.DEFAULT_K,
                grid: privacy.PublicGrid | None = None, registry=None, districts=None) -> str:
     """A standalone, offline HTML map of ``view``'s public data (see the module docstring).
