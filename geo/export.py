@@ -390,6 +390,19 @@ def _registry(registry):
     return Registry.load()
 
 
+def default_registry(store: Store, districts=None):
+    """The declarations a view of ``store`` uses when none are given: the store's own
+    (:func:`geo.declarations.policy_events`: Peru's registry for a Peru store), Peru's
+    for districts handed over that are Peru's, else none at all (an empty registry)."""
+    from geo.areas import guess_kind
+    from geo.declarations import Registry, policy_events
+
+    reg = policy_events(store)
+    if reg is None and districts is not None and guess_kind(districts) == "peru":
+        reg = Registry.load(districts=districts["ubigeo"].astype(str).tolist())
+    return reg if reg is not None else Registry((), source="no declarations")
+
+
 def _load_districts(store: Store, districts: gpd.GeoDataFrame | None, notes: list[str]) -> gpd.GeoDataFrame | None:
     """The given districts, else those the store was ingested with (geo.areas)."""
     if districts is not None:
@@ -475,8 +488,10 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
     st = _open(store)
     notes: list[str] = []
     requested = view
-    view = resolve_view(st, view, registry)
     districts = _load_districts(st, districts, notes)
+    if registry is None:
+        registry = default_registry(st, districts)
+    view = resolve_view(st, view, registry)
     sv = open_views(st, districts)
     members = sv.area_members(view.area)  # an area the store does not have fails here, in one line
     available = sv.categories
