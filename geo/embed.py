@@ -300,8 +300,8 @@ def render_embed(data: ViewData, *, lang: str = "es", area_names: dict[str, str]
 <title>{_esc(t['title'])}</title><style>{css}</style>{_STYLE}<script>{js}</script></head>
 <body>{banner}<div id="hw-map"></div>
 <div class='hw-panel'>{_panel(data, t, lang, area_names)}</div>
-<div class='hw-legend'><div class='hw-title'>{_esc(t[legend_title])} <span class='hw-n'>{_esc(n_hex_title)}</span></div>{legend_rows}
-<div class='hw-note'>{_esc(t[legend_note])}</div><div class='hw-note'>{_esc(note)}</div><div class='hw-note'>{_esc(source)}</div></div>
+<details class='hw-legend' open><summary class='hw-title'>{_esc(t[legend_title])} <span class='hw-n'>{_esc(n_hex_title)}</span></summary>{legend_rows}
+<div class='hw-note'>{_esc(t[legend_note])}</div><div class='hw-note'>{_esc(note)}</div><div class='hw-note'>{_esc(source)}</div></details>
 <script type="application/octet-stream" id="hw-data">{packed}</script>
 <script>{_DRAW}</script></body></html>"""
     if _EXTERNAL.search(page):
@@ -333,6 +333,8 @@ _DRAW = r"""
   const b = (hexes.getLayers().length ? hexes : all).getBounds();
   if (b.isValid()) map.fitBounds(b, {padding: [8, 8]}); else map.setView([0, 0], 2);
   L.control.scale().addTo(map);
+  // On a phone the legend starts folded (its title stays, a tap opens it): the map comes first.
+  if (window.innerWidth < 600) document.querySelector('.hw-legend').open = false;
   window.hwMap = map; window.hwLayers = {hexes, districts};
   document.body.dataset.hwReady = '1';
 })();
@@ -348,7 +350,7 @@ body { display: flex; flex-direction: column; font: 12px sans-serif; }
   border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 300px; }
 .hw-panel { bottom: 44px; left: 10px; }
 .hw-legend { top: 34px; right: 10px; max-height: 70%; overflow: auto; }
-.hw-title { font-weight: bold; margin-bottom: 3px; }
+.hw-title { font-weight: bold; margin-bottom: 3px; cursor: pointer; }
 .hw-note { color: #444; margin-top: 4px; font-size: 11px; }
 .hw-n { color: #555; margin-left: 6px; font-weight: normal; }
 .hw-swatch { display: inline-block; width: 14px; height: 10px; margin-right: 5px; border: 1px solid #888; }
