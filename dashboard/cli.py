@@ -45,14 +45,19 @@ def register(app: typer.Typer) -> None:
         users: Optional[Path] = typer.Option(None, "--users", help="Officials' users file (TOML/JSON; else $HEXWATCH_USERS_FILE).",
                                              dir_okay=False),
         dev: bool = typer.Option(False, "--dev", help="Dash's dev server (reloads, debug tools) instead of gunicorn."),
-        tiles: Optional[str] = typer.Option(None, help="XYZ tile URL for a basemap (default: plain background)."),
+        tiles: Optional[str] = typer.Option(None, help="XYZ tile URL of the street basemap (default: $HEXWATCH_TILES, "
+                                                     "else OpenStreetMap's; 'off' for none). Unreachable: plain background."),
+        tiles_attribution: Optional[str] = typer.Option(None, "--tiles-attribution",
+                                                        help="Attribution shown with --tiles (HTML)."),
     ) -> None:
         """Serve the dashboard for a store."""
         from geo.store import Store
 
         Store.open(store)  # a missing store is a one-line error, before any server starts
         if tiles:
-            os.environ["HEXWATCH_TILES_URL"] = tiles
+            os.environ["HEXWATCH_TILES"] = tiles
+        if tiles_attribution:
+            os.environ["HEXWATCH_TILES_ATTRIBUTION"] = tiles_attribution
         if users:
             os.environ["HEXWATCH_USERS_FILE"] = str(users.resolve())
         if not public:

@@ -83,6 +83,25 @@ class AppContext:
         return Catalog(start=start, end=end, categories=tuple(visible_categories(views.categories)),
                        spells={s.spell_id: (s.start, s.end) for s in self.spells}, home_area=self.home_area)
 
+    @property
+    def area_ids(self) -> tuple[str, ...]:
+        """The areas the zone control offers."""
+        return tuple(AREAS) + ("all",)
+
+    @property
+    def first_extent(self) -> list[list[float]]:
+        """Leaflet bounds of the area a first visit opens on."""
+        from dashboard.mapdata import bounds_of
+
+        d = self.districts
+        return bounds_of(d[in_area(d["ubigeo"].tolist(), self.home_area)])
+
+    def basemap_config(self) -> dict:
+        """What the browser needs to probe the tile server: URL, attribution, a point of the first view."""
+        (s, w), (n, e) = self.first_extent
+        return {"url": self.tiles_url or "", "attribution": self.tiles_attribution,
+                "centre": [(s + n) / 2, (w + e) / 2], "timeout_ms": 4000}
+
     @cached_property
     def home_area(self) -> str:
         """Lima + Callao when the districts hold them and more besides, else all areas."""

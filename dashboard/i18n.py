@@ -240,6 +240,28 @@ _T: dict[str, tuple[str, str]] = {
     "share.close": ("Cerrar", "Close"),
 }
 
+# --- map first, tabs, basemap, legend, accessibility (issue 16: anycity-dash) ------------
+_T.update({
+    "tab.nav": ("Secciones", "Sections"),
+    "tab.map": ("Mapa", "Map"),
+    "tab.trends": ("Tendencias", "Trends"),
+    "tab.impact": ("¿Funcionó?", "Did it work?"),
+    "tab.about": ("Acerca de", "About"),
+    "tab.hotspots": ("Puntos calientes", "Hot spots"),
+    "tab.declarations": ("Declaratorias", "Declarations"),
+    "filters.toggle": ("Mostrar u ocultar los filtros", "Show or hide the filters"),
+    "a11y.skip": ("Saltar al mapa", "Skip to the map"),
+    "basemap.streets": ("Mapa base: calles", "Basemap: streets"),
+    "basemap.offline": ("Sin mapa base (servidor de mosaicos no disponible): fondo simple",
+                        "No basemap (tile server unreachable): plain background"),
+    "basemap.probing": ("Buscando el mapa base…", "Looking for the basemap…"),
+    "map.legend_hist": ("{n} hexágonos en esta clase", "{n} hexagons in this class"),
+    "map.legend_fixed": ("Clases fijas: cuantiles de todo el periodo de los datos",
+                         "Fixed classes: quantiles of the whole data period"),
+    "map.legend_public_range": ("Vista pública: clase según el mínimo del rango publicado",
+                                "Public view: class from the lower end of the published range"),
+})
+
 
 def t(key: str, lang: str, **fields) -> str:
     """The text for ``key`` in ``lang`` (falls back to Spanish), with ``{fields}`` filled in."""

@@ -6,10 +6,12 @@ the language changes), so adding a label never needs a new callback.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from dash import dcc, html
 
 from dashboard.i18n import DATE_PICKER_FORMAT, DEFAULT_LANG, dropdown_labels, fmt_date, t
-from dashboard.state import MAP_RESOLUTIONS, MODES, Catalog, UIState
+from dashboard.state import MAP_RESOLUTIONS, MODES, Catalog, UIState, monday
 
 
 def label(key: str, tag=html.Span, **kwargs) -> html.Component:
@@ -34,6 +36,13 @@ def control_options(spells, lang: str) -> dict[str, list[dict]]:
     }
 
 
+def week_label(state: UIState) -> str:
+    """The selected week as the dates it spans inside the period ("9 oct. 2023 – 15 oct. 2023")."""
+    a = max(monday(state.day), state.view.start)
+    b = min(monday(state.day) + dt.timedelta(days=6), state.view.end)
+    return f"{fmt_date(a, state.lang)} – {fmt_date(b, state.lang)}" if a != b else fmt_date(a, state.lang)
+
+
 def filters(catalog: Catalog, state: UIState, spells) -> html.Div:
     """The filter bar: period, week slider with play/pause, category, spell, area, colour, resolution."""
     v = state.view
@@ -47,7 +56,7 @@ def filters(catalog: Catalog, state: UIState, spells) -> html.Div:
             display_format=DATE_PICKER_FORMAT[lang], first_day_of_week=1, minimum_nights=0)),
         html.Div(className="hw-control hw-week", children=[
             html.Div([label("filters.week", html.Label, className="hw-label"),
-                      html.Span(fmt_date(state.day, lang), id="week-label", className="hw-week-label"),
+                      html.Span(week_label(state), id="week-label", className="hw-week-label"),
                       html.Button(t("filters.play", lang), id="play", n_clicks=0, className="hw-play")]),
             dcc.Slider(id="week", min=0, max=max(state.n_weeks() - 1, 0), step=1, value=state.week_index(),
                        marks=None, updatemode="mouseup", allow_direct_input=False),
@@ -72,25 +81,58 @@ def filters(catalog: Catalog, state: UIState, spells) -> html.Div:
     ])
 
 
-def shell(catalog: Catalog, sections: list[html.Component], *, synthetic: bool, spells=()) -> html.Div:
-    """The whole page around the sections."""
+def tab_bar(names: list[str]) -> html.Nav:
+    """One tab per page section; the map is the page, the others open over it.
+
+    Plain links to ``#tab=<name>``: they work from the keyboard and without a callback,
+    and ``assets/hexwatch.js`` keeps the hash (tab, filters panel, zoom, centre) current.
+    """
+    return html.Nav(className="hw-tabs", role="tablist", **{"aria-label": t("tab.nav", DEFAULT_LANG)}, children=[
+        html.A(label(f"tab.{name}"), href=f"#tab={name}", id=f"tab-{name}", className="hw-tab", role="tab",
+               **{"data-tab": name, "aria-controls": f"page-{name}"})
+        for name in names])
+
+
+def shell(catalog: Catalog, sections: list[tuple[str, html.Component]], *, synthetic: bool, spells=(),
+          account: html.Component | None = None) -> html.Div:
+    """The whole page: a top bar (title, tabs, language, account), the filters in a
+    collapsible side panel, and the map filling the rest; every other section is a tab
+    page laid over the map (the map stays mounted, so switching back costs nothing)."""
     state = UIState.from_query("", catalog)
+    names = [name for name, _ in sections]
+    pages = []
+    for name, section in sections:
+        cls = "hw-page hw-page-map" if name == "map" else "hw-page hw-page-over"
+        pages.append(html.Div(section, id=f"page-{name}", className=cls, role="tabpanel",
+                              **{"aria-labelledby": f"tab-{name}", "data-page": name}))
     return html.Div(id="hw-root", className="hw-root", children=[
         dcc.Location(id="url", refresh=False),
         dcc.Store(id="state"),
         dcc.Store(id="day"),  # the selected day alone: the emergency overlay reads it, not the whole state
         dcc.Interval(id="tick", interval=1500, disabled=True),
-        html.Header(className="hw-header", children=[
-            html.Div([label("app.title", html.H1), label("app.subtitle", html.P, className="hw-subtitle")]),
+        html.A(label("a11y.skip"), href="#map", className="hw-skip"),
+        html.Header(className="hw-topbar", children=[
+            html.Button("☰", id="filters-toggle", className="hw-filters-toggle", n_clicks=0,
+                        **{"aria-controls": "filters-panel", "aria-expanded": "true", "aria-label": t("filters.toggle", DEFAULT_LANG)}),
+            html.Div(className="hw-brand", children=[label("app.title", html.H1),
+                                                     label("app.subtitle", html.P, className="hw-subtitle")]),
+            tab_bar(names),
             html.Div(className="hw-lang", children=[
-                label("lang.label", html.Label, className="hw-label"),
-                dcc.RadioItems(id="lang", options=[{"label": "Español", "value": "es"}, {"label": "English", "value": "en"}],
-                               value=DEFAULT_LANG, inline=True),
+                html.Span(label("lang.label"), id="lang-label", className="hw-label"),
+                html.Div(dcc.RadioItems(id="lang", options=[{"label": "Español", "value": "es"},
+                                                            {"label": "English", "value": "en"}],
+                                        value=DEFAULT_LANG, inline=True),
+                         role="radiogroup", **{"aria-labelledby": "lang-label"}),
             ]),
+            account if account is not None else html.Div(),
         ]),
         html.Div(label("banner.synthetic"), id="synthetic-banner", className="hw-banner",
                  style={} if synthetic else {"display": "none"}, role="alert"),
         html.Div(id="notice", className="hw-notice"),
-        filters(catalog, state, spells),
-        html.Main(sections, className="hw-main"),
+        html.Div(className="hw-body", children=[
+            html.Aside(id="filters-panel", className="hw-side", **{"aria-label": t("filters.title", DEFAULT_LANG)},
+                       children=[label("filters.title", html.H2, className="hw-side-title"),
+                                 filters(catalog, state, spells)]),
+            html.Main(pages, className="hw-main", id="hw-main"),
+        ]),
     ])

@@ -50,11 +50,18 @@ def emergency_labels(ctx, day: dt.date, lang: str) -> dict[str, dict]:
 
 
 def _legend(payload: dict, state: UIState) -> html.Div:
+    """Title, one row per class with its swatch, range and a histogram bar (hexes in the
+    class on this map), the emergency outline."""
     leg, lang = payload["legend"], state.lang
+    most = max([i.get("n", 0) for i in leg["items"]] + [1])
     return html.Div([
         html.Div(leg["title"], className="hw-legend-title"),
-        *[html.Div([html.Span(className="hw-swatch", style={"background": i["colour"]}), i["label"]],
+        *[html.Div([html.Span(className="hw-swatch", style={"background": i["colour"]}), html.Span(i["label"]),
+                    html.Span(className="hw-hist", style={"width": f"{round(60 * i.get('n', 0) / most)}px"},
+                              title=t("map.legend_hist", lang, n=fmt_int(i.get("n", 0), lang))),
+                    html.Span(fmt_int(i.get("n", 0), lang), className="hw-legend-count")],
                    className="hw-legend-item") for i in leg["items"]],
+        html.Div(t("map.legend_fixed", lang) if leg.get("fixed") else "", className="hw-hint"),
         html.Div([html.Span(className="hw-swatch hw-swatch-emergency"),
                   t("map.legend_emergency", lang, day=fmt_date(state.day, lang))], className="hw-legend-item"),
     ])
@@ -200,11 +207,12 @@ def register(app, ctx) -> None:
         state = UIState.from_store(state_data, ctx.catalog())
         return hex_view(ctx, state, zoom, bounds, check("map"))
 
-    @app.callback(Output("district-geo", "data"), Output("map", "viewport"), Input("area", "value"))
+    @app.callback(Output("district-geo", "data"), Output("area-bounds", "data"), Input("area", "value"))
     @guarded("map")
     def update_district_geo(area):
-        geo, bounds = _district_geo(ctx, area if area in ("lima_callao", "sullana", "all") else "all")
-        return geo, {"bounds": bounds, "transition": "fitBounds"}
+        area = area if area in ctx.area_ids else ctx.home_area
+        geo, bounds = _district_geo(ctx, area)
+        return geo, {"area": area, "bounds": bounds, "home": ctx.home_area}
 
     # Reads the day and language only: the controller sends each when it changes.
     @app.callback(Output("emergency", "data"), Input("day", "data"), Input("lang", "value"))
@@ -250,6 +258,14 @@ def register(app, ctx) -> None:
 
     sharing.register_callbacks(app, ctx)
 
+    # The viewport: the URL hash's zoom and centre on a first load, else the area's bounds.
+    app.clientside_callback(ClientsideFunction(namespace="hexwatch", function_name="areaViewport"),
+                            Output("map", "viewport"), Input("area-bounds", "data"))
+    app.clientside_callback(ClientsideFunction(namespace="hexwatch", function_name="syncHash"),
+                            Output("hash-sync", "data"), Input("map", "zoom"), Input("map", "center"))
+    app.clientside_callback(ClientsideFunction(namespace="hexwatch", function_name="probeBasemap"),
+                            Output("basemap", "children"), Output("basemap-status", "data-basemap"),
+                            Input("basemap-config", "data"))
     app.clientside_callback(
         ClientsideFunction(namespace="hexwatch", function_name="decodeHexes"),
         Output("hexes", "data"), Output("map-status", "data-hexes"), Output("map-status", "data-total"),
