@@ -52,7 +52,7 @@ def controls_for(state: UIState) -> list:
     v = state.view
     marks = {}
     n = state.n_weeks()
-    step = max(1, -(-n // 5))  # at most five labelled weeks: more overlap
+    step = max(1, -(-n // 3))  # at most three labelled weeks: more overlap in the side panel
     for i in range(0, n, step):
         marks[i] = fmt_date(monday(state.view.start) + dt.timedelta(days=7 * i), state.lang)
     return [
@@ -122,12 +122,13 @@ def register_labels(app: dash.Dash, ctx: AppContext) -> None:
 
     @app.callback(Output("spell", "options"), Output("spell", "placeholder"), Output("area", "options"),
                   Output("metric", "options"), Output("res", "options"), Output("mode", "options"),
+                  Output("cats", "options"),
                   Output("cats", "placeholder"), Output("dates", "display_format"), Output("baseline", "display_format"),
                   Output("cats", "labels"), Output("spell", "labels"), Output("res", "labels"), Input("lang", "value"))
     def options(lang):
         lang = norm_lang(lang)
-        o = shell_layout.control_options(ctx.spells, lang)
-        return (o["spell"], t("filters.spell_none", lang), o["area"], o["metric"], o["res"], o["mode"],
+        o = shell_layout.control_options(ctx.spells, lang, ctx.catalog().categories, ctx.area_choices)
+        return (o["spell"], t("filters.spell_none", lang), o["area"], o["metric"], o["res"], o["mode"], o["cats"],
                 t("filters.category_all", lang), DATE_PICKER_FORMAT[lang], DATE_PICKER_FORMAT[lang],
                 *[dropdown_labels(lang)] * 3)
 
@@ -194,7 +195,10 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
         # Each visitor gets the sections their role may fill (the callbacks check again).
         shown = set(access_rules.visible_pages(names))
         sections = [(name, lay.layout(ctx)) for name, (lay, _) in zip(names, modules) if name in shown]
-        return shell_layout.shell(catalog, sections, synthetic=synthetic, spells=ctx.spells, account=auth.account_bar())
+        return shell_layout.shell(catalog, sections, synthetic=synthetic, spells=ctx.spells, account=auth.account_bar(),
+                                  side_extra=(sharing.controls(),) if "map" in shown else (), areas=ctx.area_choices,
+                                  # No policy events, no "did it work?" tab: there is no declaration to ask about.
+                                  hidden_pages=() if ctx.spells else ("impact",))
 
     app.layout = serve_layout
     # Sections may mount a ``body(ctx)`` later; callback validation sees it too.

@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 from dashboard.i18n import PLOTLY_DATE_FORMAT, PLOTLY_SEPARATORS, fmt_date, plotly_locale, t
 
 #: Line colours by group (declared = the emergency colour used on the map).
-GROUP_COLOURS = ["#b2182b", "#2166ac", "#4d4d4d", "#1b7837"]
+#: Okabe-Ito colours (distinct under the common colour-vision deficiencies).
+GROUP_COLOURS = ["#D55E00", "#0072B2", "#000000", "#009E73"]
 BAND_COLOUR = "rgba(178, 24, 43, 0.12)"
 
 
@@ -35,24 +36,28 @@ def weekly_figure(series: pd.DataFrame, lang: str, *, y: str, bands: list[dict],
                   names: dict[str, str], height: int = 380, title: str = "") -> go.Figure:
     """Weekly lines (one per ``group``), declared periods shaded, the selected day marked.
 
-    ``y`` is ``"n"`` (incidents per week) or ``"index"`` (pre-period = 100). Partial
-    weeks (fewer than 7 days inside the period) get hollow markers so a dip at an edge is
-    not mistaken for a drop.
+    ``y`` is ``"n"`` (incidents per week) or ``"index"`` (pre-period = 100). A partial
+    week (fewer than 7 days inside the period, at either edge) is drawn at its 7-day
+    pace (value × 7 / days) with a hollow marker, and its hover gives the days and the
+    count as counted: a period starting on a Thursday no longer shows a 4/7 "drop".
     """
     fig = go.Figure()
     datefmt = PLOTLY_DATE_FORMAT[lang]
-    if y == "index":
-        hover = f"%{{x|{datefmt}}}<br>%{{y:,.1f}} (%{{customdata[0]:,}})<extra>%{{fullData.name}}</extra>"
-    else:
-        hover = f"%{{x|{datefmt}}}<br>%{{y:,}}<extra>%{{fullData.name}}</extra>"
+    value = "%{y:,.1f}" if y == "index" else "%{y:,.0f}"
+    hover = f"%{{x|{datefmt}}}<br>{value} (%{{customdata[0]:,}}%{{customdata[2]}})<extra>%{{fullData.name}}</extra>"
     for i, (group, g) in enumerate(series.groupby("group", sort=False)):
         colour = GROUP_COLOURS[i % len(GROUP_COLOURS)]
-        partial = (g["days"] < 7).to_numpy()
+        days = g["days"].to_numpy()
+        partial = days < 7
+        pace = g[y].to_numpy(dtype=float) * 7.0 / days.clip(1)
+        notes = [t("trends.partial_week", lang, days=int(d)) if p else "" for p, d in zip(partial, days)]
+        custom = list(zip(g["n"].tolist(), days.tolist(), notes))
         fig.add_trace(go.Scatter(
-            x=g["week"], y=g[y], mode="lines+markers", name=names.get(group, group),
+            x=g["week"], y=pace, mode="lines+markers", name=names.get(group, group),
             line={"color": colour, "width": 2},
-            marker={"size": [8 if p else 4 for p in partial], "symbol": ["circle-open" if p else "circle" for p in partial]},
-            customdata=g[["n"]].to_numpy(), hovertemplate=hover))
+            marker={"size": [9 if p else 5 for p in partial], "symbol": ["circle-open" if p else "circle" for p in partial],
+                    "line": {"width": 2, "color": colour}},
+            customdata=custom, hovertemplate=hover))
     for b in bands:
         fig.add_vrect(x0=b["x0"], x1=b["x1"], fillcolor=BAND_COLOUR, line_width=0, layer="below")
     if bands:  # one legend entry for every band

@@ -89,6 +89,13 @@ class AppContext:
         return tuple(AREAS) + ("all",)
 
     @property
+    def area_choices(self) -> list[tuple[str, str, str]]:
+        """``(id, Spanish name, English name)`` of every area the zone control offers."""
+        from dashboard.i18n import t
+
+        return [(a, t(f"area.{a}", "es"), t(f"area.{a}", "en")) for a in self.area_ids]
+
+    @property
     def first_extent(self) -> list[list[float]]:
         """Leaflet bounds of the area a first visit opens on."""
         from dashboard.mapdata import bounds_of

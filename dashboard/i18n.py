@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
 
 LANGS = ("es", "en")
 DEFAULT_LANG = "es"
@@ -255,6 +259,7 @@ _T.update({
     "basemap.offline": ("Sin mapa base (servidor de mosaicos no disponible): fondo simple",
                         "No basemap (tile server unreachable): plain background"),
     "basemap.probing": ("Buscando el mapa base…", "Looking for the basemap…"),
+    "trends.partial_week": (": semana parcial, {days} días, a ritmo de 7 días", ": partial week, {days} days, at a 7-day pace"),
     "map.legend_hist": ("{n} hexágonos en esta clase", "{n} hexagons in this class"),
     "map.legend_fixed": ("Clases fijas: cuantiles de todo el periodo de los datos",
                          "Fixed classes: quantiles of the whole data period"),
@@ -274,6 +279,43 @@ def dropdown_labels(lang: str) -> dict[str, str]:
     """The texts ``dcc.Dropdown`` draws itself (search box, select all, ...)."""
     # ``{num_selected}`` is filled by the dropdown, so these are not formatted here.
     return {k.split(".", 1)[1]: (_T[k][1] if lang == "en" else _T[k][0]) for k in _T if k.startswith("dropdown.")}
+
+
+#: The category label table: one row per category code as the data write it, with its
+#: Spanish and English names (data, not code: add rows for another city's vocabulary).
+CATEGORY_LABELS = next((p for p in (Path(__file__).resolve().parents[1] / "data" / "category_labels.csv",
+                                     Path(__file__).resolve().parent / "_data" / "category_labels.csv") if p.exists()),
+                       Path(__file__).resolve().parents[1] / "data" / "category_labels.csv")
+
+
+def _fold(code: str) -> str:
+    """Upper case without accents or repeated spaces: "Extorsión" and "EXTORSION" are one code."""
+    text = unicodedata.normalize("NFKD", str(code))
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).upper().split())
+
+
+@lru_cache(maxsize=4)
+def _category_table(path: str) -> dict[str, tuple[str, str]]:
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return {_fold(r["code"]): (r["es"], r["en"]) for r in csv.DictReader(f) if r.get("code")}
+    except FileNotFoundError:
+        return {}
+
+
+def category_label(code: str, lang: str, table: str | os.PathLike | None = None) -> str:
+    """The name of category ``code`` in ``lang`` from the label table; a code the table
+    does not know is shown as written in the data.
+
+    >>> category_label("MICROCOMERCIALIZACION DE DROGAS", "en"), category_label("Extorsión", "es")
+    ('Small-scale drug dealing', 'Extorsión')
+    >>> category_label("RIÑA", "en")
+    'RIÑA'
+    """
+    es_en = _category_table(str(table or CATEGORY_LABELS)).get(_fold(code))
+    return (es_en[1] if lang == "en" else es_en[0]) if es_en else str(code)
 
 
 def keys() -> list[str]:

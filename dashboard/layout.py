@@ -10,7 +10,7 @@ import datetime as dt
 
 from dash import dcc, html
 
-from dashboard.i18n import DATE_PICKER_FORMAT, DEFAULT_LANG, dropdown_labels, fmt_date, t
+from dashboard.i18n import DATE_PICKER_FORMAT, DEFAULT_LANG, category_label, dropdown_labels, fmt_date, t
 from dashboard.state import MAP_RESOLUTIONS, MODES, Catalog, UIState, monday
 
 
@@ -24,12 +24,18 @@ def control(key: str, component, **kwargs) -> html.Div:
     return html.Div([label(key, html.Label, className="hw-label"), component], className="hw-control", **kwargs)
 
 
-def control_options(spells, lang: str) -> dict[str, list[dict]]:
-    """Option lists of the choice controls in ``lang`` (``spells``: :class:`dashboard.context.SpellInfo`)."""
+def control_options(spells, lang: str, categories=(), areas=None) -> dict[str, list[dict]]:
+    """Option lists of the choice controls in ``lang``: ``spells`` (:class:`dashboard.context.SpellInfo`),
+    ``categories`` (codes: named from the label table, the code on hover), ``areas``
+    (``(id, name_es, name_en)`` of the store's areas; default Peru's metro areas)."""
+    if areas is None:
+        areas = [(a, t(f"area.{a}", "es"), t(f"area.{a}", "en")) for a in ("lima_callao", "sullana", "all")]
     return {
         "spell": [{"label": f"{s.spell_id} ({fmt_date(s.start, lang)} – {fmt_date(s.end, lang)})", "value": s.spell_id}
                   for s in spells],
-        "area": [{"label": t(f"area.{a}", lang), "value": a} for a in ("lima_callao", "sullana", "all")],
+        "area": [{"label": t("area.all", lang) if a == "all" else (en if lang == "en" else es), "value": a}
+                 for a, es, en in areas],
+        "cats": [{"label": category_label(c, lang), "value": c, "title": c} for c in categories],
         "metric": [{"label": t(f"metric.{m}", lang), "value": m} for m in ("count", "rate", "change")],
         "res": [{"label": t("res.auto", lang), "value": "auto"}] + [{"label": str(r), "value": str(r)} for r in MAP_RESOLUTIONS],
         "mode": [{"label": t(f"mode.{m}", lang), "value": m} for m in MODES],
@@ -43,12 +49,12 @@ def week_label(state: UIState) -> str:
     return f"{fmt_date(a, state.lang)} – {fmt_date(b, state.lang)}" if a != b else fmt_date(a, state.lang)
 
 
-def filters(catalog: Catalog, state: UIState, spells) -> html.Div:
+def filters(catalog: Catalog, state: UIState, spells, areas=None) -> html.Div:
     """The filter bar: period, week slider with play/pause, category, spell, area, colour, resolution."""
     v = state.view
     lang = DEFAULT_LANG
     # Options are in the first render: a dropdown drops a value that is not among its options.
-    opts = control_options(spells, lang)
+    opts = control_options(spells, lang, catalog.categories, areas)
     return html.Div(className="hw-filters", children=[
         control("filters.dates", dcc.DatePickerRange(
             id="dates", start_date=v.start.isoformat(), end_date=v.end.isoformat(),
@@ -62,10 +68,13 @@ def filters(catalog: Catalog, state: UIState, spells) -> html.Div:
                        marks=None, updatemode="mouseup", allow_direct_input=False),
         ]),
         control("filters.category", dcc.Dropdown(
-            id="cats", options=[{"label": c, "value": c} for c in catalog.categories], value=list(v.categories),
+            id="cats", options=opts["cats"], value=list(v.categories),
             multi=True, placeholder=t("filters.category_all", lang), labels=dropdown_labels(lang))),
+        # A store with no policy events has no declaration to choose: the control is hidden
+        # (it stays in the page, empty, because the controller writes its value).
         control("filters.spell", dcc.Dropdown(id="spell", options=opts["spell"], value=v.spell, clearable=True,
-                                              placeholder=t("filters.spell_none", lang), labels=dropdown_labels(lang))),
+                                              placeholder=t("filters.spell_none", lang), labels=dropdown_labels(lang)),
+                hidden=not spells, id="spell-control"),
         control("filters.area", dcc.RadioItems(id="area", options=opts["area"], value=v.area, inline=True)),
         control("filters.metric", dcc.RadioItems(id="metric", options=opts["metric"], value=v.metric, inline=True)),
         control("filters.resolution", dcc.Dropdown(id="res", options=opts["res"], value="auto" if state.zoomres else str(v.resolution),
@@ -94,15 +103,19 @@ def tab_bar(names: list[str]) -> html.Nav:
 
 
 def shell(catalog: Catalog, sections: list[tuple[str, html.Component]], *, synthetic: bool, spells=(),
-          account: html.Component | None = None) -> html.Div:
+          account: html.Component | None = None, side_extra: tuple = (), areas=None,
+          hidden_pages: tuple = ()) -> html.Div:
     """The whole page: a top bar (title, tabs, language, account), the filters in a
     collapsible side panel, and the map filling the rest; every other section is a tab
     page laid over the map (the map stays mounted, so switching back costs nothing)."""
     state = UIState.from_query("", catalog)
-    names = [name for name, _ in sections]
+    names = [name for name, _ in sections if name not in hidden_pages]
     pages = []
     for name, section in sections:
         cls = "hw-page hw-page-map" if name == "map" else "hw-page hw-page-over"
+        if name in hidden_pages:  # kept for its callbacks' outputs, never shown
+            pages.append(html.Div(section, id=f"page-{name}", hidden=True))
+            continue
         pages.append(html.Div(section, id=f"page-{name}", className=cls, role="tabpanel",
                               **{"aria-labelledby": f"tab-{name}", "data-page": name}))
     return html.Div(id="hw-root", className="hw-root", children=[
@@ -132,7 +145,7 @@ def shell(catalog: Catalog, sections: list[tuple[str, html.Component]], *, synth
         html.Div(className="hw-body", children=[
             html.Aside(id="filters-panel", className="hw-side", **{"aria-label": t("filters.title", DEFAULT_LANG)},
                        children=[label("filters.title", html.H2, className="hw-side-title"),
-                                 filters(catalog, state, spells)]),
+                                 filters(catalog, state, spells, areas), *side_extra]),
             html.Main(pages, className="hw-main", id="hw-main"),
         ]),
     ])

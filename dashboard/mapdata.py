@@ -142,6 +142,14 @@ def legend(metric: str, breaks: list[float], palette: list[str], lang: str, min_
     return {"title": title, "items": items}
 
 
+def with_histogram(leg: dict, cls: np.ndarray, n_classes: int) -> dict:
+    """``leg`` with the number of hexes in each class (``items[i]["n"]``; the no-value class last)."""
+    counts = np.bincount(np.asarray(cls)[np.asarray(cls) >= 0].astype(np.int64), minlength=n_classes)
+    n_na = int((np.asarray(cls) < 0).sum())
+    items = [{**item, "n": int(counts[i]) if i < n_classes else n_na} for i, item in enumerate(leg["items"])]
+    return {**leg, "items": items}
+
+
 def hex_payload(hexes: pd.DataFrame, *, resolution: int, metric: str, lang: str, names: dict[str, str],
                 emergency: dict[str, str], min_baseline: int, values: np.ndarray | None = None) -> dict:
     """The map's hex update: geometry buffer, values, colours, tooltip labels and legend.
@@ -173,7 +181,7 @@ def hex_payload(hexes: pd.DataFrame, *, resolution: int, metric: str, lang: str,
         "na": NA_COLOUR,
         "labels": {k: t(f"tip.{k}", lang) for k in ("cell", "count", "baseline", "change", "rate", "district",
                                                         "emergency", "none", "outside")},
-        "legend": legend(metric, breaks, palette, lang, min_baseline),
+        "legend": with_histogram(legend(metric, breaks, palette, lang, min_baseline), cls, len(palette)),
         "total": int(hexes["n"].sum()),
     }
     if metric == "rate":

@@ -49,7 +49,7 @@ def emergency_labels(ctx, day: dt.date, lang: str) -> dict[str, dict]:
     return out
 
 
-def _legend(payload: dict, state: UIState) -> html.Div:
+def _legend(ctx, payload: dict, state: UIState) -> html.Div:
     """Title, one row per class with its swatch, range and a histogram bar (hexes in the
     class on this map), the emergency outline."""
     leg, lang = payload["legend"], state.lang
@@ -62,8 +62,9 @@ def _legend(payload: dict, state: UIState) -> html.Div:
                     html.Span(fmt_int(i.get("n", 0), lang), className="hw-legend-count")],
                    className="hw-legend-item") for i in leg["items"]],
         html.Div(t("map.legend_fixed", lang) if leg.get("fixed") else "", className="hw-hint"),
-        html.Div([html.Span(className="hw-swatch hw-swatch-emergency"),
-                  t("map.legend_emergency", lang, day=fmt_date(state.day, lang))], className="hw-legend-item"),
+        *([html.Div([html.Span(className="hw-swatch hw-swatch-emergency"),
+                     t("map.legend_emergency", lang, day=fmt_date(state.day, lang))], className="hw-legend-item")]
+          if ctx.spells else []),
     ])
 
 
@@ -85,7 +86,7 @@ def hex_view(ctx, state: UIState, zoom, bounds, role: str) -> tuple[dict, html.D
                 start=fmt_date(window[0], lang), end=fmt_date(window[1], lang))
     n_cells = hexes.attrs.get("n_cells", len(hexes))
     capped = t("map.capped", lang, shown=fmt_int(len(hexes), lang), total=fmt_int(n_cells, lang)) if n_cells > len(hexes) else ""
-    return payload, _legend(payload, state), summary, capped
+    return payload, _legend(ctx, payload, state), summary, capped
 
 
 @lru_cache(maxsize=16)
@@ -129,7 +130,7 @@ def public_hex_view(ctx, state: UIState, zoom, bounds) -> tuple[dict, html.Div, 
     dv = data.view
     summary = t("map.summary_public", lang, n=fmt_int(payload["total"], lang), cells=fmt_int(len(hx), lang),
                 res=dv.resolution, start=fmt_date(dv.start, lang), end=fmt_date(dv.end, lang), k=public_grid().k)
-    return payload, _legend(payload, state), summary, ""
+    return payload, _legend(ctx, payload, state), summary, ""
 
 
 @lru_cache(maxsize=8)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dash_leaflet as dl
 from dash import dcc, html
 
-from dashboard import sharing
 from dashboard.access import visible
 from dashboard.layout import label
 
@@ -54,7 +53,6 @@ def layout(ctx) -> html.Section:
             html.Div(id="map-capped", className="hw-notice"),
             *([html.Div(id="points-status", className="hw-hint")] if points else []),
         ]),
-        html.Div(className="hw-map-tools", children=[sharing.controls()]),
         html.Div(className="hw-legend-box", children=[
             html.Div(id="legend", className="hw-legend"),
             html.Div(id="basemap-status", className="hw-basemap-status", **{"data-basemap": "probing"}, children=[
