@@ -198,7 +198,11 @@ _FromOpt = typer.Option(None, "--from", help="First day, YYYY-MM-DD (default: th
 _ToOpt = typer.Option(None, "--to", help="Last day (inclusive), YYYY-MM-DD.")
 _CategoryOpt = typer.Option(None, "--category", help="Category (repeat for several; default: all).")
 _DeclarationOpt = typer.Option(None, "--declaration", help="Declaration spell, e.g. 'DS 105-2023-PCM'.")
-_AreaOpt = typer.Option("all", "--area", help="all, lima_callao or sullana.")
+_AreaOpt = typer.Option("all", "--area", help="An area of the store: all, a group (e.g. lima_callao), "
+                        "province:<code>, district:<id>; `hexwatch areas --store DIR` lists them.")
+_DeclarationsOpt = typer.Option(None, "--declarations", help="Your own declarations / policy-event CSV (ids of the "
+                                "store's boundaries; default: Peru's registry for a Peru store, none elsewhere).",
+                                dir_okay=False)
 _ResolutionOpt = typer.Option(8, "--resolution", help="H3 resolution of the hexes (public output: 8 at most).")
 _MetricOpt = typer.Option("count", "--metric", help="count, rate (per km²) or change (vs the baseline).")
 _BaselineFromOpt = typer.Option(None, "--baseline-from", help="Baseline first day (default: the equal window before).")
@@ -225,6 +229,7 @@ def export_cmd(
     public: bool = typer.Option(False, "--public", help="Apply the public privacy rules (see docs/privacy.md)."),
     k: int = _KOpt,
     analysis: Optional[Path] = typer.Option(None, "--analysis", help="JSON from `hexwatch analyze --json` to include (official exports)."),
+    declarations: Optional[Path] = _DeclarationsOpt,
 ) -> None:
     """Export a view's hexes and districts as GeoJSON (RFC 7946), CSV or GeoParquet, with provenance."""
     import orjson
@@ -233,7 +238,8 @@ def export_cmd(
 
     view = _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to)
     extra = orjson.loads(analysis.read_bytes()) if analysis else None
-    for p in export_view(store, view, fmt, out_path, public=public, k=k, analysis=extra):
+    for p in export_view(store, view, fmt, out_path, public=public, k=k, analysis=extra,
+                         registry=_policy_events(store, declarations)):
         out.print(f"wrote {p}")
 
 
@@ -246,6 +252,7 @@ def embed_cmd(
     metric: str = _MetricOpt, baseline_from: Optional[str] = _BaselineFromOpt, baseline_to: Optional[str] = _BaselineToOpt,
     lang: str = typer.Option("es", "--lang", help="es or en."),
     k: int = _KOpt,
+    declarations: Optional[Path] = _DeclarationsOpt,
 ) -> None:
     """Write a standalone public HTML map of a view (draws offline; privacy rules applied)."""
     from geo.embed import embed_html
@@ -253,10 +260,10 @@ def embed_cmd(
     from geo.store import atomic_write_bytes
 
     view = _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to)
-    page = embed_html(store, view, lang=lang, k=k)
+    page = embed_html(store, view, lang=lang, k=k, registry=_policy_events(store, declarations))
     target = out_path.with_name(safe_filename(out_path.name, default="hexwatch-embed.html"))
     atomic_write_bytes(target, page.encode("utf-8"))
-    out.print(f"wrote {target} ({len(page) / 1e6:.1f} MB)")
+    out.print(f"wrote {target} ({len(page.encode('utf-8')) / 1e3:,.0f} kB)")
 
 
 @app.command("analyze")
@@ -268,6 +275,7 @@ def analyze_cmd(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON here (atomically).", dir_okay=False),
     lang: str = typer.Option("en", help="Language of the printed summary: en or es."),
     registry: Optional[Path] = typer.Option(None, help="Registry CSV (default: the bundled one)."),
+    declarations: Optional[Path] = _DeclarationsOpt,
 ) -> None:
     """Did a declaration change incidents? Naive, DiD, event study, synthetic control, displacement."""
     from geo.analysis import analyze
@@ -276,14 +284,63 @@ def analyze_cmd(
 
     if lang not in ("en", "es"):
         raise HexwatchError(f"--lang must be en or es, not {lang!r}")
-    result = analyze(store, declaration, category=category or None, source=source,
-                     registry=Registry.load(registry) if registry else None)
+    if registry and declarations:
+        raise HexwatchError("give --declarations or --registry, not both")
+    events = _policy_events(store, declarations or registry)
+    if events is None:
+        raise HexwatchError(f"store {store} has no declarations (it was not built with Peru's boundaries); "
+                            f"give your own with --declarations FILE")
+    result = analyze(store, declaration, category=category or None, source=source, registry=events,
+                     adjacency=_store_adjacency(store))
     out.print(result.summary(lang), highlight=False, markup=False, soft_wrap=True)
     out.print("")
     out.print(result.sentence(lang), highlight=False, markup=False, soft_wrap=True)
     if json_out is not None:
         atomic_write_bytes(json_out, result.to_json())
         out.print(f"JSON: {json_out}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _policy_events(store: Path, path: Optional[Path]):
+    """The declarations for ``store``: ``path`` validated against its areas, Peru's registry
+    for a Peru store, or None (geo.declarations.policy_events)."""
+    from geo.declarations import policy_events
+    from geo.store import Store
+
+    return policy_events(Store.open(store), path)
+
+
+def _store_adjacency(store: Path):
+    """Neighbours among the store's own boundaries (None: let the analysis use Peru's)."""
+    from geo.areas import boundary_set, store_boundaries
+    from geo.store import Store
+
+    st = Store.open(store)
+    if boundary_set(st)["kind"] == "peru":
+        return None
+    b = store_boundaries(st)
+    if b is None:
+        return None
+    from geo.boundaries import adjacency
+
+    return adjacency(b)
+
+
+@app.command("areas")
+def areas_cmd(
+    store: Path = StoreOpt,
+    districts: bool = typer.Option(False, "--districts", help="Also list every district (area district:<id>)."),
+) -> None:
+    """The areas a store offers (for --area): from the boundaries it was ingested with."""
+    from geo.store import Store
+    from geo.views import areas
+
+    t = areas(Store.open(store))
+    if not districts:
+        t = t.loc[t["kind"] != "district"]
+    for row in t.itertuples():
+        out.print(f"{row.area:<28} {row.kind:<9} {row.label:<32} {row.n:>10,} incidents  "
+                  f"[{row.south:.4f}, {row.west:.4f}, {row.north:.4f}, {row.east:.4f}]",
+                  highlight=False, markup=False, soft_wrap=True)
 
 
 def _load_plugins() -> None:

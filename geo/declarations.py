@@ -75,7 +75,10 @@ from geo.errors import HexwatchError
 
 #: The registry's columns, in the order the bundled file uses.
 COLUMNS = ("decree_id", "published", "start", "end", "days", "areas", "area_names",
-           "extends", "source_url", "confirmed", "notes")
+           "extends", "source_url", "confirmed", "notes", "name")
+#: A policy-event file (any place) names its rows ``event_id`` instead of ``decree_id``;
+#: its ``areas`` are ids of the store's own boundary file, separated by ``;``.
+EVENT_ID = "event_id"
 _REQUIRED = ("decree_id", "start", "areas", "confirmed")
 _YES = frozenset({"yes", "y", "si", "sí", "true", "1"})
 _NO = frozenset({"no", "n", "false", "0"})
@@ -167,7 +170,9 @@ def as_date(value: date | datetime | np.datetime64 | str, what: str = "date") ->
     raise HexwatchError(f"{value!r} is not a {what}; write dates as YYYY-MM-DD, e.g. 2023-09-20")
 
 
-def _split_areas(text: str) -> tuple[str, ...]:
+def _split_areas(text: str, scheme: str = "peru") -> tuple[str, ...]:
+    if scheme == "ids":  # a user's ids may hold spaces and commas ("North Park, East")
+        return tuple(t.strip() for t in text.split(";") if t.strip())
     return tuple(t for t in re.split(r"[\s;,]+", text.strip()) if t)
 
 
@@ -211,6 +216,10 @@ class Declaration:
     source_url: str = ""
     notes: str = ""
     line: int = 0  # line in the CSV (the header is line 1), for messages; 0 when built in code
+    #: ``"peru"``: areas are ubigeos and province codes; ``"ids"``: ids of a boundary file, matched exactly.
+    scheme: str = "peru"
+    #: A display name (``name`` column), e.g. "Night curfew Southport"; may be blank.
+    name: str = ""
 
     @property
     def days(self) -> int:
@@ -220,11 +229,15 @@ class Declaration:
     @cached_property
     def districts(self) -> frozenset[str]:
         """District ubigeos named in :attr:`areas`."""
+        if self.scheme == "ids":
+            return frozenset(self.areas)
         return frozenset(a for a in self.areas if _is_district(a))
 
     @cached_property
     def provinces(self) -> frozenset[str]:
         """Province codes (``150100``) named in :attr:`areas`: all their districts are covered."""
+        if self.scheme == "ids":
+            return frozenset()
         return frozenset(a for a in self.areas if _is_province(a))
 
 
@@ -325,6 +338,11 @@ def parse_declarations(text: str, source: str = "declarations.csv") -> tuple[Dec
     if not header:
         raise HexwatchError(f"{source} is empty; it needs a header line: {','.join(COLUMNS)}")
     names = [h.strip().lower() for h in header]
+    scheme = "ids" if EVENT_ID in names else "peru"
+    if scheme == "ids":
+        if "decree_id" in names:
+            raise HexwatchError(f"{source}: give event_id or decree_id, not both")
+        names = ["decree_id" if h == EVENT_ID else h for h in names]
     unknown = [h for h in names if h not in COLUMNS]
     if unknown:
         raise HexwatchError(f"{source}: unknown column {unknown[0]!r}; the columns are {', '.join(COLUMNS)}")
@@ -344,7 +362,7 @@ def parse_declarations(text: str, source: str = "declarations.csv") -> tuple[Dec
             raise HexwatchError(f"{source} line {first}: {len(cells)} cells but the header has {len(names)}; "
                                 f"quote cells that contain '{delimiter}'")
         row = {n: (cells[i].strip() if i < len(cells) else "") for i, n in enumerate(names)}
-        decl = _parse_row(row, f"{source} line {first}", first)
+        decl = _parse_row(row, f"{source} line {first}", first, scheme)
         if decl.decree_id in seen:
             raise HexwatchError(f"{source} line {first}: {decl.decree_id} is already on line {seen[decl.decree_id]}; "
                                 f"one row per decree")
@@ -353,9 +371,10 @@ def parse_declarations(text: str, source: str = "declarations.csv") -> tuple[Dec
     return tuple(out)
 
 
-def _parse_row(row: dict[str, str], where: str, line: int) -> Declaration:
+def _parse_row(row: dict[str, str], where: str, line: int, scheme: str = "peru") -> Declaration:
     if not row.get("decree_id"):
-        raise HexwatchError(f"{where}: decree_id is blank; write it like DS 105-2023-PCM")
+        raise HexwatchError(f"{where}: event_id is blank; give each event an id" if scheme == "ids" else
+                            f"{where}: decree_id is blank; write it like DS 105-2023-PCM")
     decree_id = normalise_decree_id(row["decree_id"])
     where = f"{where} ({decree_id})"
 
@@ -391,15 +410,18 @@ def _parse_row(row: dict[str, str], where: str, line: int) -> Declaration:
     confirmed = row.get("confirmed", "").lower()
     if confirmed not in _YES | _NO:
         raise HexwatchError(f"{where}: confirmed is {row.get('confirmed', '')!r}; write yes or no")
-    areas = _split_areas(row.get("areas", ""))
+    areas = _split_areas(row.get("areas", ""), scheme)
     if not areas:
-        raise HexwatchError(f"{where}: areas is blank; list district ubigeos or province codes, e.g. 150132 150100")
+        raise HexwatchError(f"{where}: areas is blank; list the ids of the areas of your boundary file, separated by ;"
+                            if scheme == "ids" else
+                            f"{where}: areas is blank; list district ubigeos or province codes, e.g. 150132 150100")
     extends = normalise_decree_id(row["extends"]) if row.get("extends") else None
     if extends == decree_id:
         raise HexwatchError(f"{where}: a decree cannot extend itself")
     return Declaration(decree_id=decree_id, start=start, end=end, areas=areas, extends=extends,
                        confirmed=confirmed in _YES, published=published, area_names=row.get("area_names", ""),
-                       source_url=row.get("source_url", ""), notes=row.get("notes", ""), line=line)
+                       source_url=row.get("source_url", ""), notes=row.get("notes", ""), line=line, scheme=scheme,
+                       name=row.get("name", ""))
 
 
 def _read_text(path: Path) -> str:
@@ -470,6 +492,19 @@ class Registry:
             raise HexwatchError(f"no declarations registry at {p}; give a CSV with --registry or set HEXWATCH_DECLARATIONS")
         return cls(parse_declarations(_read_text(p), p.name), districts=districts,
                    include_unconfirmed=include_unconfirmed, source=p.name)
+
+    @property
+    def kind(self) -> str:
+        """``"emergency"`` for Peru's registry of decrees, ``"events"`` for a policy-event
+        file of a place's own areas (what the dashboard calls them)."""
+        return "events" if any(d.scheme == "ids" for d in self.declarations) else "emergency"
+
+    def title(self, spell_id: str) -> str:
+        """A spell's display name: the ``name`` of its first row when given, else its id
+        as people write it (``DS 105-2023-PCM``)."""
+        spell = self.spell(spell_id)
+        first = next((d for d in self.declarations if d.decree_id == spell.spell_id), None)
+        return first.name if first is not None and first.name else spell.name
 
     def declaration(self, decree_id: str) -> Declaration:
         """The row of ``decree_id`` (any spelling)."""
@@ -617,6 +652,44 @@ class Registry:
         return "\n".join(lines)
 
 
+def policy_events(store, path: str | os.PathLike | None = None, *, include_unconfirmed: bool = False) -> "Registry | None":
+    """The declarations (policy events) that apply to ``store``, or ``None`` when there are none.
+
+    ``path``: a user's CSV (Peru's registry format, or a policy-event file with
+    ``event_id`` and the ids of the store's own boundary file), validated against the
+    store's areas like the registry: any error raises one :class:`HexwatchError`
+    naming the file, the count and the first problem. Without ``path``: Peru's registry
+    (:func:`default_path`) for a store built with Peru's boundaries, else ``None`` (a
+    city with no declarations on file: the dashboard hides its declaration controls).
+    Province codes of Peru's registry expand to the store's districts.
+    """
+    from geo.areas import boundary_set, store_boundaries
+
+    b = store_boundaries(store)
+    known = None if b is None else sorted(b["ubigeo"].astype(str))
+    if path is None:
+        if boundary_set(store)["kind"] != "peru":
+            return None
+        return Registry.load(districts=known, include_unconfirmed=include_unconfirmed)
+    reg = Registry.load(path, districts=known, include_unconfirmed=include_unconfirmed)
+    check = known
+    if reg.kind == "emergency" and boundary_set(store)["kind"] == "peru":
+        # A store holds only the districts it has data for; decrees name others in Peru.
+        from geo import boundaries
+
+        try:
+            check = sorted(boundaries.load_districts()["ubigeo"])
+        except HexwatchError:
+            check = None  # not fetched: codes are checked for form only
+    errors = [p for p in reg.validate(known_ubigeos=check) if p.severity == "error"]
+    if errors:
+        raise HexwatchError(f"{Path(path).name}: {len(errors)} error(s) against {len(check or []):,} known areas; "
+                            f"first: {errors[0]}" + ("; a file of your own areas' ids names its first column event_id, "
+                                                   "not decree_id" if reg.kind == "emergency" and
+                                                   boundary_set(store)["kind"] != "peru" else ""))
+    return reg
+
+
 def _check_chains(declarations: tuple[Declaration, ...], source: str) -> None:
     by_id = {d.decree_id: d for d in declarations}
     if len(by_id) < len(declarations):
@@ -636,6 +709,13 @@ def _check_chains(declarations: tuple[Declaration, ...], source: str) -> None:
 
 def _area_problems(d: Declaration, known: frozenset[str] | None) -> list[Problem]:
     problems = []
+    if d.scheme == "ids":
+        for a in d.areas:
+            if known is not None and a not in known:
+                close = sorted(k for k in known if k.lower() == a.lower() or k.replace(" ", "") == a.replace(" ", ""))
+                problems.append(Problem("error", d.decree_id, f"unknown area id {a!r}: not one of the {len(known):,} areas "
+                                        f"of the store's boundaries" + (f" (did you mean {close[0]!r}?)" if close else "")))
+        return problems
     known_provinces = None if known is None else {u[:4] for u in known}
     for a in d.areas:
         if not _UBIGEO.match(a):

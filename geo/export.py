@@ -49,7 +49,8 @@ from geo import privacy
 from geo.errors import HexwatchError
 from geo.h3index import CUBE_RESOLUTIONS, cells_to_latlng, cells_to_parent, cells_to_str
 from geo.store import Store, atomic_write_bytes, write_json
-from geo.viewspec import View, in_area
+from geo.areas import in_area
+from geo.viewspec import View
 from geo.views import change_pct, locate_points, open_views
 
 #: Output formats of :func:`export_view`.
@@ -302,16 +303,18 @@ def _registry(registry):
     return Registry.load()
 
 
-def _load_districts(districts: gpd.GeoDataFrame | None, notes: list[str]) -> gpd.GeoDataFrame | None:
+def _load_districts(store: Store, districts: gpd.GeoDataFrame | None, notes: list[str]) -> gpd.GeoDataFrame | None:
+    """The given districts, else those the store was ingested with (geo.areas)."""
     if districts is not None:
         return districts
-    from geo import boundaries
+    from geo.views import _areas_districts
 
-    try:
-        return boundaries.load_study_districts()
-    except HexwatchError:
-        notes.append("no district layer: boundaries are not fetched (run `hexwatch boundaries fetch`)")
-        return None
+    own = _areas_districts(store)
+    if own is None:
+        notes.append("no district layer: the store was built without boundaries"
+                     if geo.areas.boundary_set(store)["kind"] != "peru"
+                     else "no district layer: boundaries are not fetched (run `hexwatch boundaries fetch`)")
+    return own
 
 
 def _hex_frame(cells: np.ndarray, low, high, base_low, base_high, ubigeo, view: View, k: int | None,
@@ -341,7 +344,7 @@ def _hex_frame(cells: np.ndarray, low, high, base_low, base_high, ubigeo, view: 
 
 
 def _public_hexes(st: Store, view: View, grid: privacy.PublicGrid, cats: list[str], districts,
-                  geometry: bool = True) -> pd.DataFrame:
+                  geometry: bool = True, members=None) -> pd.DataFrame:
     """Public hex values for ``view`` (already snapped), from the published grid only."""
     b0, b1 = view.baseline_window()
     windows = [privacy.public_counts(published_entries(st, grid, s, e, cats), view.resolution, grid)
@@ -351,7 +354,7 @@ def _public_hexes(st: Store, view: View, grid: privacy.PublicGrid, cats: list[st
     ubigeo = np.full(cells.size, None, dtype=object)
     if districts is not None and cells.size:
         ubigeo = _centre_ubigeos(cells, districts)
-    keep = in_area(ubigeo, view.area) if view.area != "all" else np.ones(cells.size, bool)
+    keep = in_area(ubigeo, members)
     col = lambda c: m[c].to_numpy(dtype=np.int64)[keep]  # noqa: E731
     return _hex_frame(cells[keep], col("count_low"), col("count_high"), col("count_low_base"),
                       col("count_high_base"), ubigeo[keep], view, grid.k, geometry)
@@ -384,10 +387,9 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
     notes: list[str] = []
     requested = view
     view = resolve_view(st, view, registry)
-    districts = _load_districts(districts, notes)
-    if view.area != "all" and districts is None:
-        raise HexwatchError(f"area {view.area!r} needs district boundaries: run `hexwatch boundaries fetch`, or use --area all")
+    districts = _load_districts(st, districts, notes)
     sv = open_views(st, districts)
+    members = sv.area_members(view.area)  # an area the store does not have fails here, in one line
     available = sv.categories
     privacy_info: dict[str, Any] | None = None
     if public:
@@ -406,7 +408,7 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
             notes.append(f"dates widened to whole {grid.period}s: {start} to {end}")
         view = view.replace(start=start, end=end, baseline_start=b0, baseline_end=b1, resolution=res,
                             categories=tuple(cats) if view.categories else ())
-        hexes = _public_hexes(st, view, grid, cats, districts, with_hex_geometry)
+        hexes = _public_hexes(st, view, grid, cats, districts, with_hex_geometry, members)
         privacy_info = {"k": grid.k, "grid_resolution": grid.resolution, "period": grid.period,
                         "groups": dict(grid.groups), "sensitive_categories": "left out",
                         "rule": "every number is derived from the fixed published grid (cell x period x group); "
@@ -435,7 +437,7 @@ def district_layer(sv, view: View, registry=None, *, public: bool = False,
     and only the non-sensitive categories of ``grid`` (default :class:`geo.privacy.PublicGrid`)
     count as data, so a district is never shown because of sensitive incidents alone."""
     reg = _registry(registry)
-    d = sv.districts.loc[in_area(sv.districts["ubigeo"].to_numpy(dtype=object), view.area)]
+    d = sv.districts.loc[in_area(sv.districts["ubigeo"].astype(str).to_numpy(dtype=object), sv.area_members(view.area))]
     status = reg.status_frame(list(d["ubigeo"]), view.start, view.end)
     if view.spell:
         status = status.loc[status["spell_id"] == view.spell]

@@ -259,6 +259,24 @@ def _boundary_label(districts, key: str) -> str:
     return f"{districts.attrs.get('boundary_set', 'custom')} ({len(districts):,} areas, {key[:12]})"
 
 
+def _keep_boundaries(tables: dict, meta: Mapping[str, Any], districts, key: str | None, added: int):
+    """Keep the boundaries that located this ingest's rows in the store (table
+    ``boundaries``, read by geo.areas), unless the store holds that set already;
+    returns the new ``meta["boundary_set"]`` or None to leave it as it was."""
+    if districts is None or not added:
+        return None
+    from geo import areas
+
+    if key is None:
+        from geo.locate import boundary_set_hash
+
+        key = boundary_set_hash(districts)
+    record = areas.boundary_record(districts, key)
+    if (meta.get("boundary_set") or {}).get("hash") != key:
+        tables["boundaries"] = lambda: areas.boundaries_table(districts)
+    return record
+
+
 def _default_boundaries(notes: list[str], *, for_points: bool):
     from geo import boundaries
 
@@ -505,7 +523,8 @@ def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, bounda
             notes.append("ubigeos were checked for form only (no boundaries to check them against)")
         parsed = incidents.parse_sidpol(path, known_ubigeos=known, source=source_label)
         timer.lap("parse")
-        return _ingest_sidpol(parsed, path, root, sha, notes, timer, started, meta_updates, rejects_path, label)
+        return _ingest_sidpol(parsed, path, root, sha, notes, timer, started, meta_updates, rejects_path, label,
+                              districts=districts)
     if clip and districts is None:
         raise HexwatchError("--clip needs boundaries: fetch them (`hexwatch boundaries fetch`) or give --boundaries FILE")
     label, locator = NO_BOUNDARIES, None
@@ -548,7 +567,7 @@ def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, bounda
                                      parsed.accepted["category"], list(CUBE_RESOLUTIONS))
         return _ingest_points(parsed, path, root, sha, notes, timer, started, cells=cells, cells_fine=cells_fine,
                               locator=locator, label=label, clip=clip, resolution=resolution, early_cube=early_cube,
-                              meta_updates=meta_updates, rejects_path=rejects_path, bar=bar)
+                              meta_updates=meta_updates, rejects_path=rejects_path, bar=bar, districts=districts)
 
 
 def _timed(fn, *args):
@@ -580,7 +599,8 @@ def _locate(locator, lat: np.ndarray, lon: np.ndarray, cells: np.ndarray, resolu
 
 def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, notes: list[str], timer: _Timer,
                    started: str, *, cells: np.ndarray, cells_fine: np.ndarray, locator, label: str, clip: bool,
-                   resolution: int, early_cube, meta_updates, rejects_path, bar: _Progress) -> IngestReport:
+                   resolution: int, early_cube, meta_updates, rejects_path, bar: _Progress,
+                   districts=None) -> IngestReport:
     notes += parsed.notes
     acc = parsed.accepted
     n = acc.height
@@ -657,6 +677,7 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             tables["rejects"] = _append_rejects(old_rejects, fresh)
         if "incidents" not in tables:
             store_n, coverage = (old.num_rows if old is not None else 0), meta.get("coverage")
+        boundary_set = _keep_boundaries(tables, meta, districts, locator.key if locator is not None else None, added)
 
         def describe() -> tuple[IngestReport, dict[str, Any]]:
             # Run while the tables encode (see _finish): nothing here is needed to build them.
@@ -691,6 +712,8 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             new_meta = _meta(meta, report, changed=bool(added or fresh.height), meta_updates=meta_updates, coverage=coverage)
             new_meta["h3_resolution"] = resolution
             new_meta["boundaries"] = store_label
+            if boundary_set is not None:
+                new_meta["boundary_set"] = boundary_set
             return report, new_meta
 
         return _finish(root, tables, meta, describe, parsed, rejects_path, timer, bar)
@@ -831,7 +854,7 @@ def _write_rejects_csv(rejects: pl.DataFrame, path: Path) -> None:
 
 
 def _ingest_sidpol(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, notes: list[str], timer: _Timer,
-                   started: str, meta_updates, rejects_path, label: str) -> IngestReport:
+                   started: str, meta_updates, rejects_path, label: str, districts=None) -> IngestReport:
     notes += parsed.notes
     key = ["ubigeo", "year", "month", "category"]
     with _ingest_lock(root):
@@ -871,6 +894,10 @@ def _ingest_sidpol(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
         coverage = meta.get("coverage") if incidents_n else _month_coverage(
             _polars(tables["district_month"]) if "district_month" in tables else (old if old is not None else new))
         new_meta = _meta(meta, report, changed=bool(new.height or fresh.height), meta_updates=meta_updates, coverage=coverage)
+        if not meta.get("boundary_set"):  # points' boundaries win: they located something
+            record = _keep_boundaries(tables, meta, districts, None, new.height)
+            if record is not None:
+                new_meta["boundary_set"] = record
         return _finish(root, tables, meta, lambda: (report, new_meta), parsed, rejects_path, timer, _Progress(False, ""))
 
 

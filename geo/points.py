@@ -28,7 +28,6 @@ import duckdb
 import pandas as pd
 
 from geo.store import Store
-from geo.viewspec import AREAS
 
 #: Columns of :func:`points_in_view`.
 POINT_COLUMNS = ("incident_id", "time", "day", "category", "subcategory", "lat", "lon", "ubigeo")
@@ -57,10 +56,11 @@ def points_in_view(store: Store, window: tuple[dt.date, dt.date], categories: Co
     if bbox is not None:
         where.append("lat BETWEEN $s AND $n AND lon BETWEEN $w AND $e")
         params.update(s=bbox[0], w=bbox[1], n=bbox[2], e=bbox[3])
-    prefixes = AREAS[area]
-    if prefixes:
-        where.append("list_contains($prefixes, substr(ubigeo, 1, 4))")
-        params["prefixes"] = list(prefixes)
+    if area != "all":
+        from geo.views import area_members
+
+        where.append("list_contains($members, ubigeo)")
+        params["members"] = sorted(area_members(store, area))
     cond = " AND ".join(where)
     sql = (f"SELECT {', '.join(POINT_COLUMNS)}, count(*) OVER () AS n_points FROM read_parquet($path) "
            f"WHERE {cond} ORDER BY time DESC, incident_id LIMIT {int(limit)}")

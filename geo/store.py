@@ -49,7 +49,8 @@ import pyarrow.parquet as pq
 from geo.errors import HexwatchError
 
 #: Table names a store may hold; each is ``<name>.parquet`` in a version folder.
-TABLES = ("incidents", "cube_cell", "cube_district", "district_month", "rejects")
+#: ``boundaries`` holds the polygons ingest located points in (GeoParquet; see geo.areas).
+TABLES = ("incidents", "cube_cell", "cube_district", "district_month", "rejects", "boundaries")
 #: How many old versions to keep after a successful write (for rollback and readers in flight).
 KEEP_VERSIONS = 2
 

@@ -48,7 +48,8 @@ from geo.errors import HexwatchError
 from geo.h3index import cells_to_latlng
 from geo.privacy import PublicGrid, is_sensitive, public_ingest_report
 from geo.store import Store
-from geo.viewspec import in_area
+from geo import areas as _areas
+from geo.areas import ALL, in_area
 
 #: Below this many baseline incidents a cell's or district's change is not reported (too noisy).
 MIN_BASELINE = 5
@@ -151,6 +152,7 @@ class StoreViews:
     districts: object | None = None
     _cell_cubes: dict[int, _CellCube] = field(default_factory=dict, repr=False)
     _cell_ubigeo: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _outlines: dict[tuple, object] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -258,7 +260,7 @@ class StoreViews:
         n = self.district_counts(window, categories)
         nb = self.district_counts(baseline, categories)
         df = pd.DataFrame({"ubigeo": n.index.astype(object), "n_baseline": nb.to_numpy(), "n": n.to_numpy()})
-        df = df[in_area(df["ubigeo"], area)].reset_index(drop=True)
+        df = df[in_area(df["ubigeo"], self.area_members(area))].reset_index(drop=True)
         df.insert(1, "name", df["ubigeo"].map(self.district_names).fillna(df["ubigeo"]))
         df.insert(2, "declared", df["ubigeo"].isin(set(declared)))
         df["change_pct"] = change_pct(df["n"].to_numpy(), df["n_baseline"].to_numpy(), days, bdays, min_baseline)
@@ -369,12 +371,11 @@ class StoreViews:
             s, w, nn, e = bbox
             keep &= (lat >= s) & (lat <= nn) & (lon >= w) & (lon <= e)
         ub = None
+        members = self.area_members(area)
         if self.districts is not None:
             ub = self._cell_ubigeos(int(resolution), cube)
-            if area != "all":
-                keep &= in_area(ub, area)
-        elif area != "all":
-            raise HexwatchError("filtering hexes by area needs the district boundaries; run `hexwatch boundaries fetch`")
+            if members is not None:
+                keep &= in_area(ub, members)
         idx = np.flatnonzero(keep)
         n_cells = len(idx)
         if n_cells > max_cells:
@@ -390,6 +391,119 @@ class StoreViews:
             out["ubigeo"] = ub[idx]
         out.attrs["n_cells"] = n_cells
         return out
+
+    # -- areas ---------------------------------------------------------------------
+    @cached_property
+    def boundary_set(self) -> dict:
+        """Which boundaries the store was built with (:func:`geo.areas.boundary_set`)."""
+        return _areas.boundary_set(self.store)
+
+    @cached_property
+    def district_totals(self) -> dict[str, int]:
+        """Incidents per district over the whole store (``cube_district``, else ``district_month``)."""
+        return _district_totals(self.store)
+
+    @cached_property
+    def areas(self) -> pd.DataFrame:
+        """The store's areas (:data:`geo.areas.AREA_COLUMNS`): ``all``, named groups,
+        provinces and districts of the boundaries it was ingested with (or of the
+        ``districts`` given to :func:`open_views`)."""
+        own = self.districts is None or self.districts is _areas_districts(self.store)
+        boundaries = _areas.store_boundaries(self.store) if own else self.districts
+        kind = self.boundary_set["kind"] if own else _areas.guess_kind(self.districts)
+        groups = _areas.groups_for(self.store, kind)
+        table = _areas.areas_table(boundaries, kind=kind, counts=self.district_totals, groups=groups,
+                                   n_all=int(sum(self.district_totals.values())) or self._n_all_cells())
+        hexes = self._hex_extent()
+        if hexes is not None:
+            s, w, n, e = table.loc[0, ["south", "west", "north", "east"]]
+            hs, hw, hn, he = hexes
+            table.loc[0, ["south", "west", "north", "east"]] = (
+                np.nanmin([s, hs]), np.nanmin([w, hw]), np.nanmax([n, hn]), np.nanmax([e, he]))
+        return table
+
+    def area_members(self, area: str = ALL) -> frozenset[str] | None:
+        """District ids of ``area`` (``None`` for ``all``); an unknown area is a one-line error."""
+        if area == ALL:
+            return None
+        return _areas.members_of(self.areas, area)
+
+    def extent(self, area: str = ALL) -> tuple[float, float, float, float]:
+        """``(south, west, north, east)`` degrees of ``area`` (``all``: districts and hexes)."""
+        self.area_members(area)  # unknown areas fail here with the list of known ones
+        row = self.areas.loc[self.areas["area"] == area].iloc[0]
+        return tuple(float(row[k]) for k in ("south", "west", "north", "east"))
+
+    @cached_property
+    def home_area(self) -> str:
+        """The area a first visit opens on: the named group holding most incidents when the
+        store's areas have groups that leave some data out (Lima + Callao in the demo, which
+        also holds Sullana 900 km away), else ``all``."""
+        t = self.areas
+        groups = t.loc[t["kind"] == "group"]
+        if groups.empty:
+            return ALL
+        best = groups.sort_values("n", ascending=False, kind="stable").iloc[0]
+        return str(best["area"]) if best["n"] < t.loc[0, "n"] else ALL
+
+    def outlines(self, area: str = ALL, simplify_m: float | None = None):
+        """The districts of ``area`` as a GeoDataFrame ``ubigeo, name, label, province,
+        geometry`` (EPSG:4326), simplified by ``simplify_m`` metres when given; empty
+        for a store without boundaries."""
+        import geopandas as gpd
+
+        key = (area, simplify_m)
+        with self._lock:
+            hit = self._outlines.get(key)
+        if hit is not None:
+            return hit
+        members = self.area_members(area)
+        if self.districts is None:
+            out = gpd.GeoDataFrame({"ubigeo": [], "name": [], "label": [], "province": []},
+                                   geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+        else:
+            d = self.districts
+            d = d.loc[in_area(d["ubigeo"].astype(str).to_numpy(dtype=object), members)]
+            labels = self.areas.set_index("area")["label"]
+            ids = d["ubigeo"].astype(str).to_numpy(dtype=object)
+            out = gpd.GeoDataFrame({
+                "ubigeo": ids, "name": d["name"].astype(object).to_numpy(),
+                "label": [labels.get(f"district:{u}", n) for u, n in zip(ids, d["name"].astype(object))],
+                "province": d["province"].astype(object).to_numpy() if "province" in d else None,
+            }, geometry=_areas.simplify(d.geometry.to_numpy(), simplify_m), crs="EPSG:4326").reset_index(drop=True)
+        with self._lock:
+            self._outlines[key] = out
+        return out
+
+    def _n_all_cells(self) -> int:
+        if not self.store.has("cube_cell"):
+            return 0
+        r = min(self.resolutions)
+        t = self.store.read_arrow("cube_cell", columns=["n"], filters=[("resolution", "=", r)])
+        return int(pc.sum(t["n"]).as_py() or 0)
+
+    def _hex_extent(self, trim: float = 0.001) -> tuple[float, float, float, float] | None:
+        """Where the incidents are: weighted quantiles ``trim`` .. ``1 - trim`` of the
+        coarsest cells' centres, so a stray point far away does not zoom the map out."""
+        if not self.store.has("cube_cell"):
+            return None
+        cube = self._cell_cube(min(self.resolutions))
+        if not len(cube.cells):
+            return None
+        weight = np.bincount(cube.cell_idx, weights=cube.n, minlength=len(cube.cells))
+        lat, lon = cube.centres
+
+        def q(x: np.ndarray) -> tuple[float, float]:
+            order = np.argsort(x)
+            cum = np.cumsum(weight[order]) / weight.sum()
+            lo = x[order][np.searchsorted(cum, trim)]
+            hi = x[order][min(np.searchsorted(cum, 1 - trim), len(x) - 1)]
+            return float(lo), float(hi)
+
+        (s, n), (w, e) = q(lat), q(lon)
+        # Pad by about a cell's radius: extents are of centres.
+        pad = {7: 0.012, 8: 0.005, 9: 0.002, 10: 0.001}.get(min(self.resolutions), 0.01)
+        return s - pad, w - pad, n + pad, e + pad
 
     # -- honesty -------------------------------------------------------------------
     def coverage(self, *, public: bool = False, grid: PublicGrid | None = None) -> dict:
@@ -475,6 +589,8 @@ def open_views(store: Store, districts=None) -> StoreViews:
     new version written by ingest is seen by the next call while the old one's cubes
     are dropped after a few more.
     """
+    if districts is None:
+        districts = _areas_districts(store)
     key = (str(store.root.resolve()), store.version, id(districts))
     with _cache_lock:
         hit = _cache.get(key)
@@ -486,3 +602,63 @@ def open_views(store: Store, districts=None) -> StoreViews:
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
         return views
+
+
+def _district_totals(store: Store) -> dict[str, int]:
+    """Incidents per district id over the whole store (all categories and days)."""
+    for table, cols in (("cube_district", ["ubigeo", "n"]), ("district_month", ["ubigeo", "n"])):
+        if store.has(table):
+            t = store.read_arrow(table, columns=cols).group_by("ubigeo").aggregate([("n", "sum")])
+            return {u: int(n) for u, n in zip(t["ubigeo"].to_pylist(), t["n_sum"].to_pylist()) if u is not None}
+    return {}
+
+
+_DRAWN: OrderedDict[tuple, object] = OrderedDict()
+
+
+def _areas_districts(store: Store):
+    """The store's own districts as views use them (:func:`geo.areas.drawn_districts` of
+    :func:`geo.areas.store_boundaries`), one object per store version (cached)."""
+    key = (str(store.root.resolve()), store.version)
+    with _cache_lock:
+        if key in _DRAWN:
+            _DRAWN.move_to_end(key)
+            return _DRAWN[key]
+    b = _areas.store_boundaries(store)
+    drawn = None
+    if b is not None:
+        drawn = _areas.drawn_districts(b, kind=_areas.boundary_set(store)["kind"], counts=_district_totals(store))
+        drawn.attrs = dict(b.attrs)
+    with _cache_lock:
+        drawn = _DRAWN.setdefault(key, drawn)
+        while len(_DRAWN) > _CACHE_SIZE * 2:
+            _DRAWN.popitem(last=False)
+    return drawn
+
+
+# -- areas of a store (the dashboard's, exports' and embeds' choices) ------------------------
+
+
+def areas(store: Store) -> pd.DataFrame:
+    """The areas ``store`` offers (see :meth:`StoreViews.areas` and :mod:`geo.areas`)."""
+    return open_views(store).areas
+
+
+def area_members(store: Store, area: str = ALL) -> frozenset[str] | None:
+    """District ids of ``area`` in ``store`` (``None`` = ``all``)."""
+    return open_views(store).area_members(area)
+
+
+def extent(store: Store, area: str = ALL) -> tuple[float, float, float, float]:
+    """``(south, west, north, east)`` of ``area`` in ``store``: the first map extent."""
+    return open_views(store).extent(area)
+
+
+def outlines(store: Store, area: str = ALL, *, simplify_m: float | None = None):
+    """Outlines of ``area``'s districts (GeoDataFrame), simplified by ``simplify_m`` metres."""
+    return open_views(store).outlines(area, simplify_m)
+
+
+def home_area(store: Store) -> str:
+    """The area a bare dashboard URL opens on (:attr:`StoreViews.home_area`)."""
+    return open_views(store).home_area

@@ -1,7 +1,7 @@
 """One definition of "a view": the filters a map, an export and an embed all share.
 
 A :class:`View` is what a user picked: a date range, categories, a declaration spell,
-an area, an H3 resolution, a metric and a baseline window. It round-trips through URL
+an area (an id of the store's areas, see :mod:`geo.areas`), an H3 resolution, a metric and a baseline window. It round-trips through URL
 query strings (the dashboard's bookmarkable URL, the public ``/embed?...`` address) and
 is built from CLI options through the same parser, so the three never disagree.
 
@@ -26,25 +26,17 @@ True
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-import numpy as np
-import pandas as pd
-
+from geo.areas import check_area_id
 from geo.errors import HexwatchError
 
 #: What a hex's value means: incidents, incidents per km², or relative change vs the baseline.
 METRICS = ("count", "rate", "change")
-#: Named areas as ubigeo prefixes (a district is in the area when its ubigeo starts with one).
-AREAS: dict[str, tuple[str, ...]] = {
-    "all": (),
-    "lima_callao": ("1501", "0701"),
-    "sullana": ("2006",),
-}
 #: Resolution a view uses unless the user picks one (the finest a public map may show).
 DEFAULT_RESOLUTION = 8
 #: Resolutions a view may ask for (the cubes' range; coarser maps are parents of these).
@@ -98,8 +90,8 @@ class View:
         object.__setattr__(self, "categories", tuple(sorted({str(c) for c in cats if str(c) != ""})))
         if self.metric not in METRICS:
             raise HexwatchError(f"metric {self.metric!r} is unknown; use one of {', '.join(METRICS)}")
-        if self.area not in AREAS:
-            raise HexwatchError(f"area {self.area!r} is unknown; use one of {', '.join(AREAS)}")
+        # Which areas exist is the store's business (geo.areas): here only the form is checked.
+        check_area_id(self.area)
         if int(self.resolution) not in RESOLUTIONS:
             raise HexwatchError(f"resolution {self.resolution} is not an H3 resolution; use 0-15 (maps use 7-10)")
         object.__setattr__(self, "resolution", int(self.resolution))
@@ -193,18 +185,28 @@ class View:
         days = self.days
         return self.start - timedelta(days=days), self.start - timedelta(days=1)
 
-    def area_prefixes(self) -> tuple[str, ...]:
-        """Ubigeo prefixes of the view's area (empty = everywhere)."""
-        return AREAS[self.area]
 
 
-def in_area(ubigeos: Sequence[str | None], area: str) -> np.ndarray:
-    """Whether each ubigeo lies in the named area (``None`` lies in ``"all"`` only).
+# --- transition: the dashboard's imports until it uses geo.views.areas (issue 16) ----------------
+def _legacy_areas() -> dict[str, tuple[str, ...]]:
+    from geo.areas import _groups_path, read_groups
 
-    >>> in_area(["150132", "200601", None], "lima_callao").tolist()
-    [True, False, False]
-    """
-    prefixes = AREAS[area]
+    groups = read_groups(_groups_path().read_text(encoding="utf-8")) if _groups_path().is_file() else []
+    return {"all": (), **{g["area"]: tuple(p[:4] for p in g["provinces"]) for g in groups if g["boundary_set"] == "peru"}}
+
+
+#: DEPRECATED (remove once dashboard/ uses :func:`geo.views.areas`): Peru's groups of
+#: ``data/boundaries/areas.csv`` as ubigeo prefixes. Not the list of a store's areas.
+AREAS: dict[str, tuple[str, ...]] = _legacy_areas()
+
+
+def in_area(ubigeos, area: str):
+    """DEPRECATED (see :data:`AREAS`): whether each ubigeo lies in Peru's group ``area``.
+    Use ``geo.areas.in_area(ubigeos, geo.views.area_members(store, area))``."""
+    import numpy as np
+    import pandas as pd
+
+    prefixes = AREAS.get(area, ())
     s = pd.Series(ubigeos, dtype="string")
     if not prefixes:
         return np.ones(len(s), dtype=bool)

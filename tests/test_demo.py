@@ -313,3 +313,34 @@ def test_any_city_boundaries_without_declarations(registry):
     points = simulate_points(counts, city, seed=2)
     assert set(points["ubigeo_hecho"]) == {"north", "south"}  # ids that are not numbers stay text
     assert set(points["distrito_hecho"]) == {"BARRIO NORTE", "BARRIO SUR"}
+
+
+def test_each_districts_spatial_pattern_persists_through_the_years(districts, registry, adjacency):
+    """Cells with incidents per year stay put: hotspot points are spread over all of a
+    district's days, not handed to its latest rows (which made 2025 pile into a few
+    clusters and every change map swing by ±50 %)."""
+    from geo.h3index import latlng_to_cells
+
+    cfg = DemoConfig(n_incidents=120_000, seed=5, start="2022-01-01", end="2025-12-31")
+    counts, _ = simulate_counts(cfg, districts, registry, adjacency, freq="D")
+    points = simulate_points(counts, districts, seed=5)
+    year = points["fecha_hora_hecho"].str[:4].astype(int)
+    cells = latlng_to_cells(points["lat_hecho"].to_numpy(), points["long_hecho"].to_numpy(), 8)
+    frame = pd.DataFrame({"year": year, "cell": cells, "district": points["ubigeo_hecho"]})
+    per_year = frame.groupby("year")["cell"].nunique()
+    n_per_year = frame.groupby("year").size()
+    # Equal numbers of points would reach about as many cells each year; correct for the trend.
+    spread = per_year / n_per_year ** 0.5
+    assert spread.max() / spread.min() < 1.1, per_year.to_dict()
+    # And within each district, the share of points in its 10 busiest cells of the first year
+    # is about the same in the last year (the hotspots are the same spots, equally busy).
+    first, last = frame[frame["year"] == 2022], frame[frame["year"] == 2025]
+    shares = []
+    for u, g in first.groupby("district"):
+        top = g["cell"].value_counts().index[:10]
+        h = last[last["district"] == u]
+        if len(g) > 500 and len(h) > 500:
+            shares.append((g["cell"].isin(top).mean(), h["cell"].isin(top).mean()))
+    shares = np.array(shares)
+    assert len(shares) > 20
+    assert np.abs(shares[:, 0] - shares[:, 1]).max() < 0.08

@@ -11,7 +11,7 @@ import pytest
 from geo.errors import HexwatchError
 from geo.store import Store, write_version
 from geo.views import baseline_before, change_pct, open_views
-from geo.viewspec import in_area
+from geo.areas import in_area
 
 W = (dt.date(2023, 9, 20), dt.date(2023, 11, 18))
 
@@ -79,7 +79,8 @@ def test_bbox_and_area_keep_only_matching_cells(sv):
     lima = sv.hex_counts(8, W, area="lima_callao", max_cells=10**9)
     sullana = sv.hex_counts(8, W, area="sullana", max_cells=10**9)
     assert len(lima) and len(sullana)
-    assert in_area(lima["ubigeo"].tolist(), "lima_callao").all()
+    assert in_area(lima["ubigeo"].tolist(), sv.area_members("lima_callao")).all()
+    assert set(lima["ubigeo"].str[:4]) <= {"1501", "0701"}
     assert (sullana["lat"] > -5.5).all() and (lima["lat"] < -11).all()  # Sullana is ~7 degrees north of Lima
     box = (-12.1, -77.1, -12.0, -77.0)
     hx = sv.hex_counts(9, W, bbox=box, max_cells=10**9)
