@@ -161,7 +161,8 @@ def basemap_settings(url: str | None = None, attribution: str = "", env=None) ->
 def create_app(store: str | os.PathLike, *, public: bool = False, districts=None, registry=None,
                pages: list[str] | None = None, tiles_url: str | None = None,
                tiles_attribution: str = "", requests_pathname_prefix: str | None = None,
-               access: access_rules.AccessConfig | None = None) -> dash.Dash:
+               access: access_rules.AccessConfig | None = None,
+               declarations: str | os.PathLike | None = None) -> dash.Dash:
     """Build the dashboard for the store folder ``store``.
 
     ``public`` limits what the page shows (see :mod:`dashboard.access`); ``districts``
@@ -171,7 +172,9 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
     browser probes it and keeps the plain offline background when it is unreachable.
     ``access`` decides who sees what (default: :meth:`dashboard.access.AccessConfig.from_env`;
     ``public=True`` makes it a public-only site); see ``docs/access.md``.
-    Raises :class:`geo.errors.HexwatchError` if the store cannot be opened.
+    ``declarations``: a policy-event CSV for this store (default: Peru's registry for a
+    store of Peru's districts, else none: the declaration controls are hidden).
+    Raises :class:`geo.errors.HexwatchError` if the store or the declarations cannot be read.
     """
     Store.open(store)  # fail now, with the store's own message, rather than on the first request
     access = access or access_rules.AccessConfig.from_env(public=public)
@@ -179,7 +182,9 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
         access = dataclasses.replace(access, public=True)
     tiles_url, tiles_attribution = basemap_settings(tiles_url, tiles_attribution)
     ctx = AppContext(Path(store), public=access.public, districts_override=districts, registry_override=registry,
-                     tiles_url=tiles_url, tiles_attribution=tiles_attribution)
+                     tiles_url=tiles_url, tiles_attribution=tiles_attribution,
+                     events_path=Path(declarations) if declarations else None)
+    ctx.spells  # a bad policy-event file is one error now, not one per request
     app = dash.Dash(__name__, assets_folder=str(_ASSETS), title="hexwatch", update_title=None,
                     serve_locally=True, suppress_callback_exceptions=False,
                     requests_pathname_prefix=requests_pathname_prefix)

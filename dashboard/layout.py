@@ -75,7 +75,9 @@ def filters(catalog: Catalog, state: UIState, spells, areas=None) -> html.Div:
         control("filters.spell", dcc.Dropdown(id="spell", options=opts["spell"], value=v.spell, clearable=True,
                                               placeholder=t("filters.spell_none", lang), labels=dropdown_labels(lang)),
                 hidden=not spells, id="spell-control"),
-        control("filters.area", dcc.RadioItems(id="area", options=opts["area"], value=v.area, inline=True)),
+        # A searchable list: a city's own boundary file may hold hundreds of neighbourhoods.
+        control("filters.area", dcc.Dropdown(id="area", options=opts["area"], value=v.area, clearable=False,
+                                             searchable=True, labels=dropdown_labels(lang))),
         control("filters.metric", dcc.RadioItems(id="metric", options=opts["metric"], value=v.metric, inline=True)),
         control("filters.resolution", dcc.Dropdown(id="res", options=opts["res"], value="auto" if state.zoomres else str(v.resolution),
                                                    clearable=False)),

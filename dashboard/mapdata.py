@@ -192,14 +192,20 @@ def hex_payload(hexes: pd.DataFrame, *, resolution: int, metric: str, lang: str,
 def district_geojson(districts, tolerance_deg: float = 0.0003) -> dict:
     """District outlines as GeoJSON, simplified together so neighbours keep a shared edge.
 
-    Coordinates are rounded to 1e-5° (about 1 m) to keep the one-off download small.
+    ``districts`` is :meth:`geo.views.StoreViews.outlines` output (``label`` tells apart
+    names that repeat across a city's boroughs). Coordinates are rounded to 1e-5°
+    (about 1 m) to keep the one-off download small. No districts: an empty collection.
     """
+    if districts is None or len(districts) == 0:
+        return {"type": "FeatureCollection", "features": []}
     geoms = shapely.coverage_simplify(districts.geometry.to_numpy(), tolerance_deg)
     geoms = shapely.set_precision(geoms, 1e-5)
+    names = districts["label"] if "label" in districts else districts["name"]
+    provinces = districts["province"] if "province" in districts else [None] * len(districts)
     features = []
-    for ubigeo, name, province, g in zip(districts["ubigeo"], districts["name"], districts["province"], geoms):
+    for ubigeo, name, province, g in zip(districts["ubigeo"], names, provinces, geoms):
         features.append({"type": "Feature", "geometry": shapely.geometry.mapping(g),
-                         "properties": {"ubigeo": ubigeo, "name": name, "province": province}})
+                         "properties": {"ubigeo": str(ubigeo), "name": name, "province": province}})
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -34,3 +34,33 @@ def test_ten_fresh_starts_each_load_the_page_on_the_first_request(views_store, b
             assert not failed, failed
             loaded.append(attempt)
     assert len(loaded) == STARTS
+
+
+def test_scripts_requested_all_at_once_as_a_fresh_servers_first_requests_all_load(views_store):
+    """The race itself, made wide: each worker's very first requests are 24 script
+    fetches at once (as when the browser's page request went to the other worker), so
+    the thread running Dash's setup overlaps the threads serving scripts."""
+    import re
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dashboard import create_app
+
+    index = create_app(views_store).server.test_client().get("/").get_data(as_text=True)
+    scripts = re.findall(r'src="(/_dash-component-suites/[^"]+)"', index)
+    assert len(scripts) >= 5, index[:500]
+
+    def fetch(url: str) -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r:
+                r.read()
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    for attempt in range(3):
+        with hexwatch_serve(views_store, workers=2) as url:
+            urls = [url + s for s in (scripts * 4)[:24]]
+            with ThreadPoolExecutor(24) as pool:
+                codes = list(pool.map(fetch, urls))
+            assert codes == [200] * len(urls), f"start {attempt + 1}: {codes}"

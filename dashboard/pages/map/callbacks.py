@@ -23,7 +23,7 @@ from dashboard.i18n import fmt_date, fmt_int, fmt_pct, norm_lang, t
 from dashboard.mapdata import bounds_of, district_geojson, hex_payload
 from dashboard.state import UIState, resolution_for_zoom
 from geo.h3index import cells_to_latlng
-from geo.viewspec import View, in_area
+from geo.viewspec import View
 
 # Hexes just outside the viewport are drawn too, so a small pan shows no blank edge.
 _PAD = 0.25
@@ -133,11 +133,11 @@ def public_hex_view(ctx, state: UIState, zoom, bounds) -> tuple[dict, html.Div, 
     return payload, _legend(ctx, payload, state), summary, ""
 
 
-@lru_cache(maxsize=8)
-def _district_geo(ctx, area: str) -> tuple[dict, list]:
-    d = ctx.districts
-    d = d[in_area(d["ubigeo"].tolist(), area)]
-    return district_geojson(d), bounds_of(d)
+@lru_cache(maxsize=16)
+def _district_geo(ctx, version: str, area: str) -> tuple[dict, list]:
+    """Outlines of ``area``'s districts (GeoJSON) and the area's bounds, per store version."""
+    d = ctx.views().outlines(area)
+    return district_geojson(d), ctx.extent(area)
 
 
 def district_panel(ctx, state: UIState, *, detail: bool = True) -> list:
@@ -146,8 +146,9 @@ def district_panel(ctx, state: UIState, *, detail: bool = True) -> list:
     lang, u = state.lang, state.district
     views = ctx.views()
     name = views.district_names.get(u, u)
-    row = ctx.districts[ctx.districts["ubigeo"] == u]
-    province = row["province"].iloc[0] if len(row) else ""
+    d = ctx.districts
+    row = d[d["ubigeo"] == u] if d is not None else d
+    province = row["province"].iloc[0] if row is not None and len(row) and "province" in row else ""
     status = ctx.emergency_on(state.day).get(u)
     day = fmt_date(state.day, lang)
     status_text = (t("panel.status_on", lang, day=day, decree=status["decree"], start=fmt_date(status["start"], lang),
@@ -212,7 +213,7 @@ def register(app, ctx) -> None:
     @guarded("map")
     def update_district_geo(area):
         area = area if area in ctx.area_ids else ctx.home_area
-        geo, bounds = _district_geo(ctx, area)
+        geo, bounds = _district_geo(ctx, ctx.store().version, area)
         return geo, {"area": area, "bounds": bounds, "home": ctx.home_area}
 
     # Reads the day and language only: the controller sends each when it changes.

@@ -10,14 +10,14 @@ from dashboard.pages.trends import layout as trends_layout
 from dashboard.charts import declared_bands, graph_config, weekly_figure
 from dashboard.i18n import t
 from dashboard.state import UIState
-from geo.viewspec import in_area
+from geo.areas import in_area
 
 
 def series_figure(ctx, state: UIState):
     """The weekly chart for a state, and a note saying what it compares."""
     lang, v = state.lang, state.view
     views = ctx.views()
-    area = [u for u, ok in zip(views.ubigeos, in_area(views.ubigeos, v.area)) if ok]
+    area = [u for u, ok in zip(views.ubigeos, in_area(views.ubigeos, views.area_members(v.area))) if ok]
     start = min(v.start, state.baseline[0])
     spell = ctx.spell(v.spell)
     area_spells = [s for s in ctx.spells if s.ubigeos & set(area)]
