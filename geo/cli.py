@@ -221,7 +221,7 @@ def _view(start, end, category, declaration, area, resolution, metric, baseline_
 @app.command("export")
 def export_cmd(
     store: Path = StoreOpt,
-    fmt: str = typer.Option("geojson", "--format", help="geojson, csv or geoparquet."),
+    fmt: str = typer.Option("geojson", "--format", help="geojson, csv, geoparquet, gpkg (GeoPackage), shapefile (zip) or xlsx."),
     out_path: Path = typer.Option(..., "--out", help="Output file (or folder: a name is made from the view)."),
     start: Optional[str] = _FromOpt, end: Optional[str] = _ToOpt, category: Optional[list[str]] = _CategoryOpt,
     declaration: Optional[str] = _DeclarationOpt, area: str = _AreaOpt, resolution: int = _ResolutionOpt,
@@ -231,7 +231,7 @@ def export_cmd(
     analysis: Optional[Path] = typer.Option(None, "--analysis", help="JSON from `hexwatch analyze --json` to include (official exports)."),
     declarations: Optional[Path] = _DeclarationsOpt,
 ) -> None:
-    """Export a view's hexes and districts as GeoJSON (RFC 7946), CSV or GeoParquet, with provenance."""
+    """Export a view's hexes and districts as GeoJSON (RFC 7946), CSV, GeoParquet, GeoPackage, Shapefile or XLSX, with provenance."""
     import orjson
 
     from geo.export import export_view

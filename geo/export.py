@@ -54,10 +54,16 @@ from geo.viewspec import View
 from geo.views import change_pct, locate_points, open_views
 
 #: Output formats of :func:`export_view`.
-FORMATS = ("geojson", "csv", "geoparquet")
+FORMATS = ("geojson", "csv", "geoparquet", "gpkg", "shapefile", "xlsx")
 #: Decimals kept in coordinates (1e-6 degree is about 0.1 m).
 COORD_DECIMALS = 6
-_EXT = {"geojson": ".geojson", "csv": ".csv", "geoparquet": ".parquet"}
+_EXT = {"geojson": ".geojson", "csv": ".csv", "geoparquet": ".parquet", "gpkg": ".gpkg", "shapefile": ".shp.zip",
+        "xlsx": ".xlsx"}
+#: Shapefile field names are 10 characters at most: these columns get shorter ones
+#: (``fields.csv`` in the zip maps them back).
+SHAPEFILE_FIELDS = {"resolution": "res", "count_label": "count_lab", "baseline_count": "base_count",
+                    "change_pct": "change_pc", "department": "departmnt", "emergency_start": "emerg_from",
+                    "emergency_end": "emerg_to", "declared_days": "decl_days"}
 #: Hex columns, in order, of every export.
 HEX_COLUMNS = ("layer", "h3", "resolution", "ubigeo", "count", "count_low", "count_high", "count_label",
                "rate_km2", "baseline_count", "change_pct")
@@ -255,6 +261,87 @@ def published_entries(store: Store, grid: privacy.PublicGrid, start: date, end: 
     return pub.loc[keep]
 
 
+# --- public trends and legend classes (from the published grid only) ------------------------
+
+
+def public_trends(store: str | os.PathLike | Store, groups: Mapping[str, Any], categories=None, *,
+                  grid: privacy.PublicGrid | None = None, start: date | None = None, end: date | None = None,
+                  districts: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+    """Public incidents per period (the grid's: months by default) of each group of areas,
+    from the published grid only, as ranges.
+
+    ``groups``: ``{name: area id}`` (e.g. ``{"Lima y Callao": "lima_callao", "Todo": "all"}``)
+    or ``{name: collection of district ids}``. A hex is in a group when its centre is in one
+    of the group's districts (``all``: every published hex). Columns ``period`` (first day),
+    ``group``, ``n_low``, ``n_high`` (each suppressed entry counts 1 to k-1), ``label``
+    (``"1,234"`` or ``"1,230–1,262"``), ``exact``. Only public categories count (sensitive
+    ones are never in the grid). Periods cut by ``start``/``end`` are left out (a partial
+    month is not a drop).
+    """
+    st = _open(store)
+    grid = grid or privacy.PublicGrid()
+    sv = open_views(st, districts if districts is not None else _load_districts(st, None, []))
+    cats, _ = privacy.public_categories(list(categories or ()), sv.categories, grid)
+    pub = published_grid(st, grid)
+    pub = pub.loc[pub["group"].isin(set(grid.group_of(cats)))]
+    first, last = sv.day_range
+    a, b = max(start or first, first), min(end or last, last)
+    period = pub["period"].to_numpy().astype("datetime64[D]")
+    whole = {}
+    for p in np.unique(period):  # a few dozen periods
+        p0, p1 = privacy.snap_range(p.item(), p.item(), grid.period)
+        whole[p] = a <= p0 and p1 <= b
+    keep = np.array([whole[p] for p in period], dtype=bool) if len(period) else np.zeros(0, bool)
+    pub = pub.loc[keep]
+    cells = pub["cell"].to_numpy(dtype=np.uint64)
+    ub = _centre_ubigeos(cells, sv.districts) if sv.districts is not None and len(cells) else np.full(len(cells), None, object)
+    n = pub["n"]
+    known = n.fillna(0).to_numpy(dtype=np.int64)
+    sup = n.isna().to_numpy().astype(np.int64)
+    frames = []
+    for name, members in groups.items():
+        m = sv.area_members(members) if isinstance(members, str) else frozenset(members)
+        sel = in_area(ub, m)
+        f = pd.DataFrame({"period": period[keep][sel], "known": known[sel], "s": sup[sel]}).groupby("period").sum()
+        f = f.reindex(sorted(set(period[keep])), fill_value=0)
+        low, high = (f["known"] + f["s"]).to_numpy(), (f["known"] + (grid.k - 1) * f["s"]).to_numpy()
+        frames.append(pd.DataFrame({"period": f.index.to_numpy(), "group": name, "n_low": low, "n_high": high,
+                                    "label": [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in zip(low, high)],
+                                    "exact": low == high}))
+    cols = ["period", "group", "n_low", "n_high", "label", "exact"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def public_fixed_classes(store: str | os.PathLike | Store, resolution: int, days: int, categories=None, *,
+                         metric: str = "count", grid: privacy.PublicGrid | None = None, n: int = 5,
+                         values=None):
+    """Legend classes for public maps that stay the same whatever window is shown: quantiles
+    over every published hex of the whole period of its mean count (lower end) in ``days``
+    (``metric="rate"``: per km²). ``values``: the current view's values, for the histogram.
+    Returns a :class:`geo.legend.Legend`; ``metric="change"`` gets the fixed change classes."""
+    from geo import legend
+
+    st = _open(store)
+    grid = grid or privacy.PublicGrid()
+    if metric == "change":
+        return legend.classes(values if values is not None else [], breaks=legend.CHANGE_BREAKS, unit=" %", signed=True)
+    res = privacy.public_resolution(resolution, grid)
+    pub = published_grid(st, grid)
+    cats, _ = privacy.public_categories(list(categories or ()), open_views(st).categories, grid)
+    pub = pub.loc[pub["group"].isin(set(grid.group_of(cats)))]
+    # The reference: each hex's lower count in each published period, scaled to ``days``.
+    per = [privacy.public_counts(g, res, grid) for _, g in pub.groupby("period", sort=True)]
+    counts = pd.concat(per, ignore_index=True) if per else pd.DataFrame({"cell": [], "count_low": []})
+    period_days = 30.44 if grid.period == "month" else 7.0
+    per_window = counts["count_low"].to_numpy(float) * days / period_days
+    decimals = 0
+    if metric == "rate":
+        per_window = per_window / pa.array(cells_area_km2(counts["cell"].to_numpy(np.uint64))).to_numpy(zero_copy_only=False)
+        decimals = 1
+    breaks = legend.quantile_breaks(per_window, n, decimals=decimals)
+    return legend.classes(values if values is not None else [], breaks=breaks, decimals=decimals)
+
+
 # --- the view's data --------------------------------------------------------------
 
 
@@ -337,6 +424,8 @@ def _hex_frame(cells: np.ndarray, low, high, base_low, base_high, ubigeo, view: 
         "rate_km2": np.round(count / area, 3),
         "baseline_count": pd.array(baseline, dtype="Int64"),
         "change_pct": np.round(change_pct(count, baseline, view.days, (b1 - b0).days + 1), 2),
+        # Not exported (HEX_COLUMNS): what an embed needs to class public ranges honestly.
+        "baseline_low": base_low.astype(np.int64), "baseline_high": base_high.astype(np.int64), "area_km2": area,
     })
     if geometry:
         frame["geometry"] = rfc7946_geometries(cells_to_polygons(cells))
@@ -590,6 +679,91 @@ def to_geoparquet(data: ViewData) -> bytes:
     return buf.getvalue()
 
 
+def _layers(data: ViewData) -> dict[str, gpd.GeoDataFrame]:
+    """The view's layers as GeoDataFrames with their export columns (EPSG:4326)."""
+    out = {"hexes": gpd.GeoDataFrame(data.hexes[[c for c in HEX_COLUMNS if c in data.hexes] + ["geometry"]].copy(),
+                                     geometry="geometry", crs="EPSG:4326")}
+    if data.districts is not None:
+        out["districts"] = gpd.GeoDataFrame(data.districts[[c for c in DISTRICT_COLUMNS if c in data.districts]
+                                                           + ["geometry"]].copy(), geometry="geometry", crs="EPSG:4326")
+    for g in out.values():
+        for c in g.columns:
+            if c != "geometry" and g[c].dtype == object:
+                g[c] = g[c].astype("string")
+    return out
+
+
+def _provenance_rows(prov: Mapping[str, Any]) -> pd.DataFrame:
+    """Provenance as (key, value) rows: plain values as text, the rest as JSON."""
+    rows = [(k, v if isinstance(v, str) else orjson.dumps(v, default=str).decode()) for k, v in prov.items()]
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def _scratch(suffix: str) -> tuple[Path, Any]:
+    import tempfile
+
+    tmp = tempfile.TemporaryDirectory(prefix="hexwatch-export-")
+    return Path(tmp.name) / f"view{suffix}", tmp
+
+
+def to_gpkg(data: ViewData) -> bytes:
+    """The view as a GeoPackage: layers ``hexes`` and ``districts`` (EPSG:4326) and an
+    attribute table ``provenance`` (key, value), for QGIS/ArcGIS."""
+    import pyogrio
+
+    path, tmp = _scratch(".gpkg")
+    with tmp:
+        for name, layer in _layers(data).items():
+            pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG", append=path.exists(),
+                                    promote_to_multi=name == "districts")
+        pyogrio.write_dataframe(_provenance_rows(data.provenance), path, layer="provenance", driver="GPKG", append=True)
+        return path.read_bytes()
+
+
+def to_shapefile(data: ViewData) -> bytes:
+    """The view as a zip of Shapefiles (``hexes.shp``, ``districts.shp``, UTF-8 ``.cpg``),
+    with ``provenance.json`` and ``fields.csv`` (Shapefile names cut to 10 characters
+    mapped back to the full ones)."""
+    import zipfile
+
+    import pyogrio
+
+    path, tmp = _scratch("")
+    with tmp:
+        folder = path.parent
+        fields = []
+        for name, layer in _layers(data).items():
+            short = {c: SHAPEFILE_FIELDS.get(c, c) for c in layer.columns if c != "geometry"}
+            fields += [(name, s, c) for c, s in short.items()]
+            pyogrio.write_dataframe(layer.rename(columns=short), folder / f"{name}.shp", driver="ESRI Shapefile",
+                                    layer_options={"ENCODING": "UTF-8"}, promote_to_multi=name == "districts")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(folder.iterdir()):
+                if f.suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+                    z.write(f, f.name)
+            z.writestr("provenance.json", orjson.dumps(data.provenance, option=orjson.OPT_INDENT_2, default=str))
+            z.writestr("fields.csv", pd.DataFrame(fields, columns=["layer", "field", "column"]).to_csv(index=False))
+        return buf.getvalue()
+
+
+def to_xlsx(data: ViewData) -> bytes:
+    """The view as an Excel workbook: sheets ``hexes``, ``districts`` (no geometry: the
+    ``h3`` id and ``ubigeo`` identify the shapes) and ``provenance``. Text is written as
+    text, never as a formula or a link, whatever it starts with."""
+    buf = io.BytesIO()
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    with pd.ExcelWriter(buf, engine="xlsxwriter", engine_kwargs={"options": options}) as xl:
+        for name, layer in _layers(data).items():
+            frame = pd.DataFrame(layer.drop(columns="geometry"))
+            for c in frame.columns:  # Excel has no NA: empty cells
+                if isinstance(frame[c].dtype, (pd.BooleanDtype, pd.Int64Dtype, pd.StringDtype)):
+                    frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+            frame.to_excel(xl, sheet_name=name, index=False, freeze_panes=(1, 0))
+        _provenance_rows(data.provenance).to_excel(xl, sheet_name="provenance", index=False)
+    return buf.getvalue()
+
+
 def export_view(store: str | os.PathLike | Store, view: View, fmt: str = "geojson", out: str | os.PathLike = ".", *,
                 public: bool = False, k: int = privacy.DEFAULT_K, grid: privacy.PublicGrid | None = None,
                 registry=None, districts: gpd.GeoDataFrame | None = None,
@@ -605,9 +779,10 @@ def export_view(store: str | os.PathLike | Store, view: View, fmt: str = "geojso
                      analysis=analysis)
     out = Path(out)
     path = out / export_filename(data.view, fmt, public=public) if out.is_dir() else out.with_name(safe_filename(out.name))
-    writers = {"geojson": to_geojson, "csv": to_csv, "geoparquet": to_geoparquet}
+    writers = {"geojson": to_geojson, "csv": to_csv, "geoparquet": to_geoparquet, "gpkg": to_gpkg,
+               "shapefile": to_shapefile, "xlsx": to_xlsx}
     atomic_write_bytes(path, writers[fmt](data))
-    if fmt == "geojson":
+    if fmt in ("geojson", "shapefile"):  # provenance inside the file
         return [path]
     sidecar = path.with_name(path.name + ".provenance.json")
     write_json(sidecar, data.provenance)

@@ -505,6 +505,34 @@ class StoreViews:
         pad = {7: 0.012, 8: 0.005, 9: 0.002, 10: 0.001}.get(min(self.resolutions), 0.01)
         return s - pad, w - pad, n + pad, e + pad
 
+    # -- legend classes -------------------------------------------------------------
+    def fixed_classes(self, resolution: int, days: int, categories: Collection[str] | None = None, *,
+                      metric: str = "count", n: int = 5, values=None, breaks=None):
+        """Legend classes that mean the same for every window of ``days`` days: quantiles,
+        over every cell with incidents in the store's whole period, of its mean count in
+        ``days`` (``metric="rate"``: per km²); ``breaks`` fixes them instead (user-chosen).
+        ``values`` (the current view's) fill the histogram. ``metric="change"``: the fixed
+        symmetric change classes. Returns a :class:`geo.legend.Legend`."""
+        from geo import legend
+
+        if metric == "change":
+            return legend.classes(values if values is not None else [], breaks=breaks or legend.CHANGE_BREAKS, unit=" %", signed=True)
+        decimals = 1 if metric == "rate" else 0
+        if breaks is None:
+            # The reference: every cell's count in every window of ``days`` days that the
+            # store holds (consecutive windows; at most 200, evenly spread), cells with none left out.
+            cube = self._cell_cube(int(resolution))
+            cats = self._cat_codes(categories)
+            n_win = max(self._n_days // max(int(days), 1), 1)
+            ref = []
+            for w in np.unique(np.linspace(0, n_win - 1, min(n_win, 200)).astype(int)):
+                lo, hi = w * days, min((w + 1) * days, self._n_days)
+                total = cube.sums(cats, lo, hi)
+                hit = total > 0
+                ref.append(total[hit] / cube.area_km2[hit] if metric == "rate" else total[hit])
+            breaks = legend.quantile_breaks(np.concatenate(ref) if ref else [], n, decimals=decimals)
+        return legend.classes(values if values is not None else [], breaks=breaks, decimals=decimals)
+
     # -- honesty -------------------------------------------------------------------
     def coverage(self, *, public: bool = False, grid: PublicGrid | None = None) -> dict:
         """What the store covers: first/last day, incidents, and runs of ≥ 7 days without any.

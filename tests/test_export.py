@@ -246,3 +246,73 @@ def test_district_emergency_status_from_the_registry_on_real_boundaries(sharing_
     assert "DS-105-2023-PCM" in d.loc["150132", "decrees"]
     assert not d.loc[d.index.str.startswith("0701"), "emergency"].any()  # Callao was not under DS 105
     assert not d.index.str.startswith("2006").any()  # Sullana is outside the area
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_gpkg_shapefile_and_xlsx_hold_the_same_view_and_provenance(sharing_store, tmp_path, public):
+    """QGIS/ArcGIS and spreadsheet users get what the GeoJSON holds: the same hexes and
+    counts, the districts, and the provenance (dataset, synthetic flag, filters, privacy)."""
+    import zipfile
+
+    import openpyxl
+    import pyogrio
+
+    store, _ = sharing_store
+    kw = dict(districts=sharing_districts(), public=public)
+    ref = gpd.read_file(export_view(store, VIEW, "geojson", tmp_path / "v.geojson", **kw)[0])
+    ref_hex = ref.loc[ref["layer"] == "hex"].set_index("h3").sort_index()
+    gpkg = export_view(store, VIEW, "gpkg", tmp_path / "v.gpkg", **kw)[0]
+    layers = dict(pyogrio.list_layers(gpkg))
+    assert layers == {"hexes": "Polygon", "districts": "MultiPolygon", "provenance": None}
+    hexes = pyogrio.read_dataframe(gpkg, layer="hexes").set_index("h3").sort_index()
+    assert hexes["count_label"].tolist() == ref_hex["count_label"].tolist()
+    assert hexes.crs.to_epsg() == 4326 and shapely.equals_exact(hexes.geometry.values, ref_hex.geometry.values, tolerance=1e-6).all()
+    prov = pyogrio.read_dataframe(gpkg, layer="provenance", read_geometry=False).set_index("key")["value"]
+    assert prov["synthetic"] == "true" and orjson.loads(prov["public"]) is public
+    assert ("privacy" in prov.index) is public
+
+    shp = export_view(store, VIEW, "shapefile", tmp_path / "v.shp.zip", **kw)[0]
+    names = zipfile.ZipFile(shp).namelist()
+    assert {"hexes.shp", "hexes.dbf", "hexes.prj", "hexes.cpg", "districts.shp", "provenance.json", "fields.csv"} <= set(names)
+    sh = pyogrio.read_dataframe(f"/vsizip/{shp}/hexes.shp").set_index("h3").sort_index()
+    assert all(len(c) <= 10 for c in sh.columns)
+    assert sh["count_lab"].tolist() == ref_hex["count_label"].tolist()
+    d = pyogrio.read_dataframe(f"/vsizip/{shp}/districts.shp")
+    assert "San Juan <b>de</b> Lurigancho" in set(d["name"])  # UTF-8 and markup survive as text
+    assert orjson.loads(zipfile.ZipFile(shp).read("provenance.json"))["public"] is public
+
+    xlsx = export_view(store, VIEW, "xlsx", tmp_path / "v.xlsx", **kw)[0]
+    wb = openpyxl.load_workbook(xlsx)
+    assert wb.sheetnames == ["hexes", "districts", "provenance"]
+    rows = list(wb["hexes"].values)
+    header, body = rows[0], rows[1:]
+    assert len(body) == len(ref_hex) and "geometry" not in header
+    labels = sorted(str(r[header.index("count_label")]) for r in body)
+    assert labels == sorted(ref_hex["count_label"].astype(str))
+    cells = [c for row in wb["districts"].iter_rows() for c in row]
+    formula = next(c for c in cells if isinstance(c.value, str) and c.value.startswith("=HYPERLINK"))
+    assert formula.data_type == "s"  # text, never run as a formula
+    meta = {k: v for k, v in wb["provenance"].values}
+    assert meta["dataset"] == "sharing test store" and orjson.loads(meta["public"]) is public
+
+
+def test_public_trends_come_from_the_published_grid_and_contain_the_truth(sharing_store):
+    from geo.export import public_trends
+    from geo.privacy import PublicGrid
+
+    store, incidents = sharing_store
+    grid = PublicGrid(k=5)
+    t = public_trends(store, {"Lima": ["150132", "150135"], "all": "all"}, grid=grid, districts=sharing_districts(),
+                      start=date(2023, 6, 10), end=date(2023, 12, 31))
+    # June is cut by the start: a partial month is left out rather than drawn as a drop.
+    assert sorted(set(t["period"].dt.strftime("%Y-%m"))) == ["2023-07", "2023-08", "2023-09", "2023-10", "2023-11", "2023-12"]
+    public = incidents.loc[~incidents["category"].isin(["violencia familiar"])]
+    month = pd.to_datetime(public["day"]).dt.strftime("%Y-%m")
+    for (period, group), row in t.set_index(["period", "group"]).iterrows():
+        sel = month == period.strftime("%Y-%m")
+        if group == "Lima":
+            sel &= public["ubigeo"].isin(["150132", "150135"])
+        truth = int(sel.sum())
+        assert row["n_low"] <= truth <= row["n_high"], (period, group)
+        assert row["label"] == (f"{row['n_low']:,}" if row["exact"] else f"{row['n_low']:,}–{row['n_high']:,}")
+    assert (t.loc[t["group"] == "all", "n_low"].to_numpy() >= t.loc[t["group"] == "Lima", "n_low"].to_numpy()).all()

@@ -190,3 +190,28 @@ def test_user_errors_are_hexwatch_errors(sv):
         sv.hex_counts(6, W)
     with pytest.raises(HexwatchError, match="swap"):
         sv.hex_counts(8, (W[1], W[0]))
+
+
+def test_fixed_classes_are_the_same_for_every_window_and_never_overlap(sv):
+    from geo.legend import classes
+
+    # A small store (40,000 incidents in 4 years): 90-day windows of resolution-7 cells.
+    march = (dt.date(2024, 3, 1), dt.date(2024, 5, 29))
+    a = sv.fixed_classes(7, 90)
+    b = sv.fixed_classes(7, 90, values=sv.hex_counts(7, march)["n"])
+    assert a.breaks == b.breaks and len(a.breaks) >= 2
+    assert sum(b.counts) == len(sv.hex_counts(7, march, max_cells=5000))
+    longer = sv.fixed_classes(7, 360)
+    assert longer.breaks[-1] > a.breaks[-1]  # a longer window holds more incidents per hex
+    assert sv.fixed_classes(7, 90, values=sv.hex_counts(7, (dt.date(2023, 3, 1), dt.date(2023, 5, 29)))["n"]).breaks == a.breaks
+    # Labels of whole counts: each class starts one after the last one ends.
+    lab = a.labels
+    ends = [int(x.split("–")[1]) for x in lab[:-1] if "–" in x]
+    starts = [int(x.split("–")[0]) if "–" in x else int(x.lstrip("≥ ")) for x in lab[1:]]
+    assert [e + 1 for e in ends] == starts[-len(ends):] or [e + 1 for e in ends] == starts[:len(ends)]
+    user = sv.fixed_classes(7, 30, breaks=[10, 20, 40])
+    assert user.labels[1:] == ("10–19", "20–39", "≥ 40")
+    with pytest.raises(ValueError, match="increase"):
+        classes([1, 2], breaks=[5, 5])
+    rate = sv.fixed_classes(7, 90, metric="rate")
+    assert all("." in x for x in rate.labels)
