@@ -23,6 +23,7 @@ from dashboard.i18n import fmt_date, fmt_int, fmt_pct, norm_lang, t
 from dashboard.mapdata import bounds_of, district_geojson, hex_payload
 from dashboard.state import UIState, resolution_for_zoom
 from geo.h3index import cells_to_latlng
+from geo.legend import change_interval, interval_classes
 from geo.viewspec import View
 
 # Hexes just outside the viewport are drawn too, so a small pan shows no blank edge.
@@ -80,13 +81,30 @@ def hex_view(ctx, state: UIState, zoom, bounds, role: str) -> tuple[dict, html.D
     window, baseline = state.window, state.baseline
     hexes = views.hex_counts(res, window, v.categories, baseline=baseline, bbox=_bbox(bounds), area=v.area)
     emergency = {u: e["label"] for u, e in emergency_labels(ctx, state.day, lang).items()}
+    days = (window[1] - window[0]).days + 1
+    lg = fixed_legend(ctx, ctx.store().version, res, days, tuple(v.categories), v.metric)
     payload = hex_payload(hexes, resolution=res, metric=v.metric, lang=lang, names=views.district_names,
-                          emergency=emergency, min_baseline=ctx.min_baseline)
+                          emergency=emergency, min_baseline=ctx.min_baseline, legend=lg)
     summary = t("map.summary", lang, n=fmt_int(payload["total"], lang), cells=fmt_int(len(hexes), lang), res=res,
                 start=fmt_date(window[0], lang), end=fmt_date(window[1], lang))
     n_cells = hexes.attrs.get("n_cells", len(hexes))
     capped = t("map.capped", lang, shown=fmt_int(len(hexes), lang), total=fmt_int(n_cells, lang)) if n_cells > len(hexes) else ""
     return payload, _legend(ctx, payload, state), summary, capped
+
+
+@lru_cache(maxsize=64)
+def fixed_legend(ctx, version: str, resolution: int, days: int, categories: tuple, metric: str):
+    """The official map's classes for windows of ``days`` (the same for every such window:
+    quantiles over the store's whole period, :meth:`geo.views.StoreViews.fixed_classes`)."""
+    return ctx.views().fixed_classes(resolution, days, categories or None, metric=metric)
+
+
+@lru_cache(maxsize=64)
+def public_legend(ctx, version: str, resolution: int, days: int, categories: tuple, metric: str):
+    """The public map's fixed classes, from the published grid (:func:`geo.export.public_fixed_classes`)."""
+    from geo.export import public_fixed_classes
+
+    return public_fixed_classes(ctx.store(), resolution, days, categories or None, metric=metric, grid=public_grid())
 
 
 @lru_cache(maxsize=16)
@@ -117,17 +135,31 @@ def public_hex_view(ctx, state: UIState, zoom, bounds) -> tuple[dict, html.Div, 
                           "change_pct": hx["change_pct"].to_numpy(np.float64),
                           "rate_km2": hx["rate_km2"].to_numpy(np.float64), "ubigeo": hx["ubigeo"].to_numpy(object)})
     emergency = {u: e["label"] for u, e in emergency_labels(ctx, state.day, lang).items()}
-    payload = hex_payload(frame, resolution=data.view.resolution, metric=v.metric, lang=lang,
+    dv = data.view
+    days = (dv.end - dv.start).days + 1
+    lg = public_legend(ctx, ctx.store().version, dv.resolution, days, tuple(v.categories), v.metric)
+    low = hx["count_low"].to_numpy(np.float64)
+    # Public counts are ranges; every colour is derived from the range, never from a hidden count:
+    # count and rate from the lower end ("at least"), change from the range of changes the ranges allow.
+    if v.metric == "count":
+        cls = lg.classify(low)
+    elif v.metric == "rate":
+        cls = lg.classify(low / hx["area_km2"].to_numpy(np.float64))
+    else:
+        b0, b1 = dv.baseline_window()
+        lo, hi = change_interval(low, hx["count_high"].to_numpy(np.float64), hx["baseline_low"].to_numpy(np.float64),
+                                 hx["baseline_high"].to_numpy(np.float64), days, (b1 - b0).days + 1, ctx.min_baseline)
+        cls = interval_classes(lo, hi, lg.breaks)
+    payload = hex_payload(frame, resolution=dv.resolution, metric=v.metric, lang=lang,
                           names=ctx.views().district_names, emergency=emergency, min_baseline=ctx.min_baseline,
-                          values=hx["count_low"].to_numpy(np.float64) if v.metric == "count" else None)
+                          legend=lg, cls=cls, public=True)
     exact = count.notna().to_numpy()
     payload["clab"] = np.where(exact, [fmt_int(x, lang) for x in frame["n"]], hx["count_label"].to_numpy(object)).tolist()
     payload["blab"] = np.where(base.notna().to_numpy(), [fmt_int(x, lang) for x in frame["n_baseline"]],
                                t("tip.none", lang)).tolist()
-    if "rate" in payload:  # JSON has no NaN: a rate exists only for exact counts
-        payload["rate"] = [x if np.isfinite(x) else None for x in payload["rate"]]
     payload["total"] = int(hx["count_low"].sum())
-    dv = data.view
+    if v.metric == "rate":  # "at least": the lower end over the cell's area
+        payload["rate"] = np.round(low / hx["area_km2"].to_numpy(np.float64), 2).tolist()
     summary = t("map.summary_public", lang, n=fmt_int(payload["total"], lang), cells=fmt_int(len(hx), lang),
                 res=dv.resolution, start=fmt_date(dv.start, lang), end=fmt_date(dv.end, lang), k=public_grid().k)
     return payload, _legend(ctx, payload, state), summary, ""
