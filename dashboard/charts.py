@@ -78,3 +78,40 @@ def weekly_figure(series: pd.DataFrame, lang: str, *, y: str, bands: list[dict],
                "rangemode": "tozero"},
     )
     return fig
+
+
+def range_figure(frame: pd.DataFrame, lang: str, *, bands: list[dict], day: dt.date | None, title: str = "",
+                 height: int = 380) -> go.Figure:
+    """Public totals known as ranges (:func:`geo.export.public_trends`): per group a band
+    from ``n_low`` to ``n_high`` with its edges drawn, hover giving the published label."""
+    fig = go.Figure()
+    datefmt = PLOTLY_DATE_FORMAT[lang]
+    for i, (group, g) in enumerate(frame.groupby("group", sort=False)):
+        colour = GROUP_COLOURS[i % len(GROUP_COLOURS)]
+        x = pd.to_datetime(g["period"])
+        fig.add_trace(go.Scatter(x=x, y=g["n_low"], mode="lines", line={"color": colour, "width": 1},
+                                 name=group, legendgroup=group, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=g["n_high"], mode="lines+markers", fill="tonexty", line={"color": colour, "width": 1},
+                                 fillcolor=_rgba(colour, 0.25), name=group, legendgroup=group,
+                                 customdata=g[["label"]].to_numpy(),
+                                 hovertemplate=f"%{{x|{datefmt}}}<br>%{{customdata[0]}}<extra>%{{fullData.name}}</extra>"))
+    for b in bands:
+        fig.add_vrect(x0=b["x0"], x1=b["x1"], fillcolor=BAND_COLOUR, line_width=0, layer="below")
+    if bands:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t("trends.declared_band", lang),
+                                 marker={"symbol": "square", "size": 12, "color": BAND_COLOUR}))
+    if day is not None:
+        fig.add_vline(x=day, line={"color": "#333", "width": 1, "dash": "dash"})
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}} if title else None, height=height,
+        margin={"l": 60, "r": 10, "t": 40 if title else 10, "b": 40}, separators=PLOTLY_SEPARATORS[lang],
+        hovermode="x unified", plot_bgcolor="white", legend={"orientation": "h", "y": -0.2},
+        xaxis={"title": t("trends.public_month_axis", lang), "tickformat": "%b %Y", "gridcolor": "#eee"},
+        yaxis={"title": t("trends.public_axis", lang), "gridcolor": "#eee", "rangemode": "tozero"},
+    )
+    return fig
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"

@@ -259,6 +259,13 @@ _T.update({
     "basemap.offline": ("Sin mapa base (servidor de mosaicos no disponible): fondo simple",
                         "No basemap (tile server unreachable): plain background"),
     "basemap.probing": ("Buscando el mapa base…", "Looking for the basemap…"),
+    "trends.public_note": ("Vista pública: totales de la cuadrícula publicada, por mes completo; cada celda con "
+                           "menos de k incidentes cuenta entre 1 y k − 1, por eso cada total es un rango (banda).",
+                           "Public view: totals of the published grid, by whole month; each cell with fewer than k "
+                           "incidents counts as 1 to k − 1, so each total is a range (the band)."),
+    "trends.public_title": ("Incidentes por mes (rango publicado)", "Incidents per month (published range)"),
+    "trends.public_axis": ("Incidentes por mes", "Incidents per month"),
+    "trends.public_month_axis": ("Mes", "Month"),
     "trends.partial_week": (": semana parcial, {days} días, a ritmo de 7 días", ": partial week, {days} days, at a 7-day pace"),
     "map.legend_any": ("cualquier valor", "any value"),
     "map.legend_rise": ("sube (según los rangos publicados)", "rise (from the published ranges)"),
@@ -321,6 +328,50 @@ def category_label(code: str, lang: str, table: str | os.PathLike | None = None)
     """
     es_en = _category_table(str(table or CATEGORY_LABELS)).get(_fold(code))
     return (es_en[1] if lang == "en" else es_en[0]) if es_en else str(code)
+
+
+#: AG Grid's own texts (pagination, filter menus, empty table) in Spanish; English is AG Grid's default.
+_GRID_ES = {
+    "page": "Página", "to": "a", "of": "de", "more": "más", "next": "Siguiente", "previous": "Anterior",
+    "first": "Primera", "last": "Última", "pageSizeSelectorLabel": "Filas por página:",
+    "ariaPageSizeSelectorLabel": "Filas por página", "firstPage": "Primera página", "lastPage": "Última página",
+    "nextPage": "Página siguiente", "previousPage": "Página anterior",
+    "noRowsToShow": "No hay filas", "loadingOoo": "Cargando…", "filterOoo": "Filtrar…", "searchOoo": "Buscar…",
+    "equals": "Igual a", "notEqual": "Distinto de", "lessThan": "Menor que", "greaterThan": "Mayor que",
+    "lessThanOrEqual": "Menor o igual que", "greaterThanOrEqual": "Mayor o igual que", "inRange": "Entre",
+    "inRangeStart": "Desde", "inRangeEnd": "Hasta", "contains": "Contiene", "notContains": "No contiene",
+    "startsWith": "Empieza por", "endsWith": "Termina en", "blank": "Vacío", "notBlank": "No vacío",
+    "andCondition": "Y", "orCondition": "O", "applyFilter": "Aplicar", "resetFilter": "Restablecer",
+    "clearFilter": "Borrar", "cancelFilter": "Cancelar", "selectAll": "(Seleccionar todo)",
+    "ariaFilterInput": "Filtro", "ariaFilterValue": "Valor del filtro", "ariaFilteringOperator": "Operador del filtro",
+    "ariaColumn": "Columna", "ariaRowPage": "Filas", "sortAscending": "Orden ascendente",
+    "sortDescending": "Orden descendente", "columnFilter": "Filtro de columna",
+}
+
+
+_GRID_EN = {
+    "page": "Page", "to": "to", "of": "of", "more": "more", "next": "Next", "previous": "Previous",
+    "first": "First", "last": "Last", "pageSizeSelectorLabel": "Page Size:", "ariaPageSizeSelectorLabel": "Page Size",
+    "firstPage": "First Page", "lastPage": "Last Page", "nextPage": "Next Page", "previousPage": "Previous Page",
+    "noRowsToShow": "No Rows To Show", "loadingOoo": "Loading...", "filterOoo": "Filter...", "searchOoo": "Search...",
+    "equals": "Equals", "notEqual": "Does not equal", "lessThan": "Less than", "greaterThan": "Greater than",
+    "lessThanOrEqual": "Less than or equal to", "greaterThanOrEqual": "Greater than or equal to", "inRange": "Between",
+    "inRangeStart": "From", "inRangeEnd": "To", "contains": "Contains", "notContains": "Does not contain",
+    "startsWith": "Begins with", "endsWith": "Ends with", "blank": "Blank", "notBlank": "Not blank",
+    "andCondition": "AND", "orCondition": "OR", "applyFilter": "Apply", "resetFilter": "Reset",
+    "clearFilter": "Clear", "cancelFilter": "Cancel", "selectAll": "(Select All)",
+    "ariaFilterInput": "Filter Input", "ariaFilterValue": "Filter Value", "ariaFilteringOperator": "Filtering Operator",
+    "ariaColumn": "Column", "ariaRowPage": "Rows", "sortAscending": "Sort Ascending",
+    "sortDescending": "Sort Descending", "columnFilter": "Column Filter",
+}
+
+
+def grid_locale(lang: str) -> dict[str, str]:
+    """``localeText`` for AG Grid in ``lang`` (English: AG Grid's own, given explicitly so
+    that switching back from Spanish replaces every text)."""
+    if lang == "es":
+        return dict(_GRID_ES)
+    return dict(_GRID_EN)
 
 
 def keys() -> list[str]:

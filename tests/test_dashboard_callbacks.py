@@ -453,3 +453,27 @@ def test_a_first_visit_opens_on_lima_and_callao_and_a_chosen_view_keeps_its_area
     assert chosen.view.area == "all"
     assert state(ctx, chosen.to_query()).view.area == "all"
     assert state(ctx, "?area=sullana").view.area == "sullana"
+
+
+# -- public trends (issue 16.5) -------------------------------------------------------------
+
+
+def test_public_trends_are_published_ranges_by_whole_month_and_exact_series_stay_official(public_app, ctx):
+    from geo.export import public_trends
+    from geo.privacy import PublicGrid
+
+    s = state(ctx, "from=2023-01-10&to=2023-12-31&declaration=DS-105-2023-PCM&area=lima_callao").to_store()
+    out, _ = post(public_app, "public-series.figure", {"state.data": s}, "state.data")
+    fig = out["public-series.figure"]
+    bands = [tr for tr in fig["data"] if tr.get("fill") == "tonexty"]
+    assert len(bands) == 2  # declared and comparison districts, each a low-high band
+    low = [tr for tr in fig["data"] if tr.get("hoverinfo") == "skip"]
+    for lo, hi in zip(low, bands):
+        assert all(a <= b for a, b in zip(lo["y"], hi["y"]))
+    # The band is the library's published ranges, whole months only (the data's first month
+    # is whole here; the chart covers the store's span, not the picked period).
+    ref = public_trends(ctx.store(), {"x": "lima_callao"}, grid=PublicGrid(), districts=ctx.districts)
+    assert sum(len(b["x"]) for b in bands) == 2 * ref["period"].nunique()
+    r = public_app.server.test_client().post("/_dash-update-component", json=update_request(
+        public_app, "series.figure", {"state.data": s}, "state.data"))
+    assert r.status_code == 403
