@@ -47,7 +47,9 @@ ALLOWED: dict[str, frozenset[str]] = {
 ROLES = tuple(ALLOWED)
 #: page section (``dashboard.pages.<name>``) -> the kind a role must see to be shown it.
 #: A section not listed here is shown to officials only.
-PAGE_ACCESS: dict[str, str] = {"map": "map", "about": "about", "trends": "series", "impact": "series"}
+#: Trends is shown to the public too: its public body draws only published-grid totals
+#: (kind ``map``); the officials' chart and table stay ``series``/``table`` (issue 16.5).
+PAGE_ACCESS: dict[str, str] = {"map": "map", "about": "about", "trends": "map", "impact": "series"}
 #: Rate limits (flask-limiter syntax) unless configured: per client address and worker.
 DEFAULT_RATE_LIMITS: Mapping[str, str] = MappingProxyType(
     {"embed": "60 per minute", "export": "20 per minute", "login": "10 per minute"})

@@ -52,7 +52,7 @@ def controls_for(state: UIState) -> list:
     v = state.view
     marks = {}
     n = state.n_weeks()
-    step = max(1, -(-n // 5))  # at most five labelled weeks: more overlap
+    step = max(1, -(-n // 3))  # at most three labelled weeks: more overlap in the side panel
     for i in range(0, n, step):
         marks[i] = fmt_date(monday(state.view.start) + dt.timedelta(days=7 * i), state.lang)
     return [
@@ -61,7 +61,7 @@ def controls_for(state: UIState) -> list:
         v.baseline_start.isoformat() if v.baseline_start else None,
         v.baseline_end.isoformat() if v.baseline_end else None,
         not state.playing, t("filters.pause" if state.playing else "filters.play", state.lang),
-        fmt_date(state.day, state.lang), state.notice,
+        shell_layout.week_label(state), state.notice,
     ]
 
 
@@ -122,37 +122,69 @@ def register_labels(app: dash.Dash, ctx: AppContext) -> None:
 
     @app.callback(Output("spell", "options"), Output("spell", "placeholder"), Output("area", "options"),
                   Output("metric", "options"), Output("res", "options"), Output("mode", "options"),
+                  Output("cats", "options"),
                   Output("cats", "placeholder"), Output("dates", "display_format"), Output("baseline", "display_format"),
                   Output("cats", "labels"), Output("spell", "labels"), Output("res", "labels"), Input("lang", "value"))
     def options(lang):
         lang = norm_lang(lang)
-        o = shell_layout.control_options(ctx.spells, lang)
-        return (o["spell"], t("filters.spell_none", lang), o["area"], o["metric"], o["res"], o["mode"],
+        o = shell_layout.control_options(ctx.spells, lang, ctx.catalog().categories, ctx.area_choices)
+        return (o["spell"], t("filters.spell_none", lang), o["area"], o["metric"], o["res"], o["mode"], o["cats"],
                 t("filters.category_all", lang), DATE_PICKER_FORMAT[lang], DATE_PICKER_FORMAT[lang],
                 *[dropdown_labels(lang)] * 3)
+
+
+#: The street basemap used when none is configured; each browser probes it and falls back
+#: to the plain offline background when it cannot reach it (see docs/dashboard.md).
+DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
+
+def basemap_settings(url: str | None = None, attribution: str = "", env=None) -> tuple[str | None, str]:
+    """The tile URL and attribution: arguments, else ``HEXWATCH_TILES`` (or the older
+    ``HEXWATCH_TILES_URL``) and ``HEXWATCH_TILES_ATTRIBUTION``, else OpenStreetMap's.
+    ``off`` (or ``none``) means no basemap at all: nothing is fetched from anywhere.
+
+    >>> basemap_settings(env={"HEXWATCH_TILES": "off"})
+    (None, '')
+    >>> basemap_settings(env={"HEXWATCH_TILES": "http://127.0.0.1:8080/{z}/{x}/{y}.png"})[0]
+    'http://127.0.0.1:8080/{z}/{x}/{y}.png'
+    """
+    env = os.environ if env is None else env
+    url = url or env.get("HEXWATCH_TILES") or env.get("HEXWATCH_TILES_URL") or DEFAULT_TILES
+    if url.strip().lower() in ("off", "none", "0", "no"):
+        return None, ""
+    if url == DEFAULT_TILES:
+        return url, attribution or DEFAULT_ATTRIBUTION
+    return url, attribution or env.get("HEXWATCH_TILES_ATTRIBUTION", "")
 
 
 def create_app(store: str | os.PathLike, *, public: bool = False, districts=None, registry=None,
                pages: list[str] | None = None, tiles_url: str | None = None,
                tiles_attribution: str = "", requests_pathname_prefix: str | None = None,
-               access: access_rules.AccessConfig | None = None) -> dash.Dash:
+               access: access_rules.AccessConfig | None = None,
+               declarations: str | os.PathLike | None = None) -> dash.Dash:
     """Build the dashboard for the store folder ``store``.
 
     ``public`` limits what the page shows (see :mod:`dashboard.access`); ``districts``
     (GeoDataFrame) and ``registry`` default to the study boundaries and the bundled
-    declarations; ``pages`` to :data:`dashboard.pages.PAGES`; ``tiles_url`` (e.g. an
-    XYZ tile server you run) adds a basemap, otherwise the background is plain.
+    declarations; ``pages`` to :data:`dashboard.pages.PAGES`; ``tiles_url`` and
+    ``tiles_attribution`` name the street basemap (see :func:`basemap_settings`); each
+    browser probes it and keeps the plain offline background when it is unreachable.
     ``access`` decides who sees what (default: :meth:`dashboard.access.AccessConfig.from_env`;
     ``public=True`` makes it a public-only site); see ``docs/access.md``.
-    Raises :class:`geo.errors.HexwatchError` if the store cannot be opened.
+    ``declarations``: a policy-event CSV for this store (default: Peru's registry for a
+    store of Peru's districts, else none: the declaration controls are hidden).
+    Raises :class:`geo.errors.HexwatchError` if the store or the declarations cannot be read.
     """
     Store.open(store)  # fail now, with the store's own message, rather than on the first request
     access = access or access_rules.AccessConfig.from_env(public=public)
     if public and not access.public:
         access = dataclasses.replace(access, public=True)
+    tiles_url, tiles_attribution = basemap_settings(tiles_url, tiles_attribution)
     ctx = AppContext(Path(store), public=access.public, districts_override=districts, registry_override=registry,
-                     tiles_url=tiles_url or os.environ.get("HEXWATCH_TILES_URL") or None,
-                     tiles_attribution=tiles_attribution)
+                     tiles_url=tiles_url, tiles_attribution=tiles_attribution,
+                     events_path=Path(declarations) if declarations else None)
+    ctx.spells  # a bad policy-event file is one error now, not one per request
     app = dash.Dash(__name__, assets_folder=str(_ASSETS), title="hexwatch", update_title=None,
                     serve_locally=True, suppress_callback_exceptions=False,
                     requests_pathname_prefix=requests_pathname_prefix)
@@ -167,10 +199,12 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
         banner = shell_layout.banner_key(ctx.store())
         # Each visitor gets the sections their role may fill (the callbacks check again).
         shown = set(access_rules.visible_pages(names))
-        sections = [lay.layout(ctx) for name, (lay, _) in zip(names, modules) if name in shown]
-        page = shell_layout.shell(catalog, sections, synthetic=banner is not None, spells=ctx.spells,
-                                  banner=banner or "banner.synthetic")
-        return html.Div([auth.account_bar(), page])
+        sections = [(name, lay.layout(ctx)) for name, (lay, _) in zip(names, modules) if name in shown]
+        return shell_layout.shell(catalog, sections, synthetic=banner is not None, spells=ctx.spells,
+                                  banner=banner or "banner.synthetic", account=auth.account_bar(),
+                                  side_extra=(sharing.controls(),) if "map" in shown else (), areas=ctx.area_choices,
+                                  # No policy events, no "did it work?" tab: there is no declaration to ask about.
+                                  hidden_pages=() if ctx.spells else ("impact",))
 
     app.layout = serve_layout
     # Sections may mount a ``body(ctx)`` later; callback validation sees it too.
@@ -197,7 +231,23 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
         return response
 
     app.hexwatch = ctx  # for tests and for pages added later
+    prime(app)
     return app
+
+
+def prime(app: dash.Dash) -> None:
+    """Run Dash's once-per-process server setup now, before the server accepts requests.
+
+    Dash registers the component-suite script paths in a ``before_request`` hook that
+    marks itself done *before* doing the work, so while a worker's first request is
+    still registering them, its other threads already serve ``/_dash-component-suites/``
+    requests and answer 500 ("dash" is not a registered library): the first visit after
+    a start stayed on "Loading..." (issue 16). Doing it here, in the process that will
+    serve, leaves nothing for the hook to do. The layout is rendered once for an
+    anonymous visitor to validate it, as Dash's hook does.
+    """
+    with app.server.test_request_context("/"):
+        app._setup_server()  # Dash's own setup (idempotent); no public entry point exists
 
 
 def warm(app: dash.Dash) -> threading.Thread:

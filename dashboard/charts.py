@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 from dashboard.i18n import PLOTLY_DATE_FORMAT, PLOTLY_SEPARATORS, fmt_date, plotly_locale, t
 
 #: Line colours by group (declared = the emergency colour used on the map).
-GROUP_COLOURS = ["#b2182b", "#2166ac", "#4d4d4d", "#1b7837"]
+#: Okabe-Ito colours (distinct under the common colour-vision deficiencies).
+GROUP_COLOURS = ["#D55E00", "#0072B2", "#000000", "#009E73"]
 BAND_COLOUR = "rgba(178, 24, 43, 0.12)"
 
 
@@ -35,24 +36,28 @@ def weekly_figure(series: pd.DataFrame, lang: str, *, y: str, bands: list[dict],
                   names: dict[str, str], height: int = 380, title: str = "") -> go.Figure:
     """Weekly lines (one per ``group``), declared periods shaded, the selected day marked.
 
-    ``y`` is ``"n"`` (incidents per week) or ``"index"`` (pre-period = 100). Partial
-    weeks (fewer than 7 days inside the period) get hollow markers so a dip at an edge is
-    not mistaken for a drop.
+    ``y`` is ``"n"`` (incidents per week) or ``"index"`` (pre-period = 100). A partial
+    week (fewer than 7 days inside the period, at either edge) is drawn at its 7-day
+    pace (value × 7 / days) with a hollow marker, and its hover gives the days and the
+    count as counted: a period starting on a Thursday no longer shows a 4/7 "drop".
     """
     fig = go.Figure()
     datefmt = PLOTLY_DATE_FORMAT[lang]
-    if y == "index":
-        hover = f"%{{x|{datefmt}}}<br>%{{y:,.1f}} (%{{customdata[0]:,}})<extra>%{{fullData.name}}</extra>"
-    else:
-        hover = f"%{{x|{datefmt}}}<br>%{{y:,}}<extra>%{{fullData.name}}</extra>"
+    value = "%{y:,.1f}" if y == "index" else "%{y:,.0f}"
+    hover = f"%{{x|{datefmt}}}<br>{value} (%{{customdata[0]:,}}%{{customdata[2]}})<extra>%{{fullData.name}}</extra>"
     for i, (group, g) in enumerate(series.groupby("group", sort=False)):
         colour = GROUP_COLOURS[i % len(GROUP_COLOURS)]
-        partial = (g["days"] < 7).to_numpy()
+        days = g["days"].to_numpy()
+        partial = days < 7
+        pace = g[y].to_numpy(dtype=float) * 7.0 / days.clip(1)
+        notes = [t("trends.partial_week", lang, days=int(d)) if p else "" for p, d in zip(partial, days)]
+        custom = list(zip(g["n"].tolist(), days.tolist(), notes))
         fig.add_trace(go.Scatter(
-            x=g["week"], y=g[y], mode="lines+markers", name=names.get(group, group),
+            x=g["week"], y=pace, mode="lines+markers", name=names.get(group, group),
             line={"color": colour, "width": 2},
-            marker={"size": [8 if p else 4 for p in partial], "symbol": ["circle-open" if p else "circle" for p in partial]},
-            customdata=g[["n"]].to_numpy(), hovertemplate=hover))
+            marker={"size": [9 if p else 5 for p in partial], "symbol": ["circle-open" if p else "circle" for p in partial],
+                    "line": {"width": 2, "color": colour}},
+            customdata=custom, hovertemplate=hover))
     for b in bands:
         fig.add_vrect(x0=b["x0"], x1=b["x1"], fillcolor=BAND_COLOUR, line_width=0, layer="below")
     if bands:  # one legend entry for every band
@@ -73,3 +78,40 @@ def weekly_figure(series: pd.DataFrame, lang: str, *, y: str, bands: list[dict],
                "rangemode": "tozero"},
     )
     return fig
+
+
+def range_figure(frame: pd.DataFrame, lang: str, *, bands: list[dict], day: dt.date | None, title: str = "",
+                 height: int = 380) -> go.Figure:
+    """Public totals known as ranges (:func:`geo.export.public_trends`): per group a band
+    from ``n_low`` to ``n_high`` with its edges drawn, hover giving the published label."""
+    fig = go.Figure()
+    datefmt = PLOTLY_DATE_FORMAT[lang]
+    for i, (group, g) in enumerate(frame.groupby("group", sort=False)):
+        colour = GROUP_COLOURS[i % len(GROUP_COLOURS)]
+        x = pd.to_datetime(g["period"])
+        fig.add_trace(go.Scatter(x=x, y=g["n_low"], mode="lines", line={"color": colour, "width": 1},
+                                 name=group, legendgroup=group, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=g["n_high"], mode="lines+markers", fill="tonexty", line={"color": colour, "width": 1},
+                                 fillcolor=_rgba(colour, 0.25), name=group, legendgroup=group,
+                                 customdata=g[["label"]].to_numpy(),
+                                 hovertemplate=f"%{{x|{datefmt}}}<br>%{{customdata[0]}}<extra>%{{fullData.name}}</extra>"))
+    for b in bands:
+        fig.add_vrect(x0=b["x0"], x1=b["x1"], fillcolor=BAND_COLOUR, line_width=0, layer="below")
+    if bands:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t("trends.declared_band", lang),
+                                 marker={"symbol": "square", "size": 12, "color": BAND_COLOUR}))
+    if day is not None:
+        fig.add_vline(x=day, line={"color": "#333", "width": 1, "dash": "dash"})
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}} if title else None, height=height,
+        margin={"l": 60, "r": 10, "t": 40 if title else 10, "b": 40}, separators=PLOTLY_SEPARATORS[lang],
+        hovermode="x unified", plot_bgcolor="white", legend={"orientation": "h", "y": -0.2},
+        xaxis={"title": t("trends.public_month_axis", lang), "tickformat": "%b %Y", "gridcolor": "#eee"},
+        yaxis={"title": t("trends.public_axis", lang), "gridcolor": "#eee", "rangemode": "tozero"},
+    )
+    return fig
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"

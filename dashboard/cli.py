@@ -44,15 +44,28 @@ def register(app: typer.Typer) -> None:
         public: bool = typer.Option(False, "--public", help="Public-only site: privacy rules for everyone, no login."),
         users: Optional[Path] = typer.Option(None, "--users", help="Officials' users file (TOML/JSON; else $HEXWATCH_USERS_FILE).",
                                              dir_okay=False),
+        declarations: Optional[Path] = typer.Option(
+            None, "--declarations", dir_okay=False, exists=True,
+            help="Policy-event CSV for this store (ids of its boundary file); default: Peru's registry for Peru."),
         dev: bool = typer.Option(False, "--dev", help="Dash's dev server (reloads, debug tools) instead of gunicorn."),
-        tiles: Optional[str] = typer.Option(None, help="XYZ tile URL for a basemap (default: plain background)."),
+        tiles: Optional[str] = typer.Option(None, help="XYZ tile URL of the street basemap (default: $HEXWATCH_TILES, "
+                                                     "else OpenStreetMap's; 'off' for none). Unreachable: plain background."),
+        tiles_attribution: Optional[str] = typer.Option(None, "--tiles-attribution",
+                                                        help="Attribution shown with --tiles (HTML)."),
     ) -> None:
         """Serve the dashboard for a store."""
         from geo.store import Store
 
         Store.open(store)  # a missing store is a one-line error, before any server starts
+        if declarations:
+            from geo.declarations import policy_events
+
+            policy_events(Store.open(store), declarations)  # a bad file is one line here, not in every worker
+            os.environ["HEXWATCH_DECLARATIONS"] = str(declarations.resolve())
         if tiles:
-            os.environ["HEXWATCH_TILES_URL"] = tiles
+            os.environ["HEXWATCH_TILES"] = tiles
+        if tiles_attribution:
+            os.environ["HEXWATCH_TILES_ATTRIBUTION"] = tiles_attribution
         if users:
             os.environ["HEXWATCH_USERS_FILE"] = str(users.resolve())
         if not public:
@@ -66,7 +79,7 @@ def register(app: typer.Typer) -> None:
         if dev:
             from dashboard.app import create_app
 
-            create_app(store, public=public).run(host=host, port=port, debug=True)
+            create_app(store, public=public, declarations=declarations).run(host=host, port=port, debug=True)
             return
         env = {**os.environ, "HEXWATCH_STORE": str(store.resolve()), "HEXWATCH_PUBLIC": "1" if public else "0"}
         argv = gunicorn_argv(host, port, workers, threads=threads)

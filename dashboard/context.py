@@ -18,7 +18,6 @@ from geo.store import Store
 from dashboard.access import visible_categories
 from dashboard.state import Catalog
 from geo.views import MIN_BASELINE, StoreViews, open_views
-from geo.viewspec import AREAS, in_area
 
 
 @dataclass(frozen=True)
@@ -45,35 +44,39 @@ class AppContext:
     tiles_attribution: str = ""
     min_baseline: int = MIN_BASELINE
 
-    @cached_property
-    def districts(self):
-        """The districts the dashboard draws: those of its areas (Lima, Callao, Sullana)."""
-        d = self.districts_override
-        if d is None:
-            from geo.boundaries import load_study_districts
+    #: A policy-event CSV for this store (``None``: Peru's registry for a Peru store, else none).
+    events_path: Path | None = None
 
-            d = load_study_districts()
-        prefixes = tuple(p for ps in AREAS.values() for p in ps)
-        d = d[d["ubigeo"].str[:4].isin(prefixes)].reset_index(drop=True)
-        return d
+    @property
+    def districts(self):
+        """The districts the dashboard draws: the store's own boundaries (those its areas
+        list), or ``districts_override``; ``None`` for a store ingested without boundaries."""
+        return self.views().districts
 
     @cached_property
     def registry(self):
-        """The declarations registry (:class:`geo.declarations.Registry`)."""
+        """The declarations (:class:`geo.declarations.Registry`), or ``None`` when this
+        store has none (the declaration controls are hidden then)."""
         if self.registry_override is not None:
             return self.registry_override
-        from geo.declarations import Registry
+        from geo.declarations import Registry, policy_events
 
-        # Province-wide decrees (e.g. all of Lima) expand to the districts drawn here.
-        return Registry.load(districts=self.districts["ubigeo"].tolist())
+        if self.districts_override is not None and self.events_path is None:
+            from geo.areas import guess_kind
+
+            if guess_kind(self.districts_override) != "peru":
+                return None
+            # Province-wide decrees (e.g. all of Lima) expand to the districts drawn here.
+            return Registry.load(districts=self.districts_override["ubigeo"].astype(str).tolist())
+        return policy_events(self.store(), self.events_path)
 
     def store(self) -> Store:
         """The store's live version (reopened each call: cheap, and sees new versions)."""
         return Store.open(self.store_dir)
 
     def views(self) -> StoreViews:
-        """Cached views of the live version."""
-        return open_views(self.store(), self.districts)
+        """Cached views of the live version (over the store's own boundaries unless overridden)."""
+        return open_views(self.store(), self.districts_override)
 
     def catalog(self) -> Catalog:
         """Coverage, categories and spells of the live version (what the controls offer the current role)."""
@@ -81,17 +84,48 @@ class AppContext:
         start, end = views.day_range
         # The public role is never offered a sensitive category (docs/privacy.md, rule 5).
         return Catalog(start=start, end=end, categories=tuple(visible_categories(views.categories)),
-                       spells={s.spell_id: (s.start, s.end) for s in self.spells}, home_area=self.home_area)
+                       spells={s.spell_id: (s.start, s.end) for s in self.spells}, home_area=views.home_area,
+                       areas=tuple(views.areas["area"]))
 
-    @cached_property
+    @property
+    def area_ids(self) -> tuple[str, ...]:
+        """The store's areas, in display order (``all`` first)."""
+        return tuple(self.views().areas["area"])
+
+    @property
     def home_area(self) -> str:
-        """Lima + Callao when the districts hold them and more besides, else all areas."""
-        lima = in_area(self.districts["ubigeo"].tolist(), "lima_callao")
-        return "lima_callao" if lima.any() and not lima.all() else "all"
+        """The area a first visit opens on (:attr:`geo.views.StoreViews.home_area`)."""
+        return self.views().home_area
+
+    @property
+    def area_choices(self) -> list[tuple[str, str, str]]:
+        """``(id, Spanish name, English name)`` of every area the zone control offers."""
+        t = self.views().areas
+        return list(zip(t["area"], t["label"], t["name_en"].where(t["name_en"].notna() & (t["kind"] == "group"),
+                                                                     t["label"])))
+
+    def extent(self, area: str | None = None) -> list[list[float]]:
+        """Leaflet bounds ``[[s, w], [n, e]]`` of ``area`` (default: the home area); a store
+        without boundaries gets its hexes' extent."""
+        s, w, n, e = self.views().extent(area or self.home_area)
+        return [[s, w], [n, e]]
+
+    @property
+    def first_extent(self) -> list[list[float]]:
+        """Leaflet bounds of the area a first visit opens on."""
+        return self.extent()
+
+    def basemap_config(self) -> dict:
+        """What the browser needs to probe the tile server: URL, attribution, a point of the first view."""
+        (s, w), (n, e) = self.first_extent
+        return {"url": self.tiles_url or "", "attribution": self.tiles_attribution,
+                "centre": [(s + n) / 2, (w + e) / 2], "timeout_ms": 4000}
 
     @cached_property
     def spells(self) -> list[SpellInfo]:
         """Every spell of the registry, earliest first."""
+        if self.registry is None:
+            return []
         out = [SpellInfo(s.spell_id, s.start, s.end, frozenset(s.ubigeos), tuple(s.decree_ids), bool(s.confirmed))
                for s in self.registry.spells]
         return sorted(out, key=lambda s: (s.start, s.spell_id))
@@ -107,6 +141,8 @@ class AppContext:
         those of the whole chain of extensions.
         """
         out = {}
+        if self.registry is None:
+            return out
         for ubigeo, spell in self.registry.declared_ubigeos(day).items():
             decree, start, end = spell.spell_id, spell.start, spell.end
             for p_start, p_end, p_ubigeos, p_decree in spell.periods:

@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
 
 LANGS = ("es", "en")
 DEFAULT_LANG = "es"
@@ -240,6 +244,41 @@ _T: dict[str, tuple[str, str]] = {
     "share.close": ("Cerrar", "Close"),
 }
 
+# --- map first, tabs, basemap, legend, accessibility (issue 16: anycity-dash) ------------
+_T.update({
+    "tab.nav": ("Secciones", "Sections"),
+    "tab.map": ("Mapa", "Map"),
+    "tab.trends": ("Tendencias", "Trends"),
+    "tab.impact": ("¿Funcionó?", "Did it work?"),
+    "tab.about": ("Acerca de", "About"),
+    "tab.hotspots": ("Puntos calientes", "Hot spots"),
+    "tab.declarations": ("Declaratorias", "Declarations"),
+    "filters.toggle": ("Mostrar u ocultar los filtros", "Show or hide the filters"),
+    "a11y.skip": ("Saltar al mapa", "Skip to the map"),
+    "basemap.streets": ("Mapa base: calles", "Basemap: streets"),
+    "basemap.offline": ("Sin mapa base (servidor de mosaicos no disponible): fondo simple",
+                        "No basemap (tile server unreachable): plain background"),
+    "basemap.probing": ("Buscando el mapa base…", "Looking for the basemap…"),
+    "trends.public_note": ("Vista pública: totales de la cuadrícula publicada, por mes completo; cada celda con "
+                           "menos de k incidentes cuenta entre 1 y k − 1, por eso cada total es un rango (banda).",
+                           "Public view: totals of the published grid, by whole month; each cell with fewer than k "
+                           "incidents counts as 1 to k − 1, so each total is a range (the band)."),
+    "trends.public_title": ("Incidentes por mes (rango publicado)", "Incidents per month (published range)"),
+    "trends.public_axis": ("Incidentes por mes", "Incidents per month"),
+    "trends.public_month_axis": ("Mes", "Month"),
+    "trends.partial_week": (": semana parcial, {days} días, a ritmo de 7 días", ": partial week, {days} days, at a 7-day pace"),
+    "map.legend_any": ("cualquier valor", "any value"),
+    "map.legend_rise": ("sube (según los rangos publicados)", "rise (from the published ranges)"),
+    "map.legend_fall": ("baja (según los rangos publicados)", "fall (from the published ranges)"),
+    "map.legend_uncertain": ("incierto: el rango incluye «sin cambio»", "uncertain: the range includes no change"),
+    "map.legend_at_least": ("(al menos)", "(at least)"),
+    "map.legend_hist": ("{n} hexágonos en esta clase", "{n} hexagons in this class"),
+    "map.legend_fixed": ("Clases fijas: cuantiles de todo el periodo de los datos",
+                         "Fixed classes: quantiles of the whole data period"),
+    "map.legend_public_range": ("Vista pública: clase según el mínimo del rango publicado",
+                                "Public view: class from the lower end of the published range"),
+})
+
 
 # --- real district-month counts beside synthetic points (geo.datasets layers) ---------------
 _T.update({
@@ -251,6 +290,7 @@ _T.update({
                                 "Hexes and weekly series: SYNTHETIC demo data, not real incidents"),
     "counts.title": ("Denuncias registradas por distrito (datos reales)", "Reported crimes by district (real data)"),
     "counts.layer": ("Capa del mapa", "Map layer"),
+    "counts.panel": ("Denuncias reales por distrito", "Real reports by district"),
     "counts.layer_districts": ("Distritos: denuncias reales (SIDPOL)", "Districts: real reports (SIDPOL)"),
     "counts.layer_hexes": ("Hexágonos: datos sintéticos", "Hexes: synthetic data"),
     "counts.layer_both": ("Ambas", "Both"),
@@ -298,6 +338,87 @@ def dropdown_labels(lang: str) -> dict[str, str]:
     """The texts ``dcc.Dropdown`` draws itself (search box, select all, ...)."""
     # ``{num_selected}`` is filled by the dropdown, so these are not formatted here.
     return {k.split(".", 1)[1]: (_T[k][1] if lang == "en" else _T[k][0]) for k in _T if k.startswith("dropdown.")}
+
+
+#: The category label table: one row per category code as the data write it, with its
+#: Spanish and English names (data, not code: add rows for another city's vocabulary).
+CATEGORY_LABELS = next((p for p in (Path(__file__).resolve().parents[1] / "data" / "category_labels.csv",
+                                     Path(__file__).resolve().parent / "_data" / "category_labels.csv") if p.exists()),
+                       Path(__file__).resolve().parents[1] / "data" / "category_labels.csv")
+
+
+def _fold(code: str) -> str:
+    """Upper case without accents or repeated spaces: "Extorsión" and "EXTORSION" are one code."""
+    text = unicodedata.normalize("NFKD", str(code))
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).upper().split())
+
+
+@lru_cache(maxsize=4)
+def _category_table(path: str) -> dict[str, tuple[str, str]]:
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return {_fold(r["code"]): (r["es"], r["en"]) for r in csv.DictReader(f) if r.get("code")}
+    except FileNotFoundError:
+        return {}
+
+
+def category_label(code: str, lang: str, table: str | os.PathLike | None = None) -> str:
+    """The name of category ``code`` in ``lang`` from the label table; a code the table
+    does not know is shown as written in the data.
+
+    >>> category_label("MICROCOMERCIALIZACION DE DROGAS", "en"), category_label("Extorsión", "es")
+    ('Small-scale drug dealing', 'Extorsión')
+    >>> category_label("RIÑA", "en")
+    'RIÑA'
+    """
+    es_en = _category_table(str(table or CATEGORY_LABELS)).get(_fold(code))
+    return (es_en[1] if lang == "en" else es_en[0]) if es_en else str(code)
+
+
+#: AG Grid's own texts (pagination, filter menus, empty table) in Spanish; English is AG Grid's default.
+_GRID_ES = {
+    "page": "Página", "to": "a", "of": "de", "more": "más", "next": "Siguiente", "previous": "Anterior",
+    "first": "Primera", "last": "Última", "pageSizeSelectorLabel": "Filas por página:",
+    "ariaPageSizeSelectorLabel": "Filas por página", "firstPage": "Primera página", "lastPage": "Última página",
+    "nextPage": "Página siguiente", "previousPage": "Página anterior",
+    "noRowsToShow": "No hay filas", "loadingOoo": "Cargando…", "filterOoo": "Filtrar…", "searchOoo": "Buscar…",
+    "equals": "Igual a", "notEqual": "Distinto de", "lessThan": "Menor que", "greaterThan": "Mayor que",
+    "lessThanOrEqual": "Menor o igual que", "greaterThanOrEqual": "Mayor o igual que", "inRange": "Entre",
+    "inRangeStart": "Desde", "inRangeEnd": "Hasta", "contains": "Contiene", "notContains": "No contiene",
+    "startsWith": "Empieza por", "endsWith": "Termina en", "blank": "Vacío", "notBlank": "No vacío",
+    "andCondition": "Y", "orCondition": "O", "applyFilter": "Aplicar", "resetFilter": "Restablecer",
+    "clearFilter": "Borrar", "cancelFilter": "Cancelar", "selectAll": "(Seleccionar todo)",
+    "ariaFilterInput": "Filtro", "ariaFilterValue": "Valor del filtro", "ariaFilteringOperator": "Operador del filtro",
+    "ariaColumn": "Columna", "ariaRowPage": "Filas", "sortAscending": "Orden ascendente",
+    "sortDescending": "Orden descendente", "columnFilter": "Filtro de columna",
+}
+
+
+_GRID_EN = {
+    "page": "Page", "to": "to", "of": "of", "more": "more", "next": "Next", "previous": "Previous",
+    "first": "First", "last": "Last", "pageSizeSelectorLabel": "Page Size:", "ariaPageSizeSelectorLabel": "Page Size",
+    "firstPage": "First Page", "lastPage": "Last Page", "nextPage": "Next Page", "previousPage": "Previous Page",
+    "noRowsToShow": "No Rows To Show", "loadingOoo": "Loading...", "filterOoo": "Filter...", "searchOoo": "Search...",
+    "equals": "Equals", "notEqual": "Does not equal", "lessThan": "Less than", "greaterThan": "Greater than",
+    "lessThanOrEqual": "Less than or equal to", "greaterThanOrEqual": "Greater than or equal to", "inRange": "Between",
+    "inRangeStart": "From", "inRangeEnd": "To", "contains": "Contains", "notContains": "Does not contain",
+    "startsWith": "Begins with", "endsWith": "Ends with", "blank": "Blank", "notBlank": "Not blank",
+    "andCondition": "AND", "orCondition": "OR", "applyFilter": "Apply", "resetFilter": "Reset",
+    "clearFilter": "Clear", "cancelFilter": "Cancel", "selectAll": "(Select All)",
+    "ariaFilterInput": "Filter Input", "ariaFilterValue": "Filter Value", "ariaFilteringOperator": "Filtering Operator",
+    "ariaColumn": "Column", "ariaRowPage": "Rows", "sortAscending": "Sort Ascending",
+    "sortDescending": "Sort Descending", "columnFilter": "Column Filter",
+}
+
+
+def grid_locale(lang: str) -> dict[str, str]:
+    """``localeText`` for AG Grid in ``lang`` (English: AG Grid's own, given explicitly so
+    that switching back from Spanish replaces every text)."""
+    if lang == "es":
+        return dict(_GRID_ES)
+    return dict(_GRID_EN)
 
 
 def keys() -> list[str]:

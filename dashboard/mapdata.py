@@ -18,7 +18,6 @@ Buffer layout (little endian, ``n`` hexes, ``m`` vertices in all)::
 from __future__ import annotations
 
 import base64
-import math
 
 import numpy as np
 import pandas as pd
@@ -33,8 +32,6 @@ _Q = 1e6  # coordinate quantum: 1e-6 degree (~0.1 m)
 SEQUENTIAL = ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"]
 #: Diverging palette for change, ColorBrewer RdBu reversed: blue = fewer, red = more.
 DIVERGING = ["#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b"]
-#: Change classes in percent; the middle class (-10 %, +10 %) reads as "about the same".
-CHANGE_BREAKS = [-50.0, -25.0, -10.0, 10.0, 25.0, 50.0]
 NA_COLOUR = "#bdbdbd"
 
 
@@ -84,76 +81,92 @@ def encode_hexes(cells: np.ndarray, n: np.ndarray, n_baseline: np.ndarray, chang
     return base64.urlsafe_b64encode(b"".join(p.tobytes() for p in parts)).decode("ascii"), q
 
 
-def _sig(x: float) -> float:
-    """Round a class break to 2 significant digits so legends read well."""
-    if x <= 0 or not math.isfinite(x):
-        return x
-    p = 10 ** (math.floor(math.log10(x)) - 1)
-    return round(x / p) * p
+def class_labels(lg, lang: str, *, unit: str = "", signed: bool = False) -> list[str]:
+    """Labels of a :class:`geo.legend.Legend`'s classes in ``lang``: each class is
+    ``[lo, next break - one step]`` of the values as shown (whole counts, or the
+    legend's decimals), so no two labels share a number ("1–5, 6–18, ≥ 19").
 
-
-def classes(values: np.ndarray, metric: str) -> tuple[np.ndarray, list[float], list[str]]:
-    """Colour class of each value, the class breaks and the palette.
-
-    Counts and rates: up to six quantile classes (breaks rounded, duplicates merged),
-    because incident counts are heavily skewed. Change: fixed symmetric breaks
-    (:data:`CHANGE_BREAKS`), so a colour means the same on every map. NaN gets class
-    ``-1`` (drawn grey).
+    >>> from geo.legend import classes
+    >>> class_labels(classes([1, 7, 2000], breaks=[6, 1500]), "es")
+    ['1–5', '6–1.499', '≥ 1.500']
     """
-    v = np.asarray(values, dtype=np.float64)
-    if metric == "change":
-        breaks = CHANGE_BREAKS
-        palette = DIVERGING
-    else:
-        finite = v[np.isfinite(v) & (v > 0)]
-        if finite.size == 0:
-            return np.full(len(v), -1, np.int16), [], SEQUENTIAL[:1]
-        qs = np.quantile(finite, [1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6])
-        breaks = sorted({_sig(float(q)) for q in qs if q > finite.min()})
-        palette = SEQUENTIAL[len(SEQUENTIAL) - len(breaks) - 1:]
-    cls = np.searchsorted(np.asarray(breaks), v, side="right").astype(np.int16)
-    cls[~np.isfinite(v)] = -1
-    return cls, list(breaks), palette
-
-
-def legend(metric: str, breaks: list[float], palette: list[str], lang: str, min_baseline: int) -> dict:
-    """Legend entries ``{"title", "items": [{"colour", "label"}]}`` with units, in ``lang``."""
-    title = t(f"map.legend_{metric}", lang)
-    decimals = 1 if metric == "rate" else 0
+    d, step = lg.decimals, 10.0 ** -lg.decimals
+    b = list(lg.breaks)
 
     def f(x: float) -> str:
-        return fmt_pct(x, lang, 0) if metric == "change" else fmt_num(x, lang, decimals if x < 100 else 0)
+        sign = "+" if signed and x > 0 else ""
+        return sign + fmt_num(x, lang, d) + unit
 
-    items = []
-    edges = [None, *breaks, None]
-    for i, colour in enumerate(palette):
-        lo, hi = edges[i], edges[i + 1]
-        if lo is None and hi is None:
-            label = "> 0"
+    if not b:
+        return [t("map.legend_any", lang)]
+    lowest = 0.0 if b[0] > 0 else None
+    out, edges = [], [lowest, *b]
+    for i, lo in enumerate(edges):
+        if i == len(edges) - 1:
+            out.append(f"≥ {f(lo)}")
         elif lo is None:
-            label = f"< {f(hi)}"
-        elif hi is None:
-            label = f"≥ {f(lo)}"
+            out.append(f"≤ {f(edges[i + 1] - step)}")
         else:
-            label = f"{f(lo)} – {f(hi)}"
-        items.append({"colour": colour, "label": label})
+            hi = round(edges[i + 1] - step, d)
+            lo_txt = fmt_num(lo, lang, d) if not signed or lo <= 0 else "+" + fmt_num(lo, lang, d)
+            out.append(f(lo) if hi <= lo else f"{lo_txt}{' – ' if signed else '–'}{f(hi)}")
+    return out
+
+
+#: Extra classes of a public change map, whose counts are known only as ranges
+#: (:func:`geo.legend.interval_classes`): class code -> (colour, label key).
+RANGE_CLASSES = {-2: ("#f4a582", "map.legend_rise"), -3: ("#92c5de", "map.legend_fall"),
+                 -4: ("#f7f7f7", "map.legend_uncertain")}
+
+
+def palette_for(metric: str, n_classes: int) -> list[str]:
+    """Colours of ``n_classes`` classes: the diverging scale for change, else the last
+    ``n_classes`` of the sequential one (both ColorBrewer, colour-blind safe)."""
     if metric == "change":
-        items.append({"colour": NA_COLOUR, "label": t("map.legend_na", lang, k=min_baseline)})
-    return {"title": title, "items": items}
+        return DIVERGING[:n_classes] if n_classes == len(DIVERGING) else DIVERGING[(len(DIVERGING) - n_classes) // 2:][:n_classes]
+    return SEQUENTIAL[max(0, len(SEQUENTIAL) - n_classes):]
+
+
+def legend_payload(lg, cls: np.ndarray, metric: str, lang: str, min_baseline: int, *,
+                   fixed: bool, public: bool = False) -> tuple[dict, list[str], np.ndarray]:
+    """Legend ``{"title", "items": [{"colour", "label", "n"}], "fixed"}``, palette, and
+    the class codes as the buffer carries them (range classes moved after the palette).
+
+    ``cls`` are :meth:`geo.legend.Legend.classify` codes (or :func:`geo.legend.interval_classes`
+    codes for a public change map); ``n`` of each item is its histogram bar."""
+    labels = class_labels(lg, lang, unit=" %" if metric == "change" else "", signed=metric == "change")
+    palette = palette_for(metric, len(labels))
+    cls = np.asarray(cls, dtype=np.int64).copy()
+    counts = np.bincount(cls[cls >= 0], minlength=len(labels))
+    items = [{"colour": c, "label": lab, "n": int(n)} for c, lab, n in zip(palette, labels, counts)]
+    if metric == "change" and public:
+        for code, (colour, key) in RANGE_CLASSES.items():
+            hit = cls == code
+            items.append({"colour": colour, "label": t(key, lang), "n": int(hit.sum())})
+            palette = [*palette, colour]
+            cls[hit] = len(palette) - 1
+    n_na = int((cls < 0).sum())
+    if metric == "change" or n_na:
+        items.append({"colour": NA_COLOUR, "label": t("map.legend_na", lang, k=min_baseline), "n": n_na})
+    title = t(f"map.legend_{metric}", lang) + (" " + t("map.legend_at_least", lang) if public and metric != "change" else "")
+    return {"title": title, "items": items, "fixed": fixed}, palette, cls
 
 
 def hex_payload(hexes: pd.DataFrame, *, resolution: int, metric: str, lang: str, names: dict[str, str],
-                emergency: dict[str, str], min_baseline: int, values: np.ndarray | None = None) -> dict:
+                emergency: dict[str, str], min_baseline: int, legend, cls: np.ndarray | None = None,
+                values: np.ndarray | None = None, public: bool = False) -> dict:
     """The map's hex update: geometry buffer, values, colours, tooltip labels and legend.
 
     ``hexes`` is :meth:`geo.views.StoreViews.hex_counts` output; ``names`` maps ubigeo to
-    district name; ``emergency`` maps declared ubigeos to their decree label; ``values``
-    (default: the metric's column) are what the colours classify.
+    district name; ``emergency`` maps declared ubigeos to their decree label; ``legend``
+    is the :class:`geo.legend.Legend` whose (fixed) classes colour the map; ``cls`` the
+    class codes, else ``legend.classify(values)`` (default values: the metric's column).
     """
-    if values is None:
-        values = {"count": hexes["n"], "rate": hexes["rate_km2"], "change": hexes["change_pct"]}[metric]
-    value = np.asarray(values, dtype=np.float64)
-    cls, breaks, palette = classes(value, metric)
+    if cls is None:
+        if values is None:
+            values = {"count": hexes["n"], "rate": hexes["rate_km2"], "change": hexes["change_pct"]}[metric]
+        cls = legend.classify(np.asarray(values, dtype=np.float64))
+    leg, palette, cls = legend_payload(legend, cls, metric, lang, min_baseline, fixed=True, public=public)
     ub = hexes["ubigeo"].to_numpy(dtype=object) if "ubigeo" in hexes else np.full(len(hexes), None, dtype=object)
     codes, uniq = pd.factorize(pd.Series(ub, dtype=object), use_na_sentinel=True)
     uniq = [str(u) for u in uniq]
@@ -173,7 +186,7 @@ def hex_payload(hexes: pd.DataFrame, *, resolution: int, metric: str, lang: str,
         "na": NA_COLOUR,
         "labels": {k: t(f"tip.{k}", lang) for k in ("cell", "count", "baseline", "change", "rate", "district",
                                                         "emergency", "none", "outside")},
-        "legend": legend(metric, breaks, palette, lang, min_baseline),
+        "legend": leg,
         "total": int(hexes["n"].sum()),
     }
     if metric == "rate":
@@ -184,14 +197,20 @@ def hex_payload(hexes: pd.DataFrame, *, resolution: int, metric: str, lang: str,
 def district_geojson(districts, tolerance_deg: float = 0.0003) -> dict:
     """District outlines as GeoJSON, simplified together so neighbours keep a shared edge.
 
-    Coordinates are rounded to 1e-5° (about 1 m) to keep the one-off download small.
+    ``districts`` is :meth:`geo.views.StoreViews.outlines` output (``label`` tells apart
+    names that repeat across a city's boroughs). Coordinates are rounded to 1e-5°
+    (about 1 m) to keep the one-off download small. No districts: an empty collection.
     """
+    if districts is None or len(districts) == 0:
+        return {"type": "FeatureCollection", "features": []}
     geoms = shapely.coverage_simplify(districts.geometry.to_numpy(), tolerance_deg)
     geoms = shapely.set_precision(geoms, 1e-5)
+    names = districts["label"] if "label" in districts else districts["name"]
+    provinces = districts["province"] if "province" in districts else [None] * len(districts)
     features = []
-    for ubigeo, name, province, g in zip(districts["ubigeo"], districts["name"], districts["province"], geoms):
+    for ubigeo, name, province, g in zip(districts["ubigeo"], names, provinces, geoms):
         features.append({"type": "Feature", "geometry": shapely.geometry.mapping(g),
-                         "properties": {"ubigeo": ubigeo, "name": name, "province": province}})
+                         "properties": {"ubigeo": str(ubigeo), "name": name, "province": province}})
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlencode
 
 from dashboard.i18n import DEFAULT_LANG, norm_lang
 from geo.errors import HexwatchError
-from geo.viewspec import AREAS, METRICS, View
+from geo.viewspec import METRICS, View
 
 #: Resolutions the map offers (the cubes' range).
 MAP_RESOLUTIONS = (7, 8, 9, 10)
@@ -48,6 +48,8 @@ class Catalog:
     spells: Mapping[str, tuple[dt.date, dt.date]]
     #: The area a first visit (a URL with no view in it) opens on.
     home_area: str = "all"
+    #: The store's areas (ids); empty = not known, any id is kept.
+    areas: tuple[str, ...] = ()
 
 
 #: URL keys that belong to the view (any of them means the URL names a view).
@@ -91,9 +93,9 @@ class UIState:
             view = View.from_query(query or "")
         except HexwatchError as exc:
             view, notice = View(), str(exc)
-        if not params.keys() & _VIEW_KEYS and catalog.home_area in AREAS:
-            # A bare URL is a first visit: open on the metro area rather than on all areas at
-            # once (Lima and Sullana lie 900 km apart, so that map opens zoomed out to nothing).
+        if not params.keys() & _VIEW_KEYS:
+            # A bare URL is a first visit: open on the store's home area (the demo's Lima +
+            # Callao rather than all areas at once: Lima and Sullana lie 900 km apart).
             # Any chosen view carries its dates in the URL, so "all" stays "all" on reload.
             view = view.replace(area=catalog.home_area)
         state = cls(view=view, lang=norm_lang(one("lang")), mode=one("mode") if one("mode") in MODES else "range",
@@ -127,6 +129,9 @@ class UIState:
         v = self.view
         if v.spell and v.spell not in catalog.spells:
             v = v.replace(spell=None)
+        if catalog.areas and v.area not in catalog.areas:
+            self = dataclasses.replace(self, notice=f"area={v.area!r} is not one of this store's areas")
+            v = v.replace(area=catalog.home_area)
         if v.start is None and v.end is None and v.spell:
             s, e = catalog.spells[v.spell]
             v = v.replace(start=_clamp(s, catalog.start, catalog.end), end=_clamp(e, catalog.start, catalog.end))
@@ -226,7 +231,7 @@ def apply(state: UIState, trigger: str | None, c: Mapping[str, Any], catalog: Ca
                           baseline_start=None, baseline_end=None)
             rep["day"] = _clamp(s, catalog.start, catalog.end)
     elif trigger == "area":
-        v = v.replace(area=c.get("area") if c.get("area") in AREAS else "all")
+        v = v.replace(area=c.get("area") if c.get("area") in catalog.areas else catalog.home_area)
     elif trigger == "metric":
         v = v.replace(metric=c.get("metric") if c.get("metric") in METRICS else "count")
     elif trigger == "res":

@@ -1,6 +1,9 @@
 """WSGI entry for gunicorn: ``gunicorn 'dashboard.wsgi:create_from_env()'``.
 
-Reads ``HEXWATCH_STORE`` (required) and ``HEXWATCH_PUBLIC`` (``1`` for public mode).
+Reads ``HEXWATCH_STORE`` (required), ``HEXWATCH_PUBLIC`` (``1`` for public mode),
+``HEXWATCH_DECLARATIONS`` (a policy-event CSV for the store; default: Peru's registry
+for a Peru store, else none) and the basemap's ``HEXWATCH_TILES`` /
+``HEXWATCH_TILES_ATTRIBUTION`` (see :func:`dashboard.app.basemap_settings`).
 Each worker builds its own app from the same immutable store version, so workers hold
 no state the others lack.
 """
@@ -20,6 +23,6 @@ def create_from_env():
     if not store:
         raise HexwatchError("set HEXWATCH_STORE to the store folder (e.g. HEXWATCH_STORE=var/demo-store)")
     public = os.environ.get("HEXWATCH_PUBLIC", "") not in ("", "0", "false", "no")
-    app = create_app(store, public=public)
+    app = create_app(store, public=public, declarations=os.environ.get("HEXWATCH_DECLARATIONS") or None)
     warm(app)
     return app.server

@@ -12,7 +12,7 @@ from dashboard import create_app
 from dashboard.access import AccessConfig, AccessDenied
 from dashboard.i18n import fmt_date, fmt_int, fmt_num, fmt_pct, keys, t
 from served import hexwatch_serve
-from dashboard.mapdata import CHANGE_BREAKS, classes, encode_hexes
+from dashboard.mapdata import encode_hexes
 from dashboard.pages.about.callbacks import about_panel
 from dashboard.pages.map.callbacks import _bbox, district_panel, emergency_labels, hex_view
 from dashboard.pages.trends.callbacks import district_rows, series_figure
@@ -159,11 +159,60 @@ def test_payload_stays_small_per_hex_over_http(app, ctx):
     assert size / payload["count"] < 65  # what goes over the wire: 5,000 hexes < 400 KB
 
 
-def test_colour_classes_are_fixed_for_change_and_quantiles_for_counts():
-    cls, breaks, palette = classes(np.array([-80.0, -5.0, 30.0, np.nan]), "change")
-    assert breaks == CHANGE_BREAKS and cls.tolist() == [0, 3, 5, -1] and len(palette) == len(breaks) + 1
-    cls, breaks, palette = classes(np.arange(1, 101, dtype=float), "count")
-    assert len(palette) == len(breaks) + 1 and cls.min() == 0 and cls.max() == len(breaks)
+def _legend_rows(payload) -> list[tuple[str, int]]:
+    return [(i["label"], i["n"]) for i in payload["legend"]["items"]]
+
+
+def _label_ranges(labels: list[str]) -> list[tuple[int, int | None]]:
+    """'1–5' -> (1, 5), '≥ 19' -> (19, None) (Spanish thousands dots removed)."""
+    out = []
+    for lab in labels:
+        lab = lab.replace(".", "")
+        if lab.startswith("≥"):
+            out.append((int(lab[1:].strip()), None))
+        elif "–" in lab:
+            a, b = lab.split("–")
+            out.append((int(a), int(b)))
+        else:
+            out.append((int(lab), int(lab)))
+    return out
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_legend_classes_are_the_same_for_every_week_gapless_and_counted(app, public_app, ctx, public):
+    served = public_app if public else app
+    payloads = []
+    for start in ("2023-03-06", "2023-10-16"):  # two 4-week windows, months apart
+        end = (dt.date.fromisoformat(start) + dt.timedelta(days=27)).isoformat()
+        s = state(ctx, f"from={start}&to={end}&area=lima_callao&zoomres=0&res=7").to_store()
+        out, _ = post(served, "hex-payload.data", {"state.data": s, "map.zoom": 12, "map.bounds": LIMA_BOUNDS}, "state.data")
+        payloads.append(out["hex-payload.data"])
+    a, b = payloads
+    labels = [lab for lab, _ in _legend_rows(a)]
+    assert labels == [lab for lab, _ in _legend_rows(b)], "classes moved between two weeks"
+    assert a["palette"] == b["palette"] and a["legend"]["fixed"]
+    ranges = _label_ranges([lab for lab in labels if "sin dato" not in lab])
+    assert len(ranges) >= 3, labels
+    # No number in two classes, no number left out: each class starts one after the last ends.
+    for (lo, hi), (nxt, _) in zip(ranges, ranges[1:]):
+        assert hi is not None and hi >= lo and nxt == hi + 1, labels
+    for p in payloads:  # the histogram counts every drawn hex once
+        assert sum(n for _, n in _legend_rows(p)) == p["count"] > 0
+
+
+def test_public_change_map_is_not_grey(public_app, ctx):
+    s = state(ctx, "from=2023-01-01&to=2023-12-31&area=lima_callao&zoomres=0&res=7&metric=change").to_store()
+    out, _ = post(public_app, "hex-payload.data", {"state.data": s, "map.zoom": 11, "map.bounds": LIMA_BOUNDS}, "state.data")
+    p = out["hex-payload.data"]
+    rows = dict(_legend_rows(p))
+    na = [n for lab, n in rows.items() if "sin dato" in lab]
+    # Ranges still say something: most hexes get a class (a change class, or rise/fall/uncertain),
+    # many more than have an exact change (the buffer's int16 change, -32768 = none).
+    n = p["count"]
+    buf = base64.urlsafe_b64decode(p["buf"])
+    exact = int((np.frombuffer(buf[24 * n:26 * n], "<i2") != -32768).sum())
+    assert n > 0 and sum(na) < 0.5 * n, rows
+    assert n - sum(na) > exact, (n, sum(na), exact)
 
 
 def test_sjl_is_under_emergency_in_october_2023_not_august(ctx):
@@ -404,3 +453,27 @@ def test_a_first_visit_opens_on_lima_and_callao_and_a_chosen_view_keeps_its_area
     assert chosen.view.area == "all"
     assert state(ctx, chosen.to_query()).view.area == "all"
     assert state(ctx, "?area=sullana").view.area == "sullana"
+
+
+# -- public trends (issue 16.5) -------------------------------------------------------------
+
+
+def test_public_trends_are_published_ranges_by_whole_month_and_exact_series_stay_official(public_app, ctx):
+    from geo.export import public_trends
+    from geo.privacy import PublicGrid
+
+    s = state(ctx, "from=2023-01-10&to=2023-12-31&declaration=DS-105-2023-PCM&area=lima_callao").to_store()
+    out, _ = post(public_app, "public-series.figure", {"state.data": s}, "state.data")
+    fig = out["public-series.figure"]
+    bands = [tr for tr in fig["data"] if tr.get("fill") == "tonexty"]
+    assert len(bands) == 2  # declared and comparison districts, each a low-high band
+    low = [tr for tr in fig["data"] if tr.get("hoverinfo") == "skip"]
+    for lo, hi in zip(low, bands):
+        assert all(a <= b for a, b in zip(lo["y"], hi["y"]))
+    # The band is the library's published ranges, whole months only (the data's first month
+    # is whole here; the chart covers the store's span, not the picked period).
+    ref = public_trends(ctx.store(), {"x": "lima_callao"}, grid=PublicGrid(), districts=ctx.districts)
+    assert sum(len(b["x"]) for b in bands) == 2 * ref["period"].nunique()
+    r = public_app.server.test_client().post("/_dash-update-component", json=update_request(
+        public_app, "series.figure", {"state.data": s}, "state.data"))
+    assert r.status_code == 403

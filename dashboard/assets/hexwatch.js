@@ -78,8 +78,123 @@
             declared.sort().join(' '), String(fill.length)];
   }
 
+  // --- the URL hash: tab, filters panel, zoom and centre (no server round trip) ---------
+  // The query (?from=...&lang=...) is the view and belongs to the server's controller;
+  // the hash holds what only the browser needs: #tab=trends&filters=0&z=12&c=-12.05,-77.03
+  function readHash() {
+    var out = {};
+    (window.location.hash || '').replace(/^#/, '').split('&').forEach(function (kv) {
+      if (!kv) return;
+      var i = kv.indexOf('=');
+      out[decodeURIComponent(i < 0 ? kv : kv.slice(0, i))] = i < 0 ? '' : decodeURIComponent(kv.slice(i + 1));
+    });
+    return out;
+  }
+  function writeHash(changes) {
+    var h = Object.assign(readHash(), changes), parts = [];
+    ['tab', 'filters', 'z', 'c'].forEach(function (k) {
+      if (h[k] !== undefined && h[k] !== null && h[k] !== '') parts.push(k + '=' + encodeURIComponent(h[k]).replace(/%2C/g, ','));
+    });
+    var url = window.location.pathname + window.location.search + (parts.length ? '#' + parts.join('&') : '');
+    window.history.replaceState(window.history.state, '', url);
+  }
+  function applyHash() {
+    var h = readHash(), root = document.documentElement;
+    var tabs = Array.prototype.slice.call(document.querySelectorAll('.hw-tab'));
+    var names = tabs.map(function (a) { return a.getAttribute('data-tab'); });
+    var tab = names.indexOf(h.tab) >= 0 ? h.tab : 'map';
+    root.setAttribute('data-tab', tab);
+    tabs.forEach(function (a) {
+      var on = a.getAttribute('data-tab') === tab;
+      a.setAttribute('aria-selected', on ? 'true' : 'false');
+      a.classList.toggle('hw-tab-on', on);
+    });
+    var open = h.filters === undefined ? window.innerWidth >= 900 : h.filters !== '0';
+    root.setAttribute('data-filters', open ? 'open' : 'closed');
+    var btn = document.getElementById('filters-toggle');
+    if (btn) btn.setAttribute('aria-expanded', open ? 'true' : 'false');
+  }
+  window.addEventListener('hashchange', applyHash);
+  document.addEventListener('click', function (ev) {
+    var t = ev.target.closest ? ev.target.closest('#filters-toggle, .hw-tab, #login-link') : null;
+    if (!t) return;
+    if (t.id === 'filters-toggle') {
+      var open = document.documentElement.getAttribute('data-filters') !== 'open';
+      writeHash({filters: open ? '1' : '0'});
+      applyHash();
+      window.dispatchEvent(new Event('resize'));  // Leaflet re-measures its container
+    } else if (t.id === 'login-link') {
+      // Sign-in comes back to this very view, in this language (dashboard/auth.py checks next).
+      var lang = new URLSearchParams(window.location.search).get('lang') || document.documentElement.lang || 'es';
+      var base = t.getAttribute('href').split('?')[0];
+      t.setAttribute('href', base + '?lang=' + encodeURIComponent(lang) + '&next=' +
+        encodeURIComponent(window.location.pathname + window.location.search + window.location.hash));
+    } else {
+      ev.preventDefault();
+      writeHash({tab: t.getAttribute('data-tab') === 'map' ? '' : t.getAttribute('data-tab')});
+      applyHash();
+    }
+  }, true);
+  // The tab bar is rendered by Dash after this script runs: apply the hash once it exists.
+  new MutationObserver(function (_, obs) {
+    if (document.querySelector('.hw-tab')) { applyHash(); obs.disconnect(); }
+  }).observe(document.documentElement, {childList: true, subtree: true});
+
+  var hashViewUsed = false;
+  // area-bounds -> map viewport: the hash's zoom and centre on a first load of the URL's
+  // area, the area's bounds on every later area change.
+  function areaViewport(data) {
+    var nu = window.dash_clientside.no_update;
+    if (!data || !data.bounds) return nu;
+    var h = readHash();
+    if (!hashViewUsed && h.z && h.c) {
+      var want = new URLSearchParams(window.location.search).get('area') || data.home;
+      if (data.area !== want) return nu;  // the layout's default area, about to be replaced
+      hashViewUsed = true;
+      var c = h.c.split(',').map(Number), z = Number(h.z);
+      if (c.length === 2 && c.every(isFinite) && isFinite(z)) return {center: c, zoom: z, transition: 'setView'};
+    }
+    hashViewUsed = true;
+    return {bounds: data.bounds, transition: 'fitBounds'};
+  }
+  function syncHash(zoom, center) {
+    if (hashViewUsed && zoom !== undefined && zoom !== null && center) {
+      var lat = Array.isArray(center) ? center[0] : center.lat, lng = Array.isArray(center) ? center[1] : center.lng;
+      writeHash({z: String(Math.round(zoom * 100) / 100), c: lat.toFixed(5) + ',' + lng.toFixed(5)});
+    }
+    return window.dash_clientside.no_update;
+  }
+
+  // --- basemap: one tile of the first view decides streets or the offline background ---
+  function tileUrl(tpl, z, x, y) {
+    var sub = 'abc'.charAt((x + y) % 3);
+    return tpl.replace('{s}', sub).replace('{z}', z).replace('{x}', x).replace('{y}', y).replace('{r}', '');
+  }
+  function probeBasemap(cfg) {
+    var off = [[], 'offline'];
+    if (!cfg || !cfg.url) return Promise.resolve(off);
+    var z = 12, lat = cfg.centre[0] * Math.PI / 180, n = Math.pow(2, z);
+    var x = Math.floor((cfg.centre[1] + 180) / 360 * n);
+    var y = Math.floor((1 - Math.log(Math.tan(lat) + 1 / Math.cos(lat)) / Math.PI) / 2 * n);
+    return new Promise(function (resolve) {
+      var img = new Image(), done = false;
+      function finish(ok) {
+        if (done) return;
+        done = true;
+        resolve(ok ? [[{namespace: 'dash_leaflet', type: 'TileLayer',
+                         props: {url: cfg.url, attribution: cfg.attribution, maxZoom: 19, id: 'basemap-tiles'}}],
+                      'streets'] : off);
+      }
+      img.onload = function () { finish(img.naturalWidth > 0); };
+      img.onerror = function () { finish(false); };
+      setTimeout(function () { finish(false); }, cfg.timeout_ms || 4000);
+      img.src = tileUrl(cfg.url, z, x, y);
+    });
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    hexwatch: {decodeHexes: decodeHexes, renderDistricts: renderDistricts}
+    hexwatch: {decodeHexes: decodeHexes, renderDistricts: renderDistricts, areaViewport: areaViewport,
+               syncHash: syncHash, probeBasemap: probeBasemap}
   });
   window.hexwatch = {
     hexStyle: function (f) {
@@ -92,6 +207,11 @@
                 className: 'hw-district hw-d-' + ub + ' hw-emergency'};
       }
       return {color: '#666', weight: 1, fillColor: '#ffffff', fillOpacity: 0.01, className: 'hw-district hw-d-' + ub};
+    },
+    pointToLayer: function (feature, latlng) {
+      // In the points pane (above hexes and outlines), so a point takes the hover and shows its tooltip.
+      return L.circleMarker(latlng, {radius: 5, color: '#111', weight: 1.5, fillColor: '#ffffff', fillOpacity: 0.95,
+                                     pane: 'points', className: 'hw-point'});
     },
     outlineStyle: function (f) {
       return {color: '#b2182b', weight: 3, dashArray: '6 4', fill: false,

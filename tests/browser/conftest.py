@@ -19,6 +19,17 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_basemap():
+    """No street basemap unless a test names one: this machine is offline, and each
+    browser's probe of an unreachable tile server is a console error the tests would
+    have to excuse. tests/browser/test_map_first_browser.py serves and probes its own."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HEXWATCH_TILES", "off")
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="module")
 def served_app(views_store, demo_districts):
     """The dashboard over the small synthetic store, served for the module."""

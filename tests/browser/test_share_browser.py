@@ -89,8 +89,10 @@ def test_an_official_signs_in_and_gets_points_the_share_dialog_and_export_links(
     assert browser.find_element(By.ID, "hw-account").get_attribute("data-role") == "official"
     shown = browser.find_element(By.ID, "points-status").text.split()[0].replace(".", "")  # "1.874 de ..."
     assert int(shown) == count(browser, "path.hw-point")
-    # The district table and the panel draw the planted name as text too.
+    # The district table and the panel draw the planted name as text too (the table is on the Trends tab).
+    browser.find_element(By.ID, "tab-trends").click()
     wait(browser, lambda: NASTY in browser.find_element(By.ID, "section-trends").text, "the district table")
+    browser.find_element(By.ID, "tab-map").click()
     browser.execute_script("""document.querySelector('path.hw-d-150135').dispatchEvent(
         new MouseEvent('click', {bubbles: true, clientX: 300, clientY: 300}))""")
     wait(browser, lambda: NASTY in browser.find_element(By.ID, "panel-body").text, "the district panel")

@@ -24,7 +24,8 @@ from dashboard.mapdata import bounds_of, district_geojson, hex_payload
 from dashboard.pages.map import counts_layer
 from dashboard.state import UIState, resolution_for_zoom
 from geo.h3index import cells_to_latlng
-from geo.viewspec import View, in_area
+from geo.legend import change_interval, interval_classes
+from geo.viewspec import View
 
 # Hexes just outside the viewport are drawn too, so a small pan shows no blank edge.
 _PAD = 0.25
@@ -50,14 +51,22 @@ def emergency_labels(ctx, day: dt.date, lang: str) -> dict[str, dict]:
     return out
 
 
-def _legend(payload: dict, state: UIState) -> html.Div:
+def _legend(ctx, payload: dict, state: UIState) -> html.Div:
+    """Title, one row per class with its swatch, range and a histogram bar (hexes in the
+    class on this map), the emergency outline."""
     leg, lang = payload["legend"], state.lang
+    most = max([i.get("n", 0) for i in leg["items"]] + [1])
     return html.Div([
         html.Div(leg["title"], className="hw-legend-title"),
-        *[html.Div([html.Span(className="hw-swatch", style={"background": i["colour"]}), i["label"]],
+        *[html.Div([html.Span(className="hw-swatch", style={"background": i["colour"]}), html.Span(i["label"]),
+                    html.Span(className="hw-hist", style={"width": f"{round(60 * i.get('n', 0) / most)}px"},
+                              title=t("map.legend_hist", lang, n=fmt_int(i.get("n", 0), lang))),
+                    html.Span(fmt_int(i.get("n", 0), lang), className="hw-legend-count")],
                    className="hw-legend-item") for i in leg["items"]],
-        html.Div([html.Span(className="hw-swatch hw-swatch-emergency"),
-                  t("map.legend_emergency", lang, day=fmt_date(state.day, lang))], className="hw-legend-item"),
+        html.Div(t("map.legend_fixed", lang) if leg.get("fixed") else "", className="hw-hint"),
+        *([html.Div([html.Span(className="hw-swatch hw-swatch-emergency"),
+                     t("map.legend_emergency", lang, day=fmt_date(state.day, lang))], className="hw-legend-item")]
+          if ctx.spells else []),
     ])
 
 
@@ -73,13 +82,30 @@ def hex_view(ctx, state: UIState, zoom, bounds, role: str) -> tuple[dict, html.D
     window, baseline = state.window, state.baseline
     hexes = views.hex_counts(res, window, v.categories, baseline=baseline, bbox=_bbox(bounds), area=v.area)
     emergency = {u: e["label"] for u, e in emergency_labels(ctx, state.day, lang).items()}
+    days = (window[1] - window[0]).days + 1
+    lg = fixed_legend(ctx, ctx.store().version, res, days, tuple(v.categories), v.metric)
     payload = hex_payload(hexes, resolution=res, metric=v.metric, lang=lang, names=views.district_names,
-                          emergency=emergency, min_baseline=ctx.min_baseline)
+                          emergency=emergency, min_baseline=ctx.min_baseline, legend=lg)
     summary = t("map.summary", lang, n=fmt_int(payload["total"], lang), cells=fmt_int(len(hexes), lang), res=res,
                 start=fmt_date(window[0], lang), end=fmt_date(window[1], lang))
     n_cells = hexes.attrs.get("n_cells", len(hexes))
     capped = t("map.capped", lang, shown=fmt_int(len(hexes), lang), total=fmt_int(n_cells, lang)) if n_cells > len(hexes) else ""
-    return payload, _legend(payload, state), summary, capped
+    return payload, _legend(ctx, payload, state), summary, capped
+
+
+@lru_cache(maxsize=64)
+def fixed_legend(ctx, version: str, resolution: int, days: int, categories: tuple, metric: str):
+    """The official map's classes for windows of ``days`` (the same for every such window:
+    quantiles over the store's whole period, :meth:`geo.views.StoreViews.fixed_classes`)."""
+    return ctx.views().fixed_classes(resolution, days, categories or None, metric=metric)
+
+
+@lru_cache(maxsize=64)
+def public_legend(ctx, version: str, resolution: int, days: int, categories: tuple, metric: str):
+    """The public map's fixed classes, from the published grid (:func:`geo.export.public_fixed_classes`)."""
+    from geo.export import public_fixed_classes
+
+    return public_fixed_classes(ctx.store(), resolution, days, categories or None, metric=metric, grid=public_grid())
 
 
 @lru_cache(maxsize=16)
@@ -110,27 +136,41 @@ def public_hex_view(ctx, state: UIState, zoom, bounds) -> tuple[dict, html.Div, 
                           "change_pct": hx["change_pct"].to_numpy(np.float64),
                           "rate_km2": hx["rate_km2"].to_numpy(np.float64), "ubigeo": hx["ubigeo"].to_numpy(object)})
     emergency = {u: e["label"] for u, e in emergency_labels(ctx, state.day, lang).items()}
-    payload = hex_payload(frame, resolution=data.view.resolution, metric=v.metric, lang=lang,
+    dv = data.view
+    days = (dv.end - dv.start).days + 1
+    lg = public_legend(ctx, ctx.store().version, dv.resolution, days, tuple(v.categories), v.metric)
+    low = hx["count_low"].to_numpy(np.float64)
+    # Public counts are ranges; every colour is derived from the range, never from a hidden count:
+    # count and rate from the lower end ("at least"), change from the range of changes the ranges allow.
+    if v.metric == "count":
+        cls = lg.classify(low)
+    elif v.metric == "rate":
+        cls = lg.classify(low / hx["area_km2"].to_numpy(np.float64))
+    else:
+        b0, b1 = dv.baseline_window()
+        lo, hi = change_interval(low, hx["count_high"].to_numpy(np.float64), hx["baseline_low"].to_numpy(np.float64),
+                                 hx["baseline_high"].to_numpy(np.float64), days, (b1 - b0).days + 1, ctx.min_baseline)
+        cls = interval_classes(lo, hi, lg.breaks)
+    payload = hex_payload(frame, resolution=dv.resolution, metric=v.metric, lang=lang,
                           names=ctx.views().district_names, emergency=emergency, min_baseline=ctx.min_baseline,
-                          values=hx["count_low"].to_numpy(np.float64) if v.metric == "count" else None)
+                          legend=lg, cls=cls, public=True)
     exact = count.notna().to_numpy()
     payload["clab"] = np.where(exact, [fmt_int(x, lang) for x in frame["n"]], hx["count_label"].to_numpy(object)).tolist()
     payload["blab"] = np.where(base.notna().to_numpy(), [fmt_int(x, lang) for x in frame["n_baseline"]],
                                t("tip.none", lang)).tolist()
-    if "rate" in payload:  # JSON has no NaN: a rate exists only for exact counts
-        payload["rate"] = [x if np.isfinite(x) else None for x in payload["rate"]]
     payload["total"] = int(hx["count_low"].sum())
-    dv = data.view
+    if v.metric == "rate":  # "at least": the lower end over the cell's area
+        payload["rate"] = np.round(low / hx["area_km2"].to_numpy(np.float64), 2).tolist()
     summary = t("map.summary_public", lang, n=fmt_int(payload["total"], lang), cells=fmt_int(len(hx), lang),
                 res=dv.resolution, start=fmt_date(dv.start, lang), end=fmt_date(dv.end, lang), k=public_grid().k)
-    return payload, _legend(payload, state), summary, ""
+    return payload, _legend(ctx, payload, state), summary, ""
 
 
-@lru_cache(maxsize=8)
-def _district_geo(ctx, area: str) -> tuple[dict, list]:
-    d = ctx.districts
-    d = d[in_area(d["ubigeo"].tolist(), area)]
-    return district_geojson(d), bounds_of(d)
+@lru_cache(maxsize=16)
+def _district_geo(ctx, version: str, area: str) -> tuple[dict, list]:
+    """Outlines of ``area``'s districts (GeoJSON) and the area's bounds, per store version."""
+    d = ctx.views().outlines(area)
+    return district_geojson(d), ctx.extent(area)
 
 
 def district_panel(ctx, state: UIState, *, detail: bool = True) -> list:
@@ -139,8 +179,9 @@ def district_panel(ctx, state: UIState, *, detail: bool = True) -> list:
     lang, u = state.lang, state.district
     views = ctx.views()
     name = views.district_names.get(u, u)
-    row = ctx.districts[ctx.districts["ubigeo"] == u]
-    province = row["province"].iloc[0] if len(row) else ""
+    d = ctx.districts
+    row = d[d["ubigeo"] == u] if d is not None else d
+    province = row["province"].iloc[0] if row is not None and len(row) and "province" in row else ""
     status = ctx.emergency_on(state.day).get(u)
     day = fmt_date(state.day, lang)
     status_text = (t("panel.status_on", lang, day=day, decree=status["decree"], start=fmt_date(status["start"], lang),
@@ -201,11 +242,12 @@ def register(app, ctx) -> None:
         state = UIState.from_store(state_data, ctx.catalog())
         return hex_view(ctx, state, zoom, bounds, check("map"))
 
-    @app.callback(Output("district-geo", "data"), Output("map", "viewport"), Input("area", "value"))
+    @app.callback(Output("district-geo", "data"), Output("area-bounds", "data"), Input("area", "value"))
     @guarded("map")
     def update_district_geo(area):
-        geo, bounds = _district_geo(ctx, area if area in ("lima_callao", "sullana", "all") else "all")
-        return geo, {"bounds": bounds, "transition": "fitBounds"}
+        area = area if area in ctx.area_ids else ctx.home_area
+        geo, bounds = _district_geo(ctx, ctx.store().version, area)
+        return geo, {"area": area, "bounds": bounds, "home": ctx.home_area}
 
     # Reads the day and language only: the controller sends each when it changes.
     @app.callback(Output("emergency", "data"), Input("day", "data"), Input("lang", "value"))
@@ -252,6 +294,14 @@ def register(app, ctx) -> None:
     sharing.register_callbacks(app, ctx)
     counts_layer.register(app, ctx)
 
+    # The viewport: the URL hash's zoom and centre on a first load, else the area's bounds.
+    app.clientside_callback(ClientsideFunction(namespace="hexwatch", function_name="areaViewport"),
+                            Output("map", "viewport"), Input("area-bounds", "data"))
+    app.clientside_callback(ClientsideFunction(namespace="hexwatch", function_name="syncHash"),
+                            Output("hash-sync", "data"), Input("map", "zoom"), Input("map", "center"))
+    app.clientside_callback(ClientsideFunction(namespace="hexwatch", function_name="probeBasemap"),
+                            Output("basemap", "children"), Output("basemap-status", "data-basemap"),
+                            Input("basemap-config", "data"))
     app.clientside_callback(
         ClientsideFunction(namespace="hexwatch", function_name="decodeHexes"),
         Output("hexes", "data"), Output("map-status", "data-hexes"), Output("map-status", "data-total"),

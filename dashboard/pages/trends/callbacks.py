@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandas as pd
 from dash import Input, Output, State, dcc, no_update
 
 from dashboard.access import guarded
 from dashboard.pages.trends import layout as trends_layout
-from dashboard.charts import declared_bands, graph_config, weekly_figure
-from dashboard.i18n import t
+from dashboard.charts import declared_bands, graph_config, range_figure, weekly_figure
+from dashboard.i18n import grid_locale, t
 from dashboard.state import UIState
-from geo.viewspec import in_area
+from geo.areas import in_area
 
 
 def series_figure(ctx, state: UIState):
     """The weekly chart for a state, and a note saying what it compares."""
     lang, v = state.lang, state.view
     views = ctx.views()
-    area = [u for u, ok in zip(views.ubigeos, in_area(views.ubigeos, v.area)) if ok]
+    area = [u for u, ok in zip(views.ubigeos, in_area(views.ubigeos, views.area_members(v.area))) if ok]
     start = min(v.start, state.baseline[0])
     spell = ctx.spell(v.spell)
     area_spells = [s for s in ctx.spells if s.ubigeos & set(area)]
@@ -35,6 +37,41 @@ def series_figure(ctx, state: UIState):
              "comparison": f"{t('trends.group_comparison', lang)} ({len(comparison)})"}
     return weekly_figure(series, lang, y="index", bands=bands, day=state.day, names=names,
                          title=t("trends.series_title", lang)), f"{spell.spell_id}: {', '.join(spell.decree_ids)}"
+
+
+def public_series_figure(ctx, state: UIState):
+    """The public chart: monthly totals of the published grid as ranges (a band per group),
+    declared vs comparison districts when a declaration is chosen, else the area."""
+    lang, v = state.lang, state.view
+    views = ctx.views()
+    members = views.area_members(v.area)
+    area = [u for u, ok in zip(views.ubigeos, in_area(views.ubigeos, members)) if ok]
+    spell = ctx.spell(v.spell)
+    if spell is None:
+        groups = {t("trends.group_all", lang): v.area}
+        note = t("trends.pick_spell", lang) if ctx.spells else ""
+    else:
+        groups = {f"{t('trends.group_declared', lang)}": [u for u in area if u in spell.ubigeos],
+                  f"{t('trends.group_comparison', lang)}": [u for u in area if u not in spell.ubigeos]}
+        note = f"{spell.spell_id}: {', '.join(spell.decree_ids)}"
+    frame = _public_trends(ctx, ctx.store().version, tuple((k, v if isinstance(v, str) else tuple(v))
+                                                            for k, v in groups.items()), tuple(v.categories))
+    area_spells = [spell] if spell else [s for s in ctx.spells if s.ubigeos & set(area)]
+    first = frame["period"].min() if len(frame) else v.start
+    last = frame["period"].max() if len(frame) else v.end
+    bands = declared_bands(area_spells, pd.Timestamp(first).date(), pd.Timestamp(last).date() + pd.Timedelta(days=31),
+                           lang)
+    return range_figure(frame, lang, bands=bands, day=state.day, title=t("trends.public_title", lang)), note
+
+
+@lru_cache(maxsize=32)
+def _public_trends(ctx, version: str, groups: tuple, categories: tuple) -> pd.DataFrame:
+    from geo.export import public_trends
+
+    from dashboard.access import public_grid
+
+    return public_trends(ctx.store(), {k: (v if isinstance(v, str) else list(v)) for k, v in groups},
+                         list(categories) or None, grid=public_grid(), districts=ctx.districts)
 
 
 def district_rows(ctx, state: UIState) -> pd.DataFrame:
@@ -80,15 +117,31 @@ def register(app, ctx) -> None:
         fig, note = series_figure(ctx, state)
         return fig, graph_config(state.lang), note
 
-    @app.callback(Output("district-table", "rowData"), Output("district-table", "columnDefs"), Input("state", "data"))
+    @app.callback(Output("district-table", "rowData"), Output("district-table", "columnDefs"),
+                  Output("district-table-box", "children"),
+                  Input("state", "data"), State("district-table", "dashGridOptions"))
     @guarded("table")
-    def update_table(state_data):
+    def update_table(state_data, grid_options):
         if not state_data:
-            return no_update, no_update
+            return no_update, no_update, no_update
         state = UIState.from_store(state_data, ctx.catalog())
         rows = district_rows(ctx, state)
         rows = rows.astype({"change_pct": object}).where(rows["change_pct"].notna(), None)
-        return rows.to_dict("records"), column_defs(state.lang)
+        records, defs = rows.to_dict("records"), column_defs(state.lang)
+        if (grid_options or {}).get("localeText") != grid_locale(state.lang):
+            # AG Grid reads its own texts once: a new language gets a new grid, rows included.
+            return no_update, no_update, trends_layout.table(ctx, state.lang, records, defs)
+        return records, defs, no_update
+
+    @app.callback(Output("public-series", "figure"), Output("public-series", "config"),
+                  Output("public-series-note", "children"), Input("state", "data"))
+    @guarded("map")  # published-grid totals only: what the public map itself shows
+    def update_public_series(state_data):
+        if not state_data:
+            return no_update, no_update, no_update
+        state = UIState.from_store(state_data, ctx.catalog())
+        fig, note = public_series_figure(ctx, state)
+        return fig, graph_config(state.lang), note
 
     @app.callback(Output("table-download", "data"), Input("table-download-btn", "n_clicks"), State("state", "data"),
                   prevent_initial_call=True)
