@@ -28,6 +28,7 @@ from dashboard.i18n import DATE_PICKER_FORMAT, dropdown_labels, fmt_date, norm_l
 from dashboard.pages import PAGES
 from dashboard.state import UIState, apply, monday
 from geo.errors import HexwatchError
+from geo.objectstore import is_remote
 from geo.store import Store
 
 _ASSETS = Path(__file__).parent / "assets"
@@ -181,7 +182,7 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
     if public and not access.public:
         access = dataclasses.replace(access, public=True)
     tiles_url, tiles_attribution = basemap_settings(tiles_url, tiles_attribution)
-    ctx = AppContext(Path(store), public=access.public, districts_override=districts, registry_override=registry,
+    ctx = AppContext(store if is_remote(store) else Path(store), public=access.public, districts_override=districts, registry_override=registry,
                      tiles_url=tiles_url, tiles_attribution=tiles_attribution,
                      events_path=Path(declarations) if declarations else None)
     ctx.spells  # a bad policy-event file is one error now, not one per request

@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from geo.objectstore import store_location
+
 
 def gunicorn_argv(host: str, port: int, workers: int, *, threads: int = 4, timeout: int = 120,
                   keep_alive_s: int = 75) -> list[str]:
@@ -36,7 +38,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        store: Path = typer.Option(..., "--store", help="Store folder.", file_okay=False),
+        store: Path = typer.Option(..., "--store", help="Store folder, or s3://bucket/prefix or gs://bucket/prefix.",
+                                   parser=store_location),
         host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
         port: int = typer.Option(8050, help="Port."),
         workers: int = typer.Option(2, min=1, help="gunicorn worker processes."),
@@ -81,7 +84,7 @@ def register(app: typer.Typer) -> None:
 
             create_app(store, public=public, declarations=declarations).run(host=host, port=port, debug=True)
             return
-        env = {**os.environ, "HEXWATCH_STORE": str(store.resolve()), "HEXWATCH_PUBLIC": "1" if public else "0"}
+        env = {**os.environ, "HEXWATCH_STORE": store if isinstance(store, str) else str(store.resolve()), "HEXWATCH_PUBLIC": "1" if public else "0"}
         argv = gunicorn_argv(host, port, workers, threads=threads)
         os.execvpe(argv[0], argv, env)
 

@@ -29,7 +29,10 @@ app.add_typer(data_app, name="data")
 out = Console()
 err = Console(stderr=True)
 
-StoreOpt = typer.Option(..., "--store", help="Store folder.", file_okay=False)
+from geo.objectstore import store_location  # noqa: E402  (cheap: fsspec is imported on use)
+
+StoreOpt = typer.Option(..., "--store", help="Store folder, or s3://bucket/prefix or gs://bucket/prefix.",
+                        parser=store_location)
 
 
 @boundaries_app.command("fetch")

@@ -64,7 +64,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -84,6 +84,7 @@ from geo.readers.values import _enum_from_codes, _nulls
 from geo.errors import HexwatchError
 from geo.h3index import CUBE_RESOLUTIONS, DEFAULT_RESOLUTION, latlng_to_cells, latlng_to_cells_multi
 from geo.store import TABLES as STORE_TABLES
+from geo.objectstore import RemoteStore, is_remote
 from geo.store import Store, StoreError, atomic_write_bytes, file_lock, write_version
 
 KINDS = ("points", "mininter", "sidpol", "counts")
@@ -230,7 +231,12 @@ def _sha256(path: Path) -> str:
 
 
 def _ingest_lock(store: Path):
-    """One ingest per store at a time, from reading the live version to writing the next."""
+    """One ingest per store at a time, from reading the live version to writing the next.
+
+    On object storage there is no lock to share between machines: the commit is
+    conditional on the version read being still live (``write_version(base=...)``)."""
+    if is_remote(store):
+        return nullcontext()
     return file_lock(store / ".ingest.lock")
 
 
@@ -335,7 +341,7 @@ def _open(store: Path) -> Store | None:
     try:
         return Store.open(store)
     except StoreError:
-        if (store / "CURRENT").exists():
+        if (RemoteStore(store).live() is not None) if is_remote(store) else (store / "CURRENT").exists():
             raise
         return None
 
@@ -447,10 +453,10 @@ def ingest_file(
     """
     timer = _Timer()
     started = datetime.now().isoformat(timespec="seconds")
-    path, root = Path(path), Path(store)
+    path, root = Path(path), (str(store) if is_remote(store) else Path(store))
     if not path.is_file():
         raise HexwatchError(f"{path} does not exist or is not a file")
-    if root.exists() and not root.is_dir():
+    if isinstance(root, Path) and root.exists() and not root.is_dir():
         raise HexwatchError(f"--store {root} is a file; give a folder")
     kind = incidents.detect_kind(path) if kind == "auto" else kind
     if kind not in KINDS:
@@ -780,7 +786,8 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 new_meta["boundary_set"] = boundary_set
             return report, new_meta
 
-        return _finish(root, tables, meta, describe, parsed, rejects_path, timer, bar)
+        return _finish(root, tables, meta, describe, parsed, rejects_path, timer, bar,
+                       base=current.version if current is not None else None)
 
 
 def _daily(precision: pl.Series | pa.ChunkedArray) -> np.ndarray | None:
@@ -894,7 +901,7 @@ def _meta(meta: Mapping[str, Any], report: IngestReport, *, changed: bool, meta_
 
 def _finish(root: Path, tables: dict[str, Any], meta: Mapping[str, Any],
             describe: Callable[[], tuple[IngestReport, dict[str, Any]]], parsed: incidents.ParsedFrames,
-            rejects_path, timer: _Timer, bar: _Progress) -> IngestReport:
+            rejects_path, timer: _Timer, bar: _Progress, *, base: str | None = None) -> IngestReport:
     """Check the counts, write the version (unless nothing changed) and the rejects CSV.
 
     ``describe()`` makes the report and the new metadata. When there are tables to
@@ -922,7 +929,8 @@ def _finish(root: Path, tables: dict[str, Any], meta: Mapping[str, Any],
             made["report"].seconds = dict(timer.seconds)
             return made["report"]
     bar.step("writing")
-    version = write_version(root, tables=tables, meta=new_meta if tables else made["meta"], files=files)
+    version = write_version(root, tables=tables, meta=new_meta if tables else made["meta"], files=files,
+                            base=base if is_remote(root) else None)
     report = made["report"]
     report.version = version
     timer.lap("write")
@@ -1031,7 +1039,8 @@ def _ingest_sidpol(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
             record = _keep_boundaries(tables, meta, districts, None, new_m.height + new_y.height)
             if record is not None:
                 new_meta["boundary_set"] = record
-        return _finish(root, tables, meta, lambda: (report, new_meta), parsed, rejects_path, timer, _Progress(False, ""))
+        return _finish(root, tables, meta, lambda: (report, new_meta), parsed, rejects_path, timer, _Progress(False, ""),
+                       base=current.version if current is not None else None)
 
 
 # --------------------------------------------------------------------------- store summary

@@ -160,6 +160,7 @@ def write_version(
     files: Mapping[str, bytes] | Callable[[], Mapping[str, bytes]] | None = None,
     *,
     carry_over: bool = True,
+    base: str | None = None,
 ) -> str:
     """Write a new complete version of ``store`` and make it live atomically.
 
@@ -172,7 +173,18 @@ def write_version(
     thread while the tables encode (``meta`` first), and an exception from either leaves
     the live version untouched. Returns the new version id.
     Caller must not hold :func:`writer_lock` (this function takes it).
+
+    ``store`` may be ``s3://bucket/prefix`` or ``gs://...`` (see :mod:`geo.objectstore`):
+    the version is staged in a local folder by this same writer, uploaded, then made live
+    by a conditional commit. ``base`` is the version the tables were derived from; on
+    object storage, if another is live by then nothing is made live
+    (:class:`geo.objectstore.StoreConflict`). A folder store is serialised by its lock.
     """
+    if _is_remote(store):
+        from geo.objectstore import write_remote_version
+
+        return write_remote_version(str(store), tables, meta, files, carry_over=carry_over, base=base,
+                                    keep=KEEP_VERSIONS, local_writer=write_version)
     root = Path(store)
     with writer_lock(root):
         versions = root / "versions"
@@ -233,6 +245,12 @@ def write_version(
         return vid
 
 
+def _is_remote(store: Any) -> bool:
+    from geo.objectstore import is_remote
+
+    return is_remote(store)
+
+
 def _prune(versions: Path, keep: set[str]) -> None:
     done = sorted((p for p in versions.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
     for p in done[:-KEEP_VERSIONS]:
@@ -264,10 +282,20 @@ class Store:
     root: Path
     version: str
     path: Path
+    #: The store as given when it is not a local folder (``s3://...``); ``root`` is then the
+    #: local cache the pinned version was downloaded into.
+    location: str | None = None
 
     @classmethod
     def open(cls, store: str | os.PathLike) -> "Store":
-        """Open the live version of ``store``; raise :class:`StoreError` if there is none."""
+        """Open the live version of ``store``; raise :class:`StoreError` if there is none.
+
+        An ``s3://`` or ``gs://`` store's version is downloaded once into a local cache
+        (versions never change), so reading it is reading local files."""
+        if _is_remote(store):
+            from geo.objectstore import open_remote
+
+            return open_remote(str(store))
         root = Path(store)
         current = _current_dir(root)
         if current is None:
