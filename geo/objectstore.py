@@ -84,7 +84,7 @@ class RemoteStore:
             raise HexwatchError(f"--store {url}: give a bucket, as in {scheme}://bucket/prefix")
         try:
             # No listing cache: the live version is whatever the commit log says now.
-            self.fs = fsspec.filesystem(scheme, use_listings_cache=False, skip_instance_cache=True)
+            self.fs = fsspec.filesystem(scheme, use_listings_cache=False)  # one client per process (fsspec caches it)
         except ImportError as exc:
             raise HexwatchError(f"--store {url} needs {'s3fs' if scheme == 's3' else 'gcsfs'}: "
                                 f"pip install 'hexwatch[cloud]'") from exc
