@@ -53,7 +53,7 @@ def run(quick: bool = False) -> list[Figure]:
     figures: list[Figure] = []
     try:
         os.environ.update(server.env())
-        os.environ["HEXWATCH_CACHE_DIR"] = str(work / "cache")
+        os.environ["HEXWATCH_STORE_CACHE_DIR"] = str(work / "cache")
         server.make_bucket("bench")
         src = work / "t.parquet"
         pq.write_table(_table(500_000 if quick else 3_000_000), src)

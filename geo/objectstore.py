@@ -17,7 +17,8 @@ writer removes. Commits are never deleted: a slow writer that read an old ``N`` 
 consistent on S3 and GCS, so a reader that lists the commits sees every finished one.
 
 A reader pins a version by downloading it (immutable, so the copy never goes stale) into a
-local cache, ``$HEXWATCH_CACHE_DIR`` or ``~/.cache/hexwatch/stores``; every reader of the
+local cache, ``$HEXWATCH_STORE_CACHE_DIR``, else ``$HEXWATCH_CACHE_DIR/stores``, else
+``~/.cache/hexwatch/stores`` (one folder per store URL); every reader of the
 library (pyarrow, DuckDB, polars) then reads local files as with a folder store.
 
 Endpoint and credentials come the standard way (fsspec's s3fs over botocore:
@@ -164,7 +165,9 @@ class RemoteStore:
 
     # --- readers --------------------------------------------------------------------
     def cache_root(self) -> Path:
-        base = Path(os.environ.get("HEXWATCH_CACHE_DIR") or Path.home() / ".cache" / "hexwatch" / "stores")
+        env = os.environ.get("HEXWATCH_STORE_CACHE_DIR")
+        cache = os.environ.get("HEXWATCH_CACHE_DIR")
+        base = Path(env) if env else Path(cache) / "stores" if cache else Path.home() / ".cache" / "hexwatch" / "stores"
         return base / hashlib.sha256(self.url.encode()).hexdigest()[:16]
 
     def pin(self, commit: Commit) -> Path:

@@ -29,9 +29,9 @@ N_A, N_B = 20_000, 30_000
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     server = MotoServer()
-    saved = {k: os.environ.get(k) for k in [*server.env(), "HEXWATCH_CACHE_DIR"]}
+    saved = {k: os.environ.get(k) for k in [*server.env(), "HEXWATCH_STORE_CACHE_DIR"]}
     os.environ.update(server.env())
-    os.environ["HEXWATCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("s3cache"))
+    os.environ["HEXWATCH_STORE_CACHE_DIR"] = str(tmp_path_factory.mktemp("s3cache"))
     server.make_bucket("hexwatch-test")
     try:
         yield server
@@ -162,3 +162,4 @@ def test_missing_s3_store_is_one_line(s3):
 
     with pytest.raises(StoreError, match="no hexwatch store at s3://hexwatch-test/nothing"):
         Store.open("s3://hexwatch-test/nothing")
+
