@@ -294,32 +294,77 @@ def _load_plugins() -> None:
             err.print(f"note: command {ep.name!r} unavailable ({exc})")
 
 
+def _walk(command):
+    yield command
+    for sub in getattr(command, "commands", {}).values():
+        yield from _walk(sub)
+
+
+def _plain_flags(group) -> None:
+    """Show on/off flags in ``--help`` without a type: typer labels every option with
+    its Python type, so ``--public`` read ``--public <bool>`` as if it took a value."""
+    import typer._click as click
+
+    for command in _walk(group):
+        helper = command.get_help_option(click.Context(command))
+        for param in [*command.params, *([helper] if helper is not None else [])]:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an OS error: what failed, on which path, and what to do."""
+    import errno
+
+    what = exc.strerror or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+    hint = {errno.ENOSPC: "free some space (or use a store on another disk) and run it again; nothing was changed",
+            errno.EDQUOT: "free some space (or use a store on another disk) and run it again; nothing was changed",
+            errno.EROFS: "the folder is on a read-only file system; choose a writable one",
+            errno.EACCES: "you may not write there; choose another folder or fix its permissions",
+            errno.EPERM: "you may not write there; choose another folder or fix its permissions"}.get(exc.errno)
+    if hint is None and "No space left on device" in str(exc):  # Arrow's I/O errors carry no errno
+        hint = "free some space (or use a store on another disk) and run it again; nothing was changed"
+    return f"{what}{where}" + (f" ({hint})" if hint else "")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: runs the app, turning user errors into one line."""
+    """Console-script entry point: runs the app, turning every user error into one line
+    on stderr and exit code 2 (a usage error, a bad file, a library error, a full or
+    read-only disk). Only a bug gives a traceback."""
+    # Typer raises its own vendored copy of click's exceptions (typer._click), which a
+    # ``click.ClickException`` handler does not catch.
+    import typer._click as click
+
     _load_plugins()
+    group = typer.main.get_command(app)
+    _plain_flags(group)
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = group.main(args=argv, prog_name="hexwatch", standalone_mode=False)
         # standalone_mode=False hands typer.Exit's code back instead of exiting.
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except HexwatchError as exc:
         err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        err.print(f"error: {exc.strerror}: {exc.filename}", highlight=False, markup=False, soft_wrap=True)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare group: its help (typer's rich help prints itself)
+        if exc.format_message().strip():
+            err.print(exc.format_message(), highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        # Usage errors (unknown verb or option, missing or bad value): one line, exit 2.
+        message = exc.format_message().strip().splitlines()[0] if exc.format_message().strip() else "bad usage"
+        verb = f" {exc.ctx.command_path}" if getattr(exc, "ctx", None) is not None else " hexwatch"
+        err.print(f"error: {message} (see `{verb.strip()} --help`)", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:  # read-only store or export folder, full disk, missing file, ...
+        err.print(f"error: {_os_error_line(exc)}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":
