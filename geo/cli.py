@@ -127,6 +127,35 @@ def demo(
 
 
 # --- ingest and summary (geo.ingest) -----------------------------------------------------
+def _tune_process_for_ingest() -> None:
+    """Settings for the rest of this ``hexwatch ingest`` process, which does one bulk job
+    and exits (Linux and glibc; elsewhere nothing changes). They are the command's, never
+    the library's: ``geo`` must not change the process it runs in (the dashboard, a
+    notebook, a Dask worker), so ``geo.ingest`` does none of this.
+
+    - No transparent huge pages (``prctl(PR_SET_THP_DISABLE)``): Arrow backs the
+      gigabytes an ingest reads with 2 MB pages, whose first touch is slow on VMs.
+    - glibc keeps freed memory for reuse (``mallopt`` mmap/trim thresholds) instead of
+      mapping and unmapping each of the ingest's short-lived large arrays.
+    - No cyclic garbage collection: its passes walk every object and find no garbage.
+
+    ``--no-tune-process`` leaves the process as Python starts it. The gain is measured
+    by ``benchmarks.bench_ingest`` (its "hexwatch ingest" figure, with vs without).
+    """
+    import ctypes
+    import gc
+
+    gc.disable()
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE
+        if hasattr(libc, "mallopt"):
+            libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+            libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not Linux / not glibc
+        pass
+
+
 @app.command("ingest")
 def ingest_cmd(
     file: Path = typer.Argument(..., help="Incident file: CSV (any delimiter/encoding), Parquet or GeoJSON.", dir_okay=False),
@@ -150,9 +179,15 @@ def ingest_cmd(
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Also write this ingest's rejected rows to this CSV file."),
     source: Optional[str] = typer.Option(None, "--source", help="Label stored with each incident (default: the file name)."),
     json_out: bool = typer.Option(False, "--json", help="Also print the ingest report as JSON."),
+    tune_process: bool = typer.Option(True, "--tune-process/--no-tune-process",
+                                      help="Tune this process for one bulk job (no huge pages, glibc keeps freed memory, "
+                                           "no cyclic GC); see benchmarks/bench_ingest.py for the measured gain."),
 ) -> None:
     """Add an incident file to a store: every row is accepted or rejected with a reason; re-ingesting adds nothing."""
     from geo.ingest import ingest_file
+
+    if tune_process:
+        _tune_process_for_ingest()
 
     if no_boundaries and boundaries_file is not None:
         raise HexwatchError("give either --boundaries FILE or --no-boundaries, not both")
