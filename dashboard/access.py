@@ -229,6 +229,28 @@ def public_grid() -> PublicGrid:
 _FRAMEABLE = ("/embed",)
 
 
+class _BodyLimit:
+    """WSGI middleware: a request body sent without a length (chunked) is read up to the
+    limit and refused with 413 past it, instead of being silently truncated."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    def __call__(self, environ, start_response):
+        if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            import io
+
+            raw = environ["wsgi.input"].read(self.limit + 1)
+            if len(raw) > self.limit:
+                from werkzeug.wrappers import Response
+
+                body = f"request body over {self.limit:,} bytes\n"
+                return Response(body, 413, mimetype="text/plain", headers={"Connection": "close"})(
+                    environ, start_response)
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(raw), str(len(raw))
+        return self.app(environ, start_response)
+
+
 def install(server: flask.Flask, config: AccessConfig):
     """Set up access on a Flask server: roles, 403 answers, security headers, rate
     limiter and (unless public) the login routes. Returns the
@@ -238,8 +260,10 @@ def install(server: flask.Flask, config: AccessConfig):
 
     server.config["HEXWATCH_ACCESS"] = config
     server.config["HEXWATCH_PUBLIC"] = config.public
-    # Werkzeug refuses a longer body (413) before anything reads it, chunked or not.
+    # Werkzeug refuses a longer declared body (413) before anything reads it; a chunked one
+    # (no length) is measured by _BodyLimit, since werkzeug would only cut it short.
     server.config["MAX_CONTENT_LENGTH"] = int(config.max_request_bytes)
+    server.wsgi_app = _BodyLimit(server.wsgi_app, int(config.max_request_bytes))
     server.config["HEXWATCH_ANONYMOUS_ROLE"] = config.anonymous_role
     if config.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -385,7 +409,8 @@ def check_requests(app, config: AccessConfig) -> None:
     def well_formed():
         path = flask.request.path
         if path == update and flask.request.method == "POST":
-            body = flask.request.get_json(silent=True)  # over the size limit: 413 from werkzeug
+            flask.request.get_data(cache=True)  # over the size limit, chunked or not: 413 from werkzeug
+            body = flask.request.get_json(silent=True)
             problem = callback_problem(app, body)
             if problem:
                 return _bad_request("bad callback request: " + problem)
