@@ -239,6 +239,15 @@ _MetricOpt = typer.Option("count", "--metric", help="count, rate (per km²) or c
 _BaselineFromOpt = typer.Option(None, "--baseline-from", help="Baseline first day (default: the equal window before).")
 _BaselineToOpt = typer.Option(None, "--baseline-to", help="Baseline last day.")
 _KOpt = typer.Option(5, "--k", help="Public output: counts below k are shown as '< k' (3 at least).")
+_VocabularyOpt = typer.Option(None, "--vocabulary", dir_okay=False, help="Public output: a TOML file of categories "
+                              "to admit or deny, merged with data/privacy_vocabulary.toml (see docs/privacy.md).")
+
+
+def _public_grid(k: int, vocabulary: Optional[Path]):
+    """The public grid of ``--k`` and ``--vocabulary`` (``None``: the library's default)."""
+    from geo.privacy import PublicGrid, Vocabulary
+
+    return PublicGrid(k=k, vocabulary=Vocabulary.load(vocabulary)) if vocabulary is not None else None
 
 
 def _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to):
@@ -260,6 +269,7 @@ def export_cmd(
     public: bool = typer.Option(False, "--public", help="Apply the public privacy rules (see docs/privacy.md)."),
     k: int = _KOpt,
     analysis: Optional[Path] = typer.Option(None, "--analysis", help="JSON from `hexwatch analyze --json` to include (official exports)."),
+    vocabulary: Optional[Path] = _VocabularyOpt,
 ) -> None:
     """Export a view's hexes and districts as GeoJSON (RFC 7946), CSV or GeoParquet, with provenance."""
     import orjson
@@ -268,7 +278,7 @@ def export_cmd(
 
     view = _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to)
     extra = orjson.loads(analysis.read_bytes()) if analysis else None
-    for p in export_view(store, view, fmt, out_path, public=public, k=k, analysis=extra):
+    for p in export_view(store, view, fmt, out_path, public=public, k=k, grid=_public_grid(k, vocabulary), analysis=extra):
         out.print(f"wrote {p}")
 
 
@@ -281,6 +291,7 @@ def embed_cmd(
     metric: str = _MetricOpt, baseline_from: Optional[str] = _BaselineFromOpt, baseline_to: Optional[str] = _BaselineToOpt,
     lang: str = typer.Option("es", "--lang", help="es or en."),
     k: int = _KOpt,
+    vocabulary: Optional[Path] = _VocabularyOpt,
 ) -> None:
     """Write a standalone public HTML map of a view (draws offline; privacy rules applied)."""
     from geo.embed import embed_html
@@ -288,7 +299,7 @@ def embed_cmd(
     from geo.store import atomic_write_bytes
 
     view = _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to)
-    page = embed_html(store, view, lang=lang, k=k)
+    page = embed_html(store, view, lang=lang, k=k, grid=_public_grid(k, vocabulary))
     target = out_path.with_name(safe_filename(out_path.name, default="hexwatch-embed.html"))
     atomic_write_bytes(target, page.encode("utf-8"))
     out.print(f"wrote {target} ({len(page) / 1e6:.1f} MB)")
