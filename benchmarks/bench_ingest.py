@@ -154,7 +154,8 @@ def _fresh_process_ingest(path: Path, tuned: bool = False) -> float:
     process touches all its memory for the first time, which costs far more on these
     VMs than reusing what an earlier ingest freed; the figure above is a warm process."""
     code = ("import sys, time, tempfile, shutil; from pathlib import Path; import geo.ingest as gi; "
-            + ("from geo import cli; cli._tune_process_for_ingest(); " if tuned else "") +
+            # (the context is kept referenced: a dropped one would be closed, and restored, at once)
+            + ("from geo import cli; tuned = cli._tuned_for_bulk_work(); tuned.__enter__(); " if tuned else "") +
             "from geo import boundaries; boundaries.load_study_districts(); d = Path(tempfile.mkdtemp()); "
             "t0 = time.perf_counter(); gi.ingest_file(Path(sys.argv[1]), d / 's', kind='mininter', progress=False); "
             "print(time.perf_counter() - t0); shutil.rmtree(d)")

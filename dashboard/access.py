@@ -52,8 +52,11 @@ PAGE_ACCESS: dict[str, str] = {"map": "map", "about": "about", "trends": "series
 #: Rate limits (flask-limiter syntax) unless configured: per client address and worker.
 DEFAULT_RATE_LIMITS: Mapping[str, str] = MappingProxyType(
     {"embed": "60 per minute", "export": "20 per minute", "login": "10 per minute"})
-#: The largest request body accepted unless configured (a callback's body is a few KB).
+#: The largest request body accepted unless configured: from the public (a callback's
+#: body is a few KB) and from a signed-in official (whose page posts the map's drawn
+#: hexes as a callback input: up to a few MB at resolution 10).
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
+DEFAULT_MAX_OFFICIAL_REQUEST_BYTES = 16_000_000
 
 
 class AccessDenied(HexwatchError):
@@ -75,7 +78,9 @@ class AccessConfig:
     machines only. ``secure_cookies``: send the session cookie over HTTPS only.
     ``trusted_proxies``: reverse proxies in front whose ``X-Forwarded-*`` headers are
     believed (rate limits key on the client address). ``max_request_bytes``: the
-    largest request body accepted (a callback's is a few KB; larger: HTTP 413).
+    largest request body accepted from anyone not signed in (a public callback's is a
+    few KB; larger: HTTP 413); ``max_official_request_bytes``: from an official (the
+    officials' page posts the map's drawn hexes, a few MB at resolution 10).
     ``session_db``: the SQLite file of live sessions, shared by every worker (``None``:
     ``<config dir>/sessions.sqlite3``, see :mod:`dashboard.auth`).
     """
@@ -90,6 +95,7 @@ class AccessConfig:
     secure_cookies: bool = False
     trusted_proxies: int = 0
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_official_request_bytes: int = DEFAULT_MAX_OFFICIAL_REQUEST_BYTES
     session_db: str | None = None
 
     def __post_init__(self) -> None:
@@ -115,8 +121,9 @@ class AccessConfig:
             k = int(env.get("HEXWATCH_PUBLIC_K", DEFAULT_K))
             proxies = int(env.get("HEXWATCH_TRUSTED_PROXIES", "0"))
             max_bytes = int(env.get("HEXWATCH_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES))
+            max_official = int(env.get("HEXWATCH_MAX_OFFICIAL_REQUEST_BYTES", DEFAULT_MAX_OFFICIAL_REQUEST_BYTES))
         except ValueError:
-            raise HexwatchError("HEXWATCH_PUBLIC_K, HEXWATCH_TRUSTED_PROXIES and HEXWATCH_MAX_REQUEST_BYTES "
+            raise HexwatchError("HEXWATCH_PUBLIC_K, HEXWATCH_TRUSTED_PROXIES and HEXWATCH_MAX_*_REQUEST_BYTES "
                                 "must be whole numbers") from None
         vocabulary = Vocabulary.load(env.get("HEXWATCH_PUBLIC_VOCABULARY") or None)
         limits = {name: env[f"HEXWATCH_RATE_LIMIT_{name.upper()}"] for name in DEFAULT_RATE_LIMITS
@@ -125,7 +132,8 @@ class AccessConfig:
             public=public, grid=PublicGrid(k=k, period=period, vocabulary=vocabulary), rate_limits=limits,
             rate_limit_storage=env.get("HEXWATCH_RATE_LIMIT_STORAGE", "memory://"),
             secure_cookies=_truthy(env.get("HEXWATCH_SECURE_COOKIES")), trusted_proxies=proxies,
-            max_request_bytes=max_bytes, session_db=env.get("HEXWATCH_SESSION_DB") or None)
+            max_request_bytes=max_bytes, max_official_request_bytes=max_official,
+            session_db=env.get("HEXWATCH_SESSION_DB") or None)
         values.update(overrides)
         return cls(**values)
 
@@ -247,7 +255,10 @@ class _BodyLimit:
                 body = f"request body over {self.limit:,} bytes\n"
                 return Response(body, 413, mimetype="text/plain", headers={"Connection": "close"})(
                     environ, start_response)
+            # Now a body of known length: werkzeug (which ignores a chunked request's length)
+            # checks it against the request's own limit like any other.
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(raw), str(len(raw))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)
 
 
@@ -261,9 +272,11 @@ def install(server: flask.Flask, config: AccessConfig):
     server.config["HEXWATCH_ACCESS"] = config
     server.config["HEXWATCH_PUBLIC"] = config.public
     # Werkzeug refuses a longer declared body (413) before anything reads it; a chunked one
-    # (no length) is measured by _BodyLimit, since werkzeug would only cut it short.
-    server.config["MAX_CONTENT_LENGTH"] = int(config.max_request_bytes)
-    server.wsgi_app = _BodyLimit(server.wsgi_app, int(config.max_request_bytes))
+    # (no length) is measured by _BodyLimit, since werkzeug would only cut it short. The
+    # bound is the officials'; anyone else's is lowered per request (see ``body_limit``).
+    upper = max(int(config.max_request_bytes), int(config.max_official_request_bytes))
+    server.config["MAX_CONTENT_LENGTH"] = upper
+    server.wsgi_app = _BodyLimit(server.wsgi_app, upper)
     server.config["HEXWATCH_ANONYMOUS_ROLE"] = config.anonymous_role
     if config.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -280,9 +293,16 @@ def install(server: flask.Flask, config: AccessConfig):
     def user_error(exc):  # e.g. a callback's view with dates no calendar holds
         return _bad_request(str(exc))
 
+    @server.before_request
+    def body_limit():
+        # From the cookie alone, before any body is read: the public's limit is the small one.
+        if not may("sensitive"):
+            flask.request.max_content_length = int(config.max_request_bytes)
+
     @server.errorhandler(413)
     def too_large(exc):
-        return flask.Response(f"request body over {config.max_request_bytes:,} bytes\n", 413, mimetype="text/plain")
+        limit = flask.request.max_content_length or config.max_request_bytes
+        return flask.Response(f"request body over {limit:,} bytes\n", 413, mimetype="text/plain")
 
     @server.after_request
     def security_headers(response):
@@ -430,10 +450,10 @@ def check_requests(app, config: AccessConfig) -> None:
         # Inside a callback, these come from values the browser sent that passed the type
         # checks above but not the callback's own (an impossible date, say): the request's
         # fault. Anywhere else they are ours. Logged either way, so a bug still shows.
-        server.logger.warning("rejected request %s: %r", flask.request.path, exc, exc_info=exc)
-        if flask.request.path == update:
-            return _bad_request(f"bad callback request: {exc}")
-        raise exc  # not a callback: an error of ours, answered (and logged) as a 500
+        if flask.request.path != update:
+            raise exc  # not a callback: an error of ours, answered (and logged) as a 500
+        server.logger.warning("rejected callback request: %r", exc, exc_info=exc)
+        return _bad_request(f"bad callback request: {exc}")
 
     _filter_dependencies(app, prefix + "_dash-dependencies")
 

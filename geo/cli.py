@@ -8,6 +8,7 @@ code 2; a traceback means a bug.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager, nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Optional
@@ -127,33 +128,50 @@ def demo(
 
 
 # --- ingest and summary (geo.ingest) -----------------------------------------------------
-def _tune_process_for_ingest() -> None:
-    """Settings for the rest of this ``hexwatch ingest`` process, which does one bulk job
-    and exits (Linux and glibc; elsewhere nothing changes). They are the command's, never
-    the library's: ``geo`` must not change the process it runs in (the dashboard, a
-    notebook, a Dask worker), so ``geo.ingest`` does none of this.
+@contextmanager
+def _tuned_for_bulk_work():
+    """Settings for this ``hexwatch ingest`` process while it does its one bulk job
+    (Linux and glibc; elsewhere nothing changes), restored afterwards. They are the
+    command's, never the library's: ``geo`` must not change the process it runs in (the
+    dashboard, a notebook, a Dask worker), so ``geo.ingest`` does none of this.
 
     - No transparent huge pages (``prctl(PR_SET_THP_DISABLE)``): Arrow backs the
       gigabytes an ingest reads with 2 MB pages, whose first touch is slow on VMs.
     - glibc keeps freed memory for reuse (``mallopt`` mmap/trim thresholds) instead of
-      mapping and unmapping each of the ingest's short-lived large arrays.
+      mapping and unmapping each of the ingest's short-lived large arrays; the heap is
+      trimmed at the end.
     - No cyclic garbage collection: its passes walk every object and find no garbage.
 
     ``--no-tune-process`` leaves the process as Python starts it. The gain is measured
-    by ``benchmarks.bench_ingest`` (its "hexwatch ingest" figure, with vs without).
+    by ``benchmarks.bench_ingest`` (its last figure: with vs without, fresh processes).
     """
     import ctypes
     import gc
 
+    collecting = gc.isenabled()
     gc.disable()
     try:
         libc = ctypes.CDLL(None)
+        had = libc.prctl(42, 0, 0, 0, 0)  # PR_GET_THP_DISABLE
+    except (OSError, AttributeError):  # not Linux
+        libc, had = None, -1
+    glibc = libc is not None and hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")
+    if had >= 0:
         libc.prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE
-        if hasattr(libc, "mallopt"):
-            libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
-            libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):  # not Linux / not glibc
-        pass
+    if glibc:
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD
+    try:
+        yield
+    finally:
+        if glibc:  # where glibc's own dynamic thresholds settle after large frees (32 and 64 MiB)
+            libc.mallopt(-3, 32 << 20)
+            libc.mallopt(-1, 64 << 20)
+            libc.malloc_trim(0)
+        if had >= 0:
+            libc.prctl(41, had, 0, 0, 0)
+        if collecting:
+            gc.enable()
 
 
 @app.command("ingest")
@@ -186,8 +204,7 @@ def ingest_cmd(
     """Add an incident file to a store: every row is accepted or rejected with a reason; re-ingesting adds nothing."""
     from geo.ingest import ingest_file
 
-    if tune_process:
-        _tune_process_for_ingest()
+    tuned = _tuned_for_bulk_work() if tune_process else nullcontext()
 
     if no_boundaries and boundaries_file is not None:
         raise HexwatchError("give either --boundaries FILE or --no-boundaries, not both")
@@ -200,8 +217,10 @@ def ingest_cmd(
         districts = read_boundary_file(boundaries_file, id_field=boundary_id_field, name_field=boundary_name_field)
     columns = {k: v for k, v in {"lat": lat, "lon": lon, "time": time, "category": category, "id": id,
                                  "subcategory": subcategory}.items() if v}
-    report = ingest_file(file, store, kind=kind, columns=columns or None, time_format=time_format, boundaries=districts,
-                         clip=clip, resolution=resolution, progress=True, source_label=source, rejects_path=rejects)
+    with tuned:
+        report = ingest_file(file, store, kind=kind, columns=columns or None, time_format=time_format,
+                             boundaries=districts, clip=clip, resolution=resolution, progress=True, source_label=source,
+                             rejects_path=rejects)
     out.print(report.summary(), highlight=False, markup=False, soft_wrap=True)
     if rejects is not None:
         out.print(f"rejected rows: {rejects}", highlight=False, markup=False, soft_wrap=True)

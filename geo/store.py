@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,91 +178,68 @@ def write_version(
     Caller must not hold :func:`writer_lock` (this function takes it).
     """
     root = Path(store)
-    with writer_lock(root):
+    with writer_lock(root), ExitStack() as cleanup:
         versions = root / "versions"
         versions.mkdir(parents=True, exist_ok=True)
-        # Under the writer lock, any partial folder is a dead writer's (killed, or out of disk
-        # before it could clean up): its space is needed now, not after the next success.
+        # Under the writer lock, a partial folder is a dead writer's (killed, or out of disk):
+        # its space is needed now. And this write, should it fail (a full disk, a bad
+        # table), leaves none behind, nor a complete folder CURRENT was not swapped to.
         _remove_partials(versions)
-        unknown = [name for name in tables if name not in TABLES]
-        if unknown:
-            raise ValueError(f"unknown store table {unknown[0]!r}; expected one of {', '.join(TABLES)}")
         vid = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         tmp = versions / f".{vid}.partial"
         tmp.mkdir()
-        try:
-            return _write_into(root, versions, tmp, vid, tables, meta, files, carry_over)
-        except BaseException:
-            # A failed write (full disk, bad table) leaves nothing behind, not even a complete
-            # folder that CURRENT could not be swapped to.
-            shutil.rmtree(tmp, ignore_errors=True)
-            if (versions / vid).exists() and _pointer(root) != vid:
-                shutil.rmtree(versions / vid, ignore_errors=True)
-            raise
+        cleanup.callback(_drop_unless_current, root, versions / vid, tmp)
+        current = _current_dir(root)
+        unknown = [name for name in tables if name not in TABLES]
+        if unknown:
+            raise ValueError(f"unknown store table {unknown[0]!r}; expected one of {', '.join(TABLES)}")
 
-
-def _pointer(root: Path) -> str | None:
-    try:
-        return (root / "CURRENT").read_text().strip()
-    except OSError:
-        return None
-
-
-def _remove_partials(versions: Path) -> None:
-    for p in versions.iterdir():
-        if p.name.endswith(".partial"):
-            shutil.rmtree(p, ignore_errors=True)
-
-
-def _write_into(root: Path, versions: Path, tmp: Path, vid: str, tables, meta, files, carry_over: bool) -> str:
-    current = _current_dir(root)
-
-    def write(item) -> None:
-        name, table = item
-        arrow = _to_arrow(table() if callable(table) else table)
-        path = tmp / f"{name}.parquet"
-        # Buffered: Parquet writes each page on its own (a 10M-row ingest made 52,000
-        # write and 28,000 seek calls straight to the file; the time saved is small).
-        with pa.output_stream(str(path), buffer_size=_WRITE_BUFFER) as sink:
-            if isinstance(arrow, pa.RecordBatchReader):  # one row group per batch, as it comes
-                with pq.ParquetWriter(sink, arrow.schema, **parquet_options(arrow)) as writer:
-                    for batch in arrow:
-                        writer.write_batch(batch)
-            else:
-                pq.write_table(arrow, sink, **parquet_options(arrow))
-        with open(path, "rb") as fh:  # flushed to disk here, while other tables still encode
-            os.fsync(fh.fileno())
-
-    # Parquet encoding and compression release the GIL: the tables are written side by
-    # side, while this thread makes the metadata.
-    with ThreadPoolExecutor(max_workers=max(1, min(len(tables), os.cpu_count() or 1))) as pool:
-        written = [pool.submit(write, item) for item in tables.items()]
-        try:
-            meta = meta() if callable(meta) else meta
-            files = files() if callable(files) else files
-        finally:
-            wait(written)  # a failure above is raised once every writer has stopped
-        for job in written:
-            job.result()
-    if carry_over and current is not None:
-        for name in TABLES:
-            src = current / f"{name}.parquet"
-            if name not in tables and src.exists():
-                os.link(src, tmp / f"{name}.parquet")
-    for name, data in (files or {}).items():
-        (tmp / name).write_bytes(data)
-    (tmp / "meta.json").write_bytes(orjson.dumps(dict(meta), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY, default=str))
-    for f in tmp.iterdir():
-        if f.stem not in tables:  # the written tables are flushed already; links are old files
-            with open(f, "rb") as fh:
+        def write(item) -> None:
+            name, table = item
+            arrow = _to_arrow(table() if callable(table) else table)
+            path = tmp / f"{name}.parquet"
+            # Buffered: Parquet writes each page on its own (a 10M-row ingest made 52,000
+            # write and 28,000 seek calls straight to the file; the time saved is small).
+            with pa.output_stream(str(path), buffer_size=_WRITE_BUFFER) as sink:
+                if isinstance(arrow, pa.RecordBatchReader):  # one row group per batch, as it comes
+                    with pq.ParquetWriter(sink, arrow.schema, **parquet_options(arrow)) as writer:
+                        for batch in arrow:
+                            writer.write_batch(batch)
+                else:
+                    pq.write_table(arrow, sink, **parquet_options(arrow))
+            with open(path, "rb") as fh:  # flushed to disk here, while other tables still encode
                 os.fsync(fh.fileno())
-    _fsync_dir(tmp)
-    final = versions / vid
-    os.rename(tmp, final)
-    _fsync_dir(versions)
-    atomic_write_bytes(root / "CURRENT", (vid + "\n").encode())
-    _prune(versions, keep={vid, current.name if current else ""})
-    return vid
+
+        # Parquet encoding and compression release the GIL: the tables are written side by
+        # side, while this thread makes the metadata.
+        with ThreadPoolExecutor(max_workers=max(1, min(len(tables), os.cpu_count() or 1))) as pool:
+            written = [pool.submit(write, item) for item in tables.items()]
+            try:
+                meta = meta() if callable(meta) else meta
+                files = files() if callable(files) else files
+            finally:
+                wait(written)  # a failure above is raised once every writer has stopped
+            for job in written:
+                job.result()
+        if carry_over and current is not None:
+            for name in TABLES:
+                src = current / f"{name}.parquet"
+                if name not in tables and src.exists():
+                    os.link(src, tmp / f"{name}.parquet")
+        for name, data in (files or {}).items():
+            (tmp / name).write_bytes(data)
+        (tmp / "meta.json").write_bytes(orjson.dumps(dict(meta), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY, default=str))
+        for f in tmp.iterdir():
+            if f.stem not in tables:  # the written tables are flushed already; links are old files
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        final = versions / vid
+        os.rename(tmp, final)
+        _fsync_dir(versions)
+        atomic_write_bytes(root / "CURRENT", (vid + "\n").encode())
+        _prune(versions, keep={vid, current.name if current else ""})
+        return vid
 
 
 def _prune(versions: Path, keep: set[str]) -> None:
@@ -271,6 +248,24 @@ def _prune(versions: Path, keep: set[str]) -> None:
         if p.name not in keep:
             shutil.rmtree(p, ignore_errors=True)
     _remove_partials(versions)
+
+
+def _remove_partials(versions: Path) -> None:
+    for p in versions.iterdir():
+        if p.name.endswith(".partial"):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _drop_unless_current(root: Path, final: Path, tmp: Path) -> None:
+    """After a write: remove its partial folder, and its finished folder unless ``CURRENT``
+    names it (a write that failed on the pointer itself)."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        live = (root / "CURRENT").read_text().strip()
+    except OSError:
+        live = None
+    if final.exists() and live != final.name:
+        shutil.rmtree(final, ignore_errors=True)
 
 
 def _current_dir(root: Path) -> Path | None:

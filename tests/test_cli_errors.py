@@ -97,7 +97,9 @@ def points_csv(path: Path, n: int) -> Path:
     return path
 
 
-INGEST = ["--format", "points", "--time", "t", "--lat", "lat", "--lon", "lon", "--category", "cat", "--no-boundaries"]
+# In-process runs of main() must leave the test process as it is (no --tune-process).
+INGEST = ["--format", "points", "--time", "t", "--lat", "lat", "--lon", "lon", "--category", "cat", "--no-boundaries",
+          "--no-tune-process"]
 
 
 def run_main(args, capsys) -> tuple[int, str]:

@@ -73,6 +73,23 @@ def test_a_callback_body_over_1_mb_is_refused_with_413(app, served):
     assert send(served + "/_dash-update-component", json.dumps(ok).encode())[0] == 200
 
 
+def test_an_official_may_post_more_but_not_without_bound(sharing_path, official_users, log_in):
+    # The officials' page posts the map's drawn hexes (MBs at resolution 10) as a callback
+    # input; the public never does. Signed in, 2 MB pass the size check; 20 MB do not.
+    app = create_app(sharing_path, districts=sharing_districts(), access=AccessConfig(
+        users=official_users, secret_key="m" * 40, rate_limits={"login": "1000 per minute"}))
+    official, anon = app.server.test_client(), app.server.test_client()
+    assert log_in(official).status_code == 303
+    with app.server.test_request_context():
+        st = UIState.from_query(Q, app.hexwatch.catalog()).to_store()
+    body = update_request(app, "hex-payload.data", {"state.data": st, "map.zoom": 12, "map.bounds": BOUNDS})
+    body["padding"] = "x" * 2_000_000
+    assert official.post("/_dash-update-component", json=body).status_code == 200
+    assert anon.post("/_dash-update-component", json=body).status_code == 413
+    body["padding"] = "x" * 20_000_000
+    assert official.post("/_dash-update-component", json=body).status_code == 413
+
+
 def test_a_300_mb_claim_is_answered_at_once_without_reading_the_body(served):
     # The probe sent 300 MB and a worker grew by 840 MB. Announce 300 MB, send 1 KB: the
     # server must answer 413 from the headers alone, not wait for (or buffer) the rest.
