@@ -242,6 +242,15 @@ _T: dict[str, tuple[str, str]] = {
     "share.copy": ("Copiar el código", "Copy the code"),
     "share.open": ("Abrir el mapa insertable", "Open the embeddable map"),
     "share.close": ("Cerrar", "Close"),
+    # -- security / privacy (issue 14): the public "about the data" panel ----------------------------
+    "about.public_coverage": ("Meses publicados", "Months published"),
+    "about.public_incidents": ("Incidentes publicados (rango)", "Incidents published (range)"),
+    "about.public_extent_note": ("En la vista pública, los meses y el total se calculan solo con la cuadrícula publicada "
+                                 "(las categorías públicas, con los conteos menores que k como rangos); las fechas "
+                                 "exactas, los periodos sin datos y el total exacto solo se muestran a funcionarios.",
+                                 "In the public view, the months and the total come from the published grid alone "
+                                 "(public categories, counts below k as ranges); exact dates, periods without data "
+                                 "and the exact total are shown to officials only."),
 }
 
 # --- map first, tabs, basemap, legend, accessibility (issue 16: anycity-dash) ------------

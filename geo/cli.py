@@ -8,6 +8,7 @@ code 2; a traceback means a bug.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager, nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Optional
@@ -189,6 +190,52 @@ def demo(
 
 
 # --- ingest and summary (geo.ingest) -----------------------------------------------------
+@contextmanager
+def _tuned_for_bulk_work():
+    """Settings for this ``hexwatch ingest`` process while it does its one bulk job
+    (Linux and glibc; elsewhere nothing changes), restored afterwards. They are the
+    command's, never the library's: ``geo`` must not change the process it runs in (the
+    dashboard, a notebook, a Dask worker), so ``geo.ingest`` does none of this.
+
+    - No transparent huge pages (``prctl(PR_SET_THP_DISABLE)``): Arrow backs the
+      gigabytes an ingest reads with 2 MB pages, whose first touch is slow on VMs.
+    - glibc keeps freed memory for reuse (``mallopt`` mmap/trim thresholds) instead of
+      mapping and unmapping each of the ingest's short-lived large arrays; the heap is
+      trimmed at the end.
+    - No cyclic garbage collection: its passes walk every object and find no garbage.
+
+    ``--no-tune-process`` leaves the process as Python starts it. The gain is measured
+    by ``benchmarks.bench_ingest`` (its last figure: with vs without, fresh processes).
+    """
+    import ctypes
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        libc = ctypes.CDLL(None)
+        had = libc.prctl(42, 0, 0, 0, 0)  # PR_GET_THP_DISABLE
+    except (OSError, AttributeError):  # not Linux
+        libc, had = None, -1
+    glibc = libc is not None and hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")
+    if had >= 0:
+        libc.prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE
+    if glibc:
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD
+    try:
+        yield
+    finally:
+        if glibc:  # where glibc's own dynamic thresholds settle after large frees (32 and 64 MiB)
+            libc.mallopt(-3, 32 << 20)
+            libc.mallopt(-1, 64 << 20)
+            libc.malloc_trim(0)
+        if had >= 0:
+            libc.prctl(41, had, 0, 0, 0)
+        if collecting:
+            gc.enable()
+
+
 @app.command("ingest")
 def ingest_cmd(
     file: Path = typer.Argument(..., help="Incident file: CSV (any delimiter/encoding), Parquet or GeoJSON.", dir_okay=False),
@@ -219,9 +266,14 @@ def ingest_cmd(
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Also write this ingest's rejected rows to this CSV file."),
     source: Optional[str] = typer.Option(None, "--source", help="Label stored with each incident (default: the file name)."),
     json_out: bool = typer.Option(False, "--json", help="Also print the ingest report as JSON."),
+    tune_process: bool = typer.Option(True, "--tune-process/--no-tune-process",
+                                      help="Tune this process for one bulk job (no huge pages, glibc keeps freed memory, "
+                                           "no cyclic GC); see benchmarks/bench_ingest.py for the measured gain."),
 ) -> None:
     """Add an incident file to a store: every row is accepted or rejected with a reason; re-ingesting adds nothing."""
     from geo.ingest import ingest_file
+
+    tuned = _tuned_for_bulk_work() if tune_process else nullcontext()
 
     if no_boundaries and boundaries_file is not None:
         raise HexwatchError("give either --boundaries FILE or --no-boundaries, not both")
@@ -235,8 +287,10 @@ def ingest_cmd(
     columns = {k: v for k, v in {"lat": lat, "lon": lon, "time": time, "category": category, "id": id,
                                  "subcategory": subcategory, "time_of_day": time_of_day, "ubigeo": ubigeo, "year": year, "month": month,
                                  "date": date, "count": count}.items() if v}
-    report = ingest_file(file, store, kind=kind, columns=columns or None, time_format=time_format, boundaries=districts,
-                         clip=clip, resolution=resolution, progress=True, source_label=source, rejects_path=rejects)
+    with tuned:
+        report = ingest_file(file, store, kind=kind, columns=columns or None, time_format=time_format,
+                             boundaries=districts, clip=clip, resolution=resolution, progress=True, source_label=source,
+                             rejects_path=rejects)
     out.print(report.summary(), highlight=False, markup=False, soft_wrap=True)
     if rejects is not None:
         out.print(f"rejected rows: {rejects}", highlight=False, markup=False, soft_wrap=True)
@@ -278,6 +332,15 @@ _MetricOpt = typer.Option("count", "--metric", help="count, rate (per km²) or c
 _BaselineFromOpt = typer.Option(None, "--baseline-from", help="Baseline first day (default: the equal window before).")
 _BaselineToOpt = typer.Option(None, "--baseline-to", help="Baseline last day.")
 _KOpt = typer.Option(5, "--k", help="Public output: counts below k are shown as '< k' (3 at least).")
+_VocabularyOpt = typer.Option(None, "--vocabulary", dir_okay=False, help="Public output: a TOML file of categories "
+                              "to admit or deny, merged with data/privacy_vocabulary.toml (see docs/privacy.md).")
+
+
+def _public_grid(k: int, vocabulary: Optional[Path]):
+    """The public grid of ``--k`` and ``--vocabulary`` (``None``: the library's default)."""
+    from geo.privacy import PublicGrid, Vocabulary
+
+    return PublicGrid(k=k, vocabulary=Vocabulary.load(vocabulary)) if vocabulary is not None else None
 
 
 def _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to):
@@ -300,6 +363,7 @@ def export_cmd(
     k: int = _KOpt,
     analysis: Optional[Path] = typer.Option(None, "--analysis", help="JSON from `hexwatch analyze --json` to include (official exports)."),
     declarations: Optional[Path] = _DeclarationsOpt,
+    vocabulary: Optional[Path] = _VocabularyOpt,
 ) -> None:
     """Export a view's hexes and districts as GeoJSON (RFC 7946), CSV, GeoParquet, GeoPackage, Shapefile or XLSX, with provenance."""
     import orjson
@@ -308,7 +372,7 @@ def export_cmd(
 
     view = _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to)
     extra = orjson.loads(analysis.read_bytes()) if analysis else None
-    for p in export_view(store, view, fmt, out_path, public=public, k=k, analysis=extra,
+    for p in export_view(store, view, fmt, out_path, public=public, k=k, grid=_public_grid(k, vocabulary), analysis=extra,
                          registry=_policy_events(store, declarations)):
         out.print(f"wrote {p}")
 
@@ -323,6 +387,7 @@ def embed_cmd(
     lang: str = typer.Option("es", "--lang", help="es or en."),
     k: int = _KOpt,
     declarations: Optional[Path] = _DeclarationsOpt,
+    vocabulary: Optional[Path] = _VocabularyOpt,
 ) -> None:
     """Write a standalone public HTML map of a view (draws offline; privacy rules applied)."""
     from geo.embed import embed_html
@@ -330,7 +395,7 @@ def embed_cmd(
     from geo.store import atomic_write_bytes
 
     view = _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to)
-    page = embed_html(store, view, lang=lang, k=k, registry=_policy_events(store, declarations))
+    page = embed_html(store, view, lang=lang, k=k, grid=_public_grid(k, vocabulary), registry=_policy_events(store, declarations))
     target = out_path.with_name(safe_filename(out_path.name, default="hexwatch-embed.html"))
     atomic_write_bytes(target, page.encode("utf-8"))
     out.print(f"wrote {target} ({len(page.encode('utf-8')) / 1e3:,.0f} kB)")
@@ -421,32 +486,77 @@ def _load_plugins() -> None:
             err.print(f"note: command {ep.name!r} unavailable ({exc})")
 
 
+def _walk(command):
+    yield command
+    for sub in getattr(command, "commands", {}).values():
+        yield from _walk(sub)
+
+
+def _plain_flags(group) -> None:
+    """Show on/off flags in ``--help`` without a type: typer labels every option with
+    its Python type, so ``--public`` read ``--public <bool>`` as if it took a value."""
+    import typer._click as click
+
+    for command in _walk(group):
+        helper = command.get_help_option(click.Context(command))
+        for param in [*command.params, *([helper] if helper is not None else [])]:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an OS error: what failed, on which path, and what to do."""
+    import errno
+
+    what = exc.strerror or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+    hint = {errno.ENOSPC: "free some space (or use a store on another disk) and run it again; nothing was changed",
+            errno.EDQUOT: "free some space (or use a store on another disk) and run it again; nothing was changed",
+            errno.EROFS: "the folder is on a read-only file system; choose a writable one",
+            errno.EACCES: "you may not write there; choose another folder or fix its permissions",
+            errno.EPERM: "you may not write there; choose another folder or fix its permissions"}.get(exc.errno)
+    if hint is None and "No space left on device" in str(exc):  # Arrow's I/O errors carry no errno
+        hint = "free some space (or use a store on another disk) and run it again; nothing was changed"
+    return f"{what}{where}" + (f" ({hint})" if hint else "")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: runs the app, turning user errors into one line."""
+    """Console-script entry point: runs the app, turning every user error into one line
+    on stderr and exit code 2 (a usage error, a bad file, a library error, a full or
+    read-only disk). Only a bug gives a traceback."""
+    # Typer raises its own vendored copy of click's exceptions (typer._click), which a
+    # ``click.ClickException`` handler does not catch.
+    import typer._click as click
+
     _load_plugins()
+    group = typer.main.get_command(app)
+    _plain_flags(group)
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = group.main(args=argv, prog_name="hexwatch", standalone_mode=False)
         # standalone_mode=False hands typer.Exit's code back instead of exiting.
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except HexwatchError as exc:
         err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        err.print(f"error: {exc.strerror}: {exc.filename}", highlight=False, markup=False, soft_wrap=True)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare group: its help (typer's rich help prints itself)
+        if exc.format_message().strip():
+            err.print(exc.format_message(), highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        # Usage errors (unknown verb or option, missing or bad value): one line, exit 2.
+        message = exc.format_message().strip().splitlines()[0] if exc.format_message().strip() else "bad usage"
+        verb = f" {exc.ctx.command_path}" if getattr(exc, "ctx", None) is not None else " hexwatch"
+        err.print(f"error: {message} (see `{verb.strip()} --help`)", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:  # read-only store or export folder, full disk, missing file, ...
+        err.print(f"error: {_os_error_line(exc)}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from dashboard import create_app
 from dashboard.access import AccessConfig
 from dashboard.testing import ServedApp
-from sharing_data import sharing_districts
+from sharing_data import planted_grid, sharing_districts
 
 pytestmark = pytest.mark.browser
 
@@ -37,8 +37,10 @@ HOVER = """
 def served(sharing_store, official_users):
     districts = sharing_districts()
     districts.loc[districts["ubigeo"] == "150135", "name"] = NASTY
+    # The planted category is admitted publicly here (a deployment's allow file): by
+    # default the public vocabulary fails closed and it would never reach a public page.
     app = create_app(sharing_store[0], districts=districts, access=AccessConfig(
-        users=official_users, secret_key="browser-test-key-" + "z" * 32))
+        users=official_users, secret_key="browser-test-key-" + "z" * 32, grid=planted_grid()))
     server = ServedApp(app.server)
     yield server
     server.stop()
