@@ -140,7 +140,7 @@ SIMPLIFY_M = 25.0
 _Q = 1e5  # coordinates sent as integers of 1e-5 degree (about 1 m)
 
 
-def _legend(data: ViewData, t: dict[str, str]) -> tuple[np.ndarray, list[tuple[str, str, int]], str, str]:
+def _legend(data: ViewData, t: dict[str, str], breaks=None) -> tuple[np.ndarray, list[tuple[str, str, int]], str, str]:
     """Class of each hex, legend rows ``(colour, label, n hexes)``, title and note keys."""
     from geo import legend as lg
 
@@ -169,7 +169,7 @@ def _legend(data: ViewData, t: dict[str, str]) -> tuple[np.ndarray, list[tuple[s
         values, decimals, title = hx["count_low"].to_numpy(float) / np.where(area > 0, area, np.nan), 1, "rate"
     else:
         values, decimals, title = hx["count_low"].to_numpy(dtype=float), 0, "incidents"
-    legend = lg.classes(values, n=len(_SEQUENTIAL), decimals=decimals)
+    legend = lg.classes(values, n=len(_SEQUENTIAL), decimals=decimals, breaks=breaks)
     cls = legend.classify(values)
     pal = np.asarray(_SEQUENTIAL[-len(legend.labels):] if len(legend.labels) <= len(_SEQUENTIAL) else _SEQUENTIAL, dtype=object)
     colours = np.where(cls >= 0, pal[np.clip(cls, 0, len(pal) - 1)], _UNKNOWN)
@@ -194,13 +194,13 @@ def _polygons(geom) -> list[list[list[int]]]:
             for p in polys if not p.is_empty]
 
 
-def _payload(data: ViewData, t: dict[str, str]) -> tuple[dict, list[tuple[str, str, int]], str, str]:
+def _payload(data: ViewData, t: dict[str, str], breaks=None) -> tuple[dict, list[tuple[str, str, int]], str, str]:
     hx = data.hexes
     out: dict = {"hex": [], "dist": []}
     legend: list = []
     title, note = "incidents", "at_least_note"
     if len(hx):
-        colours, legend, title, note = _legend(data, t)
+        colours, legend, title, note = _legend(data, t, breaks)
         palette = {c: i for i, c in enumerate(dict.fromkeys(colours.tolist()))}
         labels = {lab: i for i, lab in enumerate(dict.fromkeys(hx["count_label"].astype(str).tolist()))}
         coords, idx = shapely.get_coordinates(hx["geometry"].to_numpy(), return_index=True)
@@ -262,13 +262,15 @@ def _json_for_script(obj) -> str:
     return orjson.dumps(obj).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render_embed(data: ViewData, *, lang: str = "es", area_names: dict[str, str] | None = None) -> str:
+def render_embed(data: ViewData, *, lang: str = "es", area_names: dict[str, str] | None = None,
+                 breaks=None) -> str:
     """The standalone HTML page for already computed *public* view data.
 
     The map data travel as one deflate-compressed, base64 block that the page
     inflates with the browser's ``DecompressionStream`` (no eval, nothing fetched):
     hexagons as integer vertex deltas, outlines simplified by :data:`SIMPLIFY_M`.
-    ``document.body.dataset.hwReady`` is ``"1"`` once everything is drawn.
+    ``document.body.dataset.hwReady`` is ``"1"`` once everything is drawn. ``breaks``
+    fixes the count/rate classes (default: quantiles of the view's own hexes).
     """
     import zlib
 
@@ -277,7 +279,7 @@ def render_embed(data: ViewData, *, lang: str = "es", area_names: dict[str, str]
     if not data.public:
         raise HexwatchError("embeds are public: compute the view with public=True")
     t = LABELS[lang]
-    payload, legend, legend_title, legend_note = _payload(data, t)
+    payload, legend, legend_title, legend_note = _payload(data, t, breaks)
     payload["tip"] = _hex_tip_parts(t)
     payload["declared"] = _esc(t["legend_declared"])
     z = zlib.compressobj(9, zlib.DEFLATED, -15)
@@ -383,8 +385,15 @@ def embed_html(store: str | os.PathLike | Store, view: View, *, lang: str = "es"
         raise HexwatchError(f"language {lang!r} is not available; use one of {', '.join(LANGS)}")
     from geo.views import open_views
 
+    from geo.export import public_fixed_classes
+
     data = view_data(store, view, public=True, k=k, grid=grid, registry=registry, districts=districts)
     st = store if isinstance(store, Store) else Store.open(store)
+    breaks = None
+    if data.view.metric != "change" and len(data.hexes):
+        # Classes of the whole period for a window this long: two embeds of other dates compare.
+        breaks = public_fixed_classes(st, data.view.resolution, data.view.days, list(data.view.categories) or None,
+                                      metric=data.view.metric, grid=grid or privacy.PublicGrid(k=k)).breaks or None
     t = open_views(st, districts).areas
     names = dict(zip(t["area"], t["name" if lang == "es" else "name_en"]))
-    return render_embed(data, lang=lang, area_names=names)
+    return render_embed(data, lang=lang, area_names=names, breaks=breaks)
