@@ -325,6 +325,29 @@ def public_fixed_classes(store: str | os.PathLike | Store, resolution: int, days
     grid = grid or privacy.PublicGrid()
     if metric == "change":
         return legend.classes(values if values is not None else [], breaks=legend.CHANGE_BREAKS, unit=" %", signed=True)
+    period_days = 30.44 if grid.period == "month" else 7.0
+    key = (str(st.root), st.version, grid.k, grid.resolution, grid.period, tuple(sorted(grid.groups.items())),
+           tuple(grid.sensitive), int(resolution), max(int(round(days / period_days)), 1),
+           tuple(sorted(categories or ())), metric, n)
+    with _CACHES_LOCK:
+        breaks = _FIXED.get(key)
+    if breaks is None:
+        breaks = _public_breaks(st, grid, resolution, days, categories, metric, n)
+        with _CACHES_LOCK:
+            while len(_FIXED) >= 32:
+                _FIXED.pop(next(iter(_FIXED)))
+            _FIXED[key] = breaks
+    return legend.classes(values if values is not None else [], breaks=breaks, decimals=1 if metric == "rate" else 0)
+
+
+#: Public legend breaks by store version, grid and window (see :func:`public_fixed_classes`).
+_FIXED: dict[tuple, list[float]] = {}
+
+
+def _public_breaks(st: Store, grid: privacy.PublicGrid, resolution: int, days: int, categories, metric: str,
+                   n: int) -> list[float]:
+    from geo import legend
+
     res = privacy.public_resolution(resolution, grid)
     pub = published_grid(st, grid)
     cats, _ = privacy.public_categories(list(categories or ()), open_views(st).categories, grid)
@@ -343,8 +366,7 @@ def public_fixed_classes(store: str | os.PathLike | Store, resolution: int, days
     if metric == "rate":
         per_window = per_window / pa.array(cells_area_km2(counts["cell"].to_numpy(np.uint64))).to_numpy(zero_copy_only=False)
         decimals = 1
-    breaks = legend.quantile_breaks(per_window, n, decimals=decimals)
-    return legend.classes(values if values is not None else [], breaks=breaks, decimals=decimals)
+    return legend.quantile_breaks(per_window, n, decimals=decimals)
 
 
 # --- the view's data --------------------------------------------------------------
