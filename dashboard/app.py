@@ -193,16 +193,24 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
         page = shell_layout.shell(catalog, sections, synthetic=synthetic, spells=ctx.spells)
         return html.Div([auth.account_bar(), page])
 
+    built: dict[tuple, list] = {}  # (sections shown, store version) -> components; no data in them
+
     def validation_layout():
         # What Dash's renderer checks callbacks against, sent in every page's config: the
         # components of the sections this visitor is shown (every section outside a
         # request) with no data at all, so the public page names no category, date or
         # officials-only section (issue 14). Sections may mount a ``body(ctx)`` later.
-        shown = [(name, lay) for name, (lay, _) in zip(names, modules)
-                 if name in set(access_rules.visible_pages(names))]
-        page = shell_layout.shell(_NO_DATA, [lay.layout(ctx) for _, lay in shown], synthetic=False)
-        return html.Div([auth.account_bar(), page,
-                         *[part for _, lay in shown if hasattr(lay, "body") for part in lay.body(ctx)]])
+        visible = set(access_rules.visible_pages(names))
+        key = (tuple(n for n in names if n in visible), ctx.store().version)
+        parts = built.get(key)
+        if parts is None:
+            shown = [lay for name, (lay, _) in zip(names, modules) if name in visible]
+            parts = [shell_layout.shell(_NO_DATA, [lay.layout(ctx) for lay in shown], synthetic=False),
+                     *[part for lay in shown if hasattr(lay, "body") for part in lay.body(ctx)]]
+            if len(built) >= 8:
+                built.clear()
+            built[key] = parts
+        return html.Div([auth.account_bar(), *parts])
 
     app.role_validation_layout = validation_layout  # before ``layout``: Dash would render one from it
     app.layout = serve_layout
