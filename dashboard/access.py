@@ -489,24 +489,36 @@ def _filter_dependencies(app, path: str) -> None:
         return
     serve = app.server.view_functions[endpoint]
 
+    filtered: dict[tuple, str] = {}  # (role, store version) -> the role's list as JSON
+
     def dependencies():
         response = serve()
         if may("sensitive"):  # officials get every callback
             return response
-        present = _ids(app.validation_layout)
-        keep = []
-        for cb in app._callback_list:  # what Dash itself serves here
-            spec = app.callback_map.get(cb["output"], {})
-            kind = getattr(spec.get("callback"), "access_kind", None)
-            if kind is not None and not may(kind):
-                continue
-            outs = [o.rsplit(".", 1)[0] for o in _outputs(cb["output"])]
-            if any(not o.startswith("{") and o not in present for o in outs):
-                continue
-            keep.append(cb)
         from dash._utils import to_json
 
-        response.set_data(to_json(keep))
+        key = (current_role(), app.hexwatch.store().version)
+        if key not in filtered:
+            if len(filtered) >= 8:
+                filtered.clear()
+            filtered[key] = to_json(_role_callbacks(app))
+        response.set_data(filtered[key])
         return response
 
     app.server.view_functions[endpoint] = functools.wraps(serve)(dependencies)
+
+
+def _role_callbacks(app) -> list:
+    """The callbacks of ``app`` the current role's page can use (see :func:`_filter_dependencies`)."""
+    present = _ids(app.validation_layout)
+    keep = []
+    for cb in app._callback_list:  # what Dash itself serves here
+        spec = app.callback_map.get(cb["output"], {})
+        kind = getattr(spec.get("callback"), "access_kind", None)
+        if kind is not None and not may(kind):
+            continue
+        outs = [o.rsplit(".", 1)[0] for o in _outputs(cb["output"])]
+        if any(not o.startswith("{") and o not in present for o in outs):
+            continue
+        keep.append(cb)
+    return keep

@@ -228,18 +228,26 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
                                   # No policy events, no "did it work?" tab: there is no declaration to ask about.
                                   hidden_pages=() if ctx.spells else ("impact",))
 
+    built: dict[tuple, list] = {}  # (sections shown, store version) -> components; no data in them
+
     def validation_layout():
         # What Dash's renderer checks callbacks against, sent in every page's config: the
         # components of the sections this visitor is shown (every section outside a
         # request) with no data at all, so the public page names no category, date or
         # officials-only section (issue 14). Sections may mount a ``body(ctx)`` later.
-        shown = [(name, lay) for name, (lay, _) in zip(names, modules)
-                 if name in set(access_rules.visible_pages(names))]
-        page = shell_layout.shell(_NO_DATA, [(name, lay.layout(ctx)) for name, lay in shown], synthetic=False,
-                                  account=auth.account_bar(),
-                                  side_extra=(sharing.controls(),) if any(name == "map" for name, _ in shown) else ())
-        return html.Div([page,
-                         *[part for _, lay in shown if hasattr(lay, "body") for part in lay.body(ctx)]])
+        visible = set(access_rules.visible_pages(names))
+        key = (tuple(n for n in names if n in visible), ctx.store().version)
+        parts = built.get(key)
+        if parts is None:
+            shown = [(name, lay) for name, (lay, _) in zip(names, modules) if name in visible]
+            parts = [shell_layout.shell(_NO_DATA, [(name, lay.layout(ctx)) for name, lay in shown], synthetic=False,
+                                        side_extra=(sharing.controls(),) if "map" in visible else ()),
+                     *[part for _, lay in shown if hasattr(lay, "body") for part in lay.body(ctx)]]
+            if len(built) >= 8:
+                built.clear()
+            built[key] = parts
+        # The account bar depends on who asks; the rest is the same for a role and version.
+        return html.Div([auth.account_bar(), *parts])
 
     app.role_validation_layout = validation_layout  # before ``layout``: Dash would render one from it
     app.layout = serve_layout

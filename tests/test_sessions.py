@@ -75,8 +75,8 @@ def test_a_cookie_copied_before_sign_out_is_refused_after_it(app, log_in):
 
 def test_a_session_ends_eight_hours_after_sign_in_however_busy_and_the_cookie_is_not_renewed(app, log_in, monkeypatch):
     client = app.server.test_client()
-    start = auth._now()
     assert log_in(client).status_code == 303
+    start = auth._now()  # just after sign-in: the session began at most this late
     for hours in (1, 4, 7.9):  # used all along
         monkeypatch.setattr(auth, "_now", lambda h=hours: start + h * 3600)
         r = client.get("/_dash-layout")
