@@ -158,7 +158,10 @@
     return {bounds: data.bounds, transition: 'fitBounds'};
   }
   function syncHash(zoom, center) {
-    if (hashViewUsed && zoom !== undefined && zoom !== null && center) {
+    var h = readHash();
+    // Until the hash's own view is applied, the map's first position must not overwrite it.
+    var pending = !hashViewUsed && h.z && h.c;
+    if (!pending && zoom !== undefined && zoom !== null && center) {
       var lat = Array.isArray(center) ? center[0] : center.lat, lng = Array.isArray(center) ? center[1] : center.lng;
       writeHash({z: String(Math.round(zoom * 100) / 100), c: lat.toFixed(5) + ',' + lng.toFixed(5)});
     }
