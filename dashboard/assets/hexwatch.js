@@ -195,6 +195,53 @@
     });
   }
 
+  // --- accessibility repairs of Dash 4's own controls (axe-core, issue 16.8) ------------
+  // Dash's radio lists are role=listbox with focusable radios inside (nested interactive),
+  // its dropdowns focus an aria-hidden input, its date range wrapper carries button-only
+  // ARIA and points aria-labelledby at ids that do not exist, its slider thumb has no name.
+  // Each control gets the name of its visible label; the page gets its language.
+  function controlName(el) {
+    var box = el.closest('.hw-control, .hw-lang');
+    var lab = box && box.querySelector('.hw-label, summary');
+    return lab ? lab.textContent.trim() : '';
+  }
+  function setAttr(el, k, v) { if (el.getAttribute(k) !== v) el.setAttribute(k, v); }
+  function dropAttr(el, k) { if (el.hasAttribute(k)) el.removeAttribute(k); }
+  function repairA11y() {
+    var lang = new URLSearchParams(window.location.search).get('lang') === 'en' ? 'en' : 'es';
+    setAttr(document.documentElement, 'lang', lang);
+    document.querySelectorAll('.dash-radioitems, .dash-checklist').forEach(function (g) {
+      setAttr(g, 'role', g.classList.contains('dash-radioitems') ? 'radiogroup' : 'group');
+      var name = controlName(g);
+      if (name) setAttr(g, 'aria-label', name);
+      g.querySelectorAll('.dash-options-list-option').forEach(function (o) {
+        dropAttr(o, 'role'); dropAttr(o, 'aria-selected');
+      });
+    });
+    document.querySelectorAll('.dash-dropdown-focus-target').forEach(function (i) {
+      dropAttr(i, 'aria-hidden');
+      var name = controlName(i);
+      if (name) setAttr(i, 'aria-label', name);
+    });
+    document.querySelectorAll('.dash-datepicker-input-wrapper').forEach(function (w) {
+      ['aria-expanded', 'aria-haspopup', 'aria-disabled', 'type', 'aria-labelledby'].forEach(function (k) { dropAttr(w, k); });
+      setAttr(w, 'role', 'group');
+      var name = controlName(w);
+      if (name) setAttr(w, 'aria-label', name);
+    });
+    document.querySelectorAll('.dash-slider-thumb').forEach(function (t) {
+      var name = controlName(t), week = document.getElementById('week-label');
+      if (name) setAttr(t, 'aria-label', name + (week ? ': ' + week.textContent : ''));
+    });
+  }
+  var a11yQueued = false;
+  new MutationObserver(function () {
+    if (a11yQueued) return;
+    a11yQueued = true;
+    window.requestAnimationFrame(function () { a11yQueued = false; repairA11y(); });
+  }).observe(document.documentElement, {childList: true, subtree: true, attributes: true,
+                                         attributeFilter: ['role', 'aria-hidden', 'aria-expanded', 'aria-selected', 'class']});
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     hexwatch: {decodeHexes: decodeHexes, renderDistricts: renderDistricts, areaViewport: areaViewport,
                syncHash: syncHash, probeBasemap: probeBasemap}
