@@ -133,6 +133,7 @@
       ev.preventDefault();
       writeHash({tab: t.getAttribute('data-tab') === 'map' ? '' : t.getAttribute('data-tab')});
       applyHash();
+      window.dispatchEvent(new Event('resize'));  // charts drawn while hidden take their width now
     }
   }, true);
   // The tab bar is rendered by Dash after this script runs: apply the hash once it exists.
