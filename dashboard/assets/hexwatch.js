@@ -109,6 +109,9 @@
       a.setAttribute('aria-selected', on ? 'true' : 'false');
       a.classList.toggle('hw-tab-on', on);
     });
+    document.querySelectorAll('.hw-page-over').forEach(function (p) {
+      p.classList.toggle('hw-page-shown', p.getAttribute('data-page') === tab);
+    });
     var open = h.filters === undefined ? window.innerWidth >= 900 : h.filters !== '0';
     root.setAttribute('data-filters', open ? 'open' : 'closed');
     var btn = document.getElementById('filters-toggle');
