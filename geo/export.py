@@ -315,9 +315,9 @@ def public_trends(store: str | os.PathLike | Store, groups: Mapping[str, Any], c
 def public_fixed_classes(store: str | os.PathLike | Store, resolution: int, days: int, categories=None, *,
                          metric: str = "count", grid: privacy.PublicGrid | None = None, n: int = 5,
                          values=None):
-    """Legend classes for public maps that stay the same whatever window is shown: quantiles
-    over every published hex of the whole period of its mean count (lower end) in ``days``
-    (``metric="rate"``: per km²). ``values``: the current view's values, for the histogram.
+    """Legend classes for public maps that stay the same whatever window is shown: quantiles,
+    over every published hex and every run of as many whole periods as ``days`` spans in
+    the whole store, of its count's lower end (``metric="rate"``: per km²). ``values``: the current view's values, for the histogram.
     Returns a :class:`geo.legend.Legend`; ``metric="change"`` gets the fixed change classes."""
     from geo import legend
 
@@ -325,21 +325,48 @@ def public_fixed_classes(store: str | os.PathLike | Store, resolution: int, days
     grid = grid or privacy.PublicGrid()
     if metric == "change":
         return legend.classes(values if values is not None else [], breaks=legend.CHANGE_BREAKS, unit=" %", signed=True)
+    period_days = 30.44 if grid.period == "month" else 7.0
+    key = (str(st.root), st.version, grid.k, grid.resolution, grid.period, tuple(sorted(grid.groups.items())),
+           tuple(grid.sensitive), int(resolution), max(int(round(days / period_days)), 1),
+           tuple(sorted(categories or ())), metric, n)
+    with _CACHES_LOCK:
+        breaks = _FIXED.get(key)
+    if breaks is None:
+        breaks = _public_breaks(st, grid, resolution, days, categories, metric, n)
+        with _CACHES_LOCK:
+            while len(_FIXED) >= 32:
+                _FIXED.pop(next(iter(_FIXED)))
+            _FIXED[key] = breaks
+    return legend.classes(values if values is not None else [], breaks=breaks, decimals=1 if metric == "rate" else 0)
+
+
+#: Public legend breaks by store version, grid and window (see :func:`public_fixed_classes`).
+_FIXED: dict[tuple, list[float]] = {}
+
+
+def _public_breaks(st: Store, grid: privacy.PublicGrid, resolution: int, days: int, categories, metric: str,
+                   n: int) -> list[float]:
+    from geo import legend
+
     res = privacy.public_resolution(resolution, grid)
     pub = published_grid(st, grid)
     cats, _ = privacy.public_categories(list(categories or ()), open_views(st).categories, grid)
     pub = pub.loc[pub["group"].isin(set(grid.group_of(cats)))]
-    # The reference: each hex's lower count in each published period, scaled to ``days``.
-    per = [privacy.public_counts(g, res, grid) for _, g in pub.groupby("period", sort=True)]
-    counts = pd.concat(per, ignore_index=True) if per else pd.DataFrame({"cell": [], "count_low": []})
+    # The reference: each hex's lower count in each run of as many whole periods as the
+    # window spans (3 months for a 90-92-day view: public views are whole periods, so
+    # every 3-month view gets the same classes).
     period_days = 30.44 if grid.period == "month" else 7.0
-    per_window = counts["count_low"].to_numpy(float) * days / period_days
+    m = max(int(round(days / period_days)), 1)
+    periods = np.unique(pub["period"].to_numpy())
+    block = dict(zip(periods, np.arange(len(periods)) // m))
+    per = [privacy.public_counts(g, res, grid) for _, g in pub.groupby(pub["period"].map(block), sort=True)]
+    counts = pd.concat(per, ignore_index=True) if per else pd.DataFrame({"cell": [], "count_low": []})
+    per_window = counts["count_low"].to_numpy(float)
     decimals = 0
     if metric == "rate":
         per_window = per_window / pa.array(cells_area_km2(counts["cell"].to_numpy(np.uint64))).to_numpy(zero_copy_only=False)
         decimals = 1
-    breaks = legend.quantile_breaks(per_window, n, decimals=decimals)
-    return legend.classes(values if values is not None else [], breaks=breaks, decimals=decimals)
+    return legend.quantile_breaks(per_window, n, decimals=decimals)
 
 
 # --- the view's data --------------------------------------------------------------
@@ -388,6 +415,19 @@ def _registry(registry):
     from geo.declarations import Registry
 
     return Registry.load()
+
+
+def default_registry(store: Store, districts=None):
+    """The declarations a view of ``store`` uses when none are given: the store's own
+    (:func:`geo.declarations.policy_events`: Peru's registry for a Peru store), Peru's
+    for districts handed over that are Peru's, else none at all (an empty registry)."""
+    from geo.areas import guess_kind
+    from geo.declarations import Registry, policy_events
+
+    reg = policy_events(store)
+    if reg is None and districts is not None and guess_kind(districts) == "peru":
+        reg = Registry.load(districts=districts["ubigeo"].astype(str).tolist())
+    return reg if reg is not None else Registry((), source="no declarations")
 
 
 def _load_districts(store: Store, districts: gpd.GeoDataFrame | None, notes: list[str]) -> gpd.GeoDataFrame | None:
@@ -475,8 +515,10 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
     st = _open(store)
     notes: list[str] = []
     requested = view
-    view = resolve_view(st, view, registry)
     districts = _load_districts(st, districts, notes)
+    if registry is None:
+        registry = default_registry(st, districts)
+    view = resolve_view(st, view, registry)
     sv = open_views(st, districts)
     members = sv.area_members(view.area)  # an area the store does not have fails here, in one line
     available = sv.categories

@@ -149,3 +149,25 @@ def test_cli_lists_the_stores_areas_and_rejects_an_unknown_one(city, tmp_path):
     good = run("export", "--store", str(st.root), "--out", str(tmp_path / "s.geojson"), "--area", "province:S",
                "--from", "2024-01-01", "--to", "2024-01-31", "--declarations", str(files.events))
     assert good.returncode == 0, good.stderr
+
+
+def test_cli_analyze_and_embed_use_the_citys_own_events_only(city, tmp_path):
+    st, files = city
+    run = lambda *a: subprocess.run([sys.executable, "-m", "geo.cli", *a], capture_output=True, text=True)  # noqa: E731
+    ok = run("analyze", "--store", str(st.root), "--declaration", "nv curfew 2023", "--declarations", str(files.events),
+             "--json", str(tmp_path / "a.json"))
+    assert ok.returncode == 0, ok.stderr
+    import orjson
+
+    result = orjson.loads((tmp_path / "a.json").read_bytes())
+    assert result["spell_id"] == "NV-CURFEW-2023"
+    assert set(result["estimates"]["did"]["districts"]["treated"]) == {"S-01", "S-02", "S-03"}
+    none = run("analyze", "--store", str(st.root), "--declaration", "NV-CURFEW-2023")
+    assert none.returncode == 2 and "has no declarations" in none.stderr and "--declarations" in none.stderr
+    peru = run("embed", "--store", str(st.root), "--declaration", "DS-105-2023-PCM", "--out", str(tmp_path / "x.html"))
+    assert peru.returncode == 2 and "no spell DS-105-2023-PCM" in peru.stderr
+    page = run("embed", "--store", str(st.root), "--declaration", "NV-CURFEW-2023", "--declarations", str(files.events),
+               "--lang", "en", "--out", str(tmp_path / "curfew.html"))
+    assert page.returncode == 0, page.stderr
+    html = (tmp_path / "curfew.html").read_text()
+    assert "NV-CURFEW-2023" in html and "Period: 2023-09-01" in html

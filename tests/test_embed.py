@@ -12,7 +12,7 @@ import pytest
 
 from sharing_data import SHARING_CATEGORIES, build_sharing_store, sharing_districts, sharing_incidents
 from geo.cli import main
-from geo.embed import embed_html
+from geo.embed import embed_html, read_payload
 from geo.errors import HexwatchError
 from geo.viewspec import View
 
@@ -22,11 +22,7 @@ VIEW = View(start=date(2023, 9, 20), end=date(2023, 11, 18), categories=("robo",
 
 def payload(page: str) -> dict:
     """The page's compressed map data, inflated as the browser does."""
-    import base64
-    import zlib
-
-    packed = re.search(r'<script type="application/octet-stream" id="hw-data">([^<]*)</script>', page).group(1)
-    return json.loads(zlib.decompress(base64.b64decode(packed), -15))
+    return read_payload(page)
 
 
 def ring(a: list[int]) -> list[tuple[float, float]]:
@@ -92,31 +88,37 @@ def test_cli_embed_writes_a_page(sharing_store, tmp_path):
     assert "Incidents per hexagon" in (tmp_path / "m_1.html").read_text()
 
 
-@pytest.mark.browser
-def test_embed_draws_offline_in_chromium_and_planted_script_never_runs(page, tmp_path):
+def offline_page(path, tmp_path, size: str):
+    """Headless Chromium with no network, on ``path``, once the embed has drawn."""
+    import time
+
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    path = tmp_path / "embed.html"
-    path.write_text(page, encoding="utf-8")
-    data = payload(page)
-    n_features = len(data["hex"]) + len(data["dist"])
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1000,800",
+                "--disable-component-update", "--disable-sync", "--no-first-run", f"--window-size={size}",
                 f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", "--host-resolver-rules=MAP * ~NOTFOUND"):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    try:
-        driver.get(path.as_uri())
-        import time
+    driver.get(path.as_uri())
+    for _ in range(150):  # the data inflate asynchronously
+        if driver.execute_script("return document.body.dataset.hwReady"):
+            break
+        time.sleep(0.1)
+    return driver
 
-        for _ in range(100):  # the data inflate asynchronously
-            if driver.execute_script("return document.body.dataset.hwReady"):
-                break
-            time.sleep(0.1)
+
+@pytest.mark.browser
+def test_embed_draws_offline_in_chromium_and_planted_script_never_runs(page, tmp_path):
+    path = tmp_path / "embed.html"
+    path.write_text(page, encoding="utf-8")
+    data = payload(page)
+    n_features = len(data["hex"]) + len(data["dist"])
+    driver = offline_page(path, tmp_path, "1000,800")
+    try:
         drawn = driver.execute_script("return document.querySelectorAll('path.leaflet-interactive').length")
         assert drawn == n_features > 50
         assert driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)") == []
@@ -151,28 +153,35 @@ def test_embed_of_a_city_view_is_small_in_its_language_with_a_gapless_legend(tmp
     labels = re.findall(r"</span>([^<]*)<span class='hw-n'>", es)
     counts = [lab for lab in labels if lab[0].isdigit() or lab.startswith("≥")]
     assert counts and counts[-1].startswith("≥")
-    ends = [int(lab.split("–")[1].replace(",", "")) for lab in counts[:-1] if "–" in lab]
-    starts = [int(lab.split("–")[0].replace(",", "")) if "–" in lab else int(lab.strip("≥ ").replace(",", ""))
-              for lab in counts[1:]]
-    assert [e + 1 for e in ends] == starts[:len(ends)]  # each class starts where the last one ended
+    def span(label: str) -> tuple[int, int | None]:
+        if label.startswith("≥"):
+            return int(label.strip("≥ ").replace(",", "")), None
+        lo, _, hi = label.partition("–")
+        return int(lo.replace(",", "")), int((hi or lo).replace(",", ""))
+
+    spans = [span(lab) for lab in counts]
+    assert len(spans) >= 3
+    assert all(b[0] == a[1] + 1 for a, b in zip(spans, spans[1:]))  # each class starts right after the last
 
 
 @pytest.fixture(scope="module")
 def lima_page(tmp_path_factory, demo_districts):
     """The public embed of Lima + Callao over a declaration, from a store dense enough that
     nearly every resolution-8 cell of the metro area holds incidents (the size's worst case)."""
-    from conftest import build_views_store
+    import importlib.util
+    from pathlib import Path
 
-    store = build_views_store(tmp_path_factory.mktemp("lima") / "store", n_incidents=400_000, seed=4)
+    # By path: "from conftest import" could pick tests/browser/conftest.py.
+    spec = importlib.util.spec_from_file_location("tests_conftest", Path(__file__).with_name("conftest.py"))
+    top = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(top)
+    store = top.build_views_store(tmp_path_factory.mktemp("lima") / "store", n_incidents=400_000, seed=4)
     view = View.from_query("declaration=DS-105-2023-PCM&area=lima_callao")
     return embed_html(store, view, lang="es", districts=demo_districts)
 
 
 @pytest.mark.browser
 def test_public_lima_embed_is_under_500_kb_and_draws_offline(lima_page, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     size = len(lima_page.encode("utf-8"))
     print(f"Lima embed: {size / 1e3:.0f} kB")
     assert size < 500_000
@@ -181,22 +190,8 @@ def test_public_lima_embed_is_under_500_kb_and_draws_offline(lima_page, tmp_path
     assert "SYNTHETIC" not in lima_page and "not real" not in lima_page
     path = tmp_path / "lima.html"
     path.write_text(lima_page, encoding="utf-8")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=900,700",
-                f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", "--host-resolver-rules=MAP * ~NOTFOUND"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    driver = offline_page(path, tmp_path, "900,700")
     try:
-        import time
-
-        driver.get(path.as_uri())
-        for _ in range(150):
-            if driver.execute_script("return document.body.dataset.hwReady"):
-                break
-            time.sleep(0.1)
         drawn = driver.execute_script("return document.querySelectorAll('path.leaflet-interactive').length")
         assert drawn == len(data["hex"]) + len(data["dist"])
         assert driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)") == []
