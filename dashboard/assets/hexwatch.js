@@ -95,8 +95,12 @@
     ['tab', 'filters', 'z', 'c'].forEach(function (k) {
       if (h[k] !== undefined && h[k] !== null && h[k] !== '') parts.push(k + '=' + encodeURIComponent(h[k]).replace(/%2C/g, ','));
     });
-    var url = window.location.pathname + window.location.search + (parts.length ? '#' + parts.join('&') : '');
-    window.history.replaceState(window.history.state, '', url);
+    var hash = parts.length ? '#' + parts.join('&') : '';
+    if (hash === window.location.hash || (!hash && !window.location.hash)) return;
+    // Not history.replaceState: dcc.Location keeps its own copy of the URL and pushes it back
+    // (query included) on its next change, dropping a hash it did not see; a hash change
+    // through location.replace is seen by it, and replaces the entry instead of adding one.
+    window.location.replace(window.location.pathname + window.location.search + hash);
   }
   function applyHash() {
     var h = readHash(), root = document.documentElement;
