@@ -306,6 +306,13 @@ def warm(app: dash.Dash) -> threading.Thread:
             try:
                 ctx.views()
                 published_grid(ctx.store(), access_rules.public_grid())
+                # The first view's fixed legend classes (both roles, the zoom levels it opens at).
+                from dashboard.pages.map.callbacks import cached_legend
+                from dashboard.state import DEFAULT_DAYS
+
+                for res in (7, 8):
+                    for public in (False, True):
+                        cached_legend(ctx, public, res, DEFAULT_DAYS, (), "count")
             except Exception:  # a warm-up is only a head start: a request will say what is wrong
                 app.server.logger.exception("warming the caches failed")
 

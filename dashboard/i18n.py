@@ -276,6 +276,8 @@ _T.update({
     "trends.public_axis": ("Incidentes por mes", "Incidents per month"),
     "trends.public_month_axis": ("Mes", "Month"),
     "trends.partial_week": (": semana parcial, {days} días, a ritmo de 7 días", ": partial week, {days} days, at a 7-day pace"),
+    "map.legend_own": ("Clases de esta vista (las fijas del periodo completo se están calculando)",
+                       "Classes of this view (the whole period's fixed classes are being computed)"),
     "map.legend_any": ("cualquier valor", "any value"),
     "map.legend_rise": ("sube (según los rangos publicados)", "rise (from the published ranges)"),
     "map.legend_fall": ("baja (según los rangos publicados)", "fall (from the published ranges)"),
