@@ -47,7 +47,7 @@ _T = {
         "no_map": "Mapa no disponible: faltan los límites distritales (hexwatch boundaries fetch).",
         "synthetic": "DATOS SINTÉTICOS — no son incidentes reales", "decrees": "Decretos",
         "verdict": "Veredicto", "area": "Área", "none": "n/d",
-        "primary_rule": "Análisis principal",
+        "primary_rule": "Análisis principal", "secondary": "secundaria",
     },
     "en": {
         "title": "Did the state of emergency work?", "spell": "Declaration", "from": "from", "to": "to",
@@ -63,32 +63,33 @@ _T = {
         "no_map": "Map not available: district boundaries are not fetched (hexwatch boundaries fetch).",
         "synthetic": "SYNTHETIC DATA — not real incidents", "decrees": "Decrees",
         "verdict": "Verdict", "area": "Area", "none": "n/a",
-        "primary_rule": "Primary analysis",
+        "primary_rule": "Primary analysis", "secondary": "secondary",
     },
 }
 _COLOURS = {"treated": "#c0392b", "ring": "#f5cba7", "comparison": "#aed6f1"}
 _CSS = """
 @page { size: A4 portrait; margin: 9mm; }
 * { box-sizing: border-box; }
-body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; font-size: 7.6pt; color: #222; margin: 0;
-       line-height: 1.25; }
+body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; font-size: 7pt; color: #222; margin: 0;
+       line-height: 1.18; }
 .page { width: 192mm; margin: 0 auto; }
-h1 { font-size: 13pt; margin: 0 0 1mm; } h2 { font-size: 9.5pt; margin: 2mm 0 1mm; border-bottom: 1px solid #999; }
+h1 { font-size: 12pt; margin: 0 0 0.5mm; } h2 { font-size: 8.6pt; margin: 1.2mm 0 0.6mm; border-bottom: 1px solid #999; }
 .sub { color: #444; margin: 0 0 1.5mm; }
 .banner { background: #b03a2e; color: #fff; font-weight: bold; padding: 1mm 2mm; margin-bottom: 1.5mm; }
 .verdict { font-size: 9pt; font-weight: bold; margin: 1mm 0 1.5mm; }
 .area { break-inside: avoid; }
 .row { display: flex; gap: 3mm; align-items: flex-start; }
-.map { flex: 0 0 52mm; } .series { flex: 1 1 auto; }
+.map { flex: 0 0 44mm; } .series { flex: 1 1 auto; }
 svg { display: block; }
 table { border-collapse: collapse; width: 100%; margin-top: 1mm; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.5mm 1mm; text-align: left; vertical-align: top; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25mm 0.8mm; text-align: left; vertical-align: top; }
 td.num { white-space: nowrap; text-align: right; }
 tr.primary td { font-weight: bold; background: #fdf2e9; }
-.sentence { font-weight: normal; color: #333; }
+.sentence { font-weight: normal; color: #333; font-size: 6.4pt; }
 .legend span { display: inline-block; margin-right: 2mm; }
 .sw { display: inline-block; width: 2.6mm; height: 2.6mm; vertical-align: middle; margin-right: 0.6mm; border: 1px solid #888; }
-.small { font-size: 6.6pt; color: #444; }
+.small { font-size: 6.2pt; color: #444; }
+p { margin: 0.4mm 0; }
 ul { margin: 0.5mm 0 0 4mm; padding: 0; } li { margin: 0; }
 footer { margin-top: 2mm; border-top: 1px solid #999; padding-top: 1mm; }
 @media screen { body { background: #eee; } .page { background: #fff; padding: 8mm; margin: 4mm auto; } }
@@ -115,7 +116,7 @@ def _geom_path(geom, tx, ty) -> str:
     return "".join(parts)
 
 
-def map_svg(area: AnalysisResult, districts, lang: str, *, width: float = 196.0, height: float = 170.0) -> str:
+def map_svg(area: AnalysisResult, districts, lang: str, *, width: float = 160.0, height: float = 118.0) -> str:
     """The area's declared, ring and comparison districts as an inline SVG (``districts``: a
     GeoDataFrame with ``ubigeo`` and ``geometry`` in EPSG:4326), or a note when absent."""
     t = _T[lang]
@@ -196,7 +197,7 @@ def monthly_series(counts: pd.DataFrame, area: AnalysisResult, *, around: tuple[
 
 
 def series_svg(series: pd.DataFrame, shaded: Sequence[tuple[date, date]], lang: str, *,
-               width: float = 420.0, height: float = 150.0) -> str:
+               width: float = 470.0, height: float = 112.0) -> str:
     """Two monthly lines with the declared spans shaded, as an inline SVG."""
     t = _T[lang]
     if series.empty:
@@ -228,7 +229,7 @@ def series_svg(series: pd.DataFrame, shaded: Sequence[tuple[date, date]], lang: 
                    f'<text x="{ml - 2}" y="{y + 2.5:.1f}" font-size="7" text-anchor="end">{label}</text>')
     for year in range(m0.year, m1.year + 1):
         ts = pd.Timestamp(year=year, month=1, day=1)
-        if m0 <= ts <= m1:
+        if m0 <= ts <= m1 and X(ts) < width - mr - 10:
             x = X(ts)
             out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{mt}" y2="{height - mb}" stroke="#ccc" stroke-width="0.5"/>'
                        f'<text x="{x:.1f}" y="{height - 6}" font-size="7" text-anchor="middle">{year}</text>')
@@ -255,20 +256,22 @@ def _ci(e: Estimate, lang: str) -> str:
     return f"{pct(e.ci[0], lang)} … {pct(e.ci[1], lang)}"
 
 
-def estimates_table(r: AnalysisResult, lang: str) -> str:
+def estimates_table(r: AnalysisResult, lang: str, *, sentences: bool = True) -> str:
     """One row per estimate: name, role (primary / robustness / descriptive), effect, interval, sentence."""
     t = _T[lang]
     prim = (r.primary or {}).get("method")
     rows = []
     for m, e in r.estimates.items():
-        role = t["primary"] if m == prim else t["descriptive"] if m == "naive" else t["robustness"]
+        role = (t["secondary"] if r.pooling and m != "naive" else t["primary"] if m == prim
+                else t["descriptive"] if m == "naive" else t["robustness"])
         eff = pct(e.effect, lang, digits=1) if e.available else t["none"]
         rows.append(f'<tr class="{"primary" if m == prim else ""}" data-method="{m}" data-effect="{e.effect if e.available else ""}" '
                     f'data-ci-low="{e.ci[0] if e.available and e.ci else ""}" data-ci-high="{e.ci[1] if e.available and e.ci else ""}">'
                     f'<td>{_e(e.name(lang))}</td><td>{_e(role)}</td><td class="num">{_e(eff)}</td>'
-                    f'<td class="num">{_e(_ci(e, lang))}</td><td class="sentence">{_e(e.sentence(lang))}</td></tr>')
+                    f'<td class="num">{_e(_ci(e, lang))}</td>'
+                    + (f'<td class="sentence">{_e(e.sentence(lang))}</td>' if sentences else "") + "</tr>")
     head = (f'<tr><th>{_e(t["method"])}</th><th>{_e(t["role"])}</th><th>{_e(t["effect"])}</th><th>{_e(t["ci"])}</th>'
-            f'<th></th></tr>')
+            + ("<th></th>" if sentences else "") + "</tr>")
     return f'<table class="estimates">{head}{"".join(rows)}</table>'
 
 
@@ -289,14 +292,19 @@ def _shaded(registry, spell_id: str, treated: set[str], universe) -> list[tuple[
 
 
 def _warnings(r: AnalysisResult, lang: str) -> list[str]:
+    """Every warning once, prefixed with its area's name when the spell has several."""
+    many = len(r.areas) > 1
+    in_areas = {id(w) for a in r.areas for w in a.warnings} if many else set()
+    tagged = [(None, w) for w in r.warnings if id(w) not in in_areas]
+    tagged += [(a.name(lang) if many else None, w) for a in (r.areas or [r])
+               for w in [*a.warnings, *(w for e in a.estimates.values() for w in e.warnings)]]
     seen, out = set(), []
-    for w in [*r.warnings, *(w for a in r.areas for w in a.warnings),
-              *(w for a in (r.areas or [r]) for e in a.estimates.values() for w in e.warnings)]:
+    for where, w in tagged:
         text = w.es if lang == "es" else w.en
-        if w.code in ("reported_only", "synthetic_data") or (w.code, text) in seen:
+        if w.code in ("reported_only", "synthetic_data") or (where, w.code, text) in seen:
             continue
-        seen.add((w.code, text))
-        out.append(text)
+        seen.add((where, w.code, text))
+        out.append(f"{where}: {text}" if where else text)
     return out
 
 
@@ -358,12 +366,14 @@ def report_html(result: AnalysisResult, store=None, *, lang: str = "es", registr
                      f'{series_svg(series, shaded, lang)}</div></div>'
                      f'{estimates_table(a, lang)}'
                      + (f'<p class="small">{_e(t["primary_rule"])}: {_e(prim.get("method") or "-")} — {_e(rule)}</p>' if prim else "")
-                     + (f'<p class="small two-by-two">{_e(two_by_two_line(tbt, lang))}</p>' if tbt else "")
+                     + (f'<p class="small two-by-two">{_e(two_by_two_line(tbt, lang))}'
+                        + (f' {_e(two_by_two_line(a.descriptive["two_by_two_area"], lang, against_area=a.name(lang)))}'
+                           if a.descriptive.get("two_by_two_area") else "") + "</p>" if tbt else "")
                      + "</section>")
     if result.pooling and len(areas) > 1:
         parts.append(f'<section class="pooled"><h2>{_e(t["pooled"])}</h2>'
                      f'<p class="small">{_e(result.pooling.get("weighting_es" if lang == "es" else "weighting_en", ""))}</p>'
-                     f'{estimates_table(result, lang)}</section>')
+                     f'{estimates_table(result, lang, sentences=False)}</section>')
     items = [*t["standing"], *_warnings(result, lang)]
     parts.append(f'<h2>{_e(t["caveats"])}</h2><ul class="small" id="caveats">'
                  + "".join(f"<li>{_e(x)}</li>" for x in items) + "</ul>")

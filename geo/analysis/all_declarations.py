@@ -31,8 +31,8 @@ from typing import Any
 import orjson
 
 import geo
-from geo.analysis.pipeline import (AUTO, _TABLE, analyze_counts, attribution, choose_source, layer_synthetic,
-                                   load_adjacency, load_counts)
+from geo.analysis.pipeline import (AUTO, _TABLE, analyze_counts, attribution, layer_synthetic, load_adjacency,
+                                   load_counts, resolve_source)
 from geo.analysis.results import METHODS, AnalysisResult, _clean, pct
 from geo.areas import AreaMap
 from geo.errors import HexwatchError
@@ -175,10 +175,7 @@ def all_declarations(store, *, category: str | Sequence[str] | None = None, sour
     from geo.store import Store, atomic_write_bytes
 
     st = store if isinstance(store, Store) else Store.open(store)
-    if source == AUTO:
-        source, note = choose_source(st)
-    else:
-        note = {"en": f"{source}: as asked", "es": f"{source}: la pedida"}
+    source, note = resolve_source(st, source)
     registry = registry if registry is not None else Registry.load()
     key = cache_key(st.version, registry, category, source)
     path = _cache_file(st.root, key)

@@ -133,6 +133,22 @@ def choose_source(store) -> tuple[str, dict[str, str]]:
                         "ingest points or a district-period counts file first")
 
 
+def resolve_source(store, source: str) -> tuple[str, dict[str, str]]:
+    """``(source, why)``: :func:`choose_source` for ``"auto"``; an explicit source is kept,
+    with the same words when it is what ``auto`` picks and "as asked" otherwise."""
+    if source != AUTO and source not in SOURCES:
+        raise HexwatchError(f"source must be 'auto', 'points' or 'sidpol', not {source!r}")
+    try:
+        auto, note = choose_source(store)
+    except HexwatchError:
+        if source == AUTO:
+            raise
+        auto, note = None, {}
+    if source == AUTO or source == auto:
+        return auto, note
+    return source, {"en": f"{source}: as asked (auto would use {auto})", "es": f"{source}: la pedida (auto usaría {auto})"}
+
+
 def load_adjacency(ubigeos: Iterable[str]) -> Mapping[str, set[str]] | None:
     """Neighbours among ``ubigeos`` from the cached study boundaries; ``None`` when the
     boundaries are not fetched."""
@@ -507,10 +523,7 @@ def analyze(
     from geo.store import Store
 
     st = store if isinstance(store, Store) else Store.open(store)
-    if source == AUTO:
-        source, note = choose_source(st)
-    else:
-        note = {"en": f"{source}: as asked", "es": f"{source}: la pedida"}
+    source, note = resolve_source(st, source)
     counts, meta, coverage = load_counts(st, source=source, category=category)
     if registry is None:
         registry = Registry.load()
