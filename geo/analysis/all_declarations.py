@@ -34,7 +34,7 @@ import geo
 from geo.analysis.pipeline import (AUTO, _TABLE, analyze_counts, attribution, layer_synthetic, load_adjacency,
                                    load_counts, resolve_source)
 from geo.analysis.results import METHODS, AnalysisResult, _clean, pct
-from geo.areas import AreaMap
+from geo.analysis.areas import AreaMap
 from geo.errors import HexwatchError
 
 #: Bump when the row layout changes, so old cache files are not read.

@@ -21,7 +21,7 @@ from geo.analysis.naive import naive
 from geo.analysis.panel import Panel, Windows, build_panel, fe_sample
 from geo.analysis.results import METHODS, AnalysisResult, Caveat, Estimate
 from geo.analysis.synth import synthetic_control
-from geo.areas import AreaMap
+from geo.analysis.areas import AreaMap
 from geo.errors import HexwatchError
 
 SOURCES = ("points", "sidpol")

@@ -495,7 +495,7 @@ def two_by_two_line(t: dict[str, Any], lang: str = "en", *, against_area: str | 
     >>> two_by_two_line({"effect": -0.12, "treated_pre": 100.0, "treated_post": 22.0, "comparison_pre": 500.0,
     ...     "comparison_post": 125.0, "pre": {"start": "2022-09-01", "end": "2023-08-31"},
     ...     "post": {"start": "2023-10-01", "end": "2023-12-31"}, "n_treated": 2, "n_comparison": 30}, "en")[:60]
-    'Transparent 2x2 (descriptive): treated / comparison, 2023-10-'
+    'Transparent 2x2 (descriptive): treated / comparison, 2023-10'
     """
     if against_area is not None:
         if lang == "es":

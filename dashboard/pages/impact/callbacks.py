@@ -68,7 +68,7 @@ def _adjacency_of(ctx):
 
 def area_map(ctx):
     """The areas the analysis groups districts by, named from the dashboard's own districts."""
-    from geo.areas import AreaMap
+    from geo.analysis.areas import AreaMap
 
     d = ctx.districts
     names = ({str(u)[:4]: str(p) for u, p in zip(d["ubigeo"], d["province"]) if p is not None}

@@ -1,21 +1,22 @@
-"""Areas: the cities and provinces an answer is given for.
+"""Areas of an answer: which declared districts are analysed together, and their names.
 
 A declaration can cover districts far apart (DS 105-2023-PCM: two districts of Lima and
 seven of Sullana). Each group is analysed on its own and named for a reader, so the
 analysis needs to know which districts form one *area*. That is data, not code:
 
-- ``data/areas.csv`` lists the metropolitan areas made of several provinces, one row
-  each (``area, name_es, name_en, provinces``; the provinces as INEI codes, ``150100``);
+- ``data/boundaries/areas.csv`` (the same file the dashboard's areas come from) lists
+  named groups of provinces or districts (``area, name_es, name_en, provinces[,
+  districts]``; provinces as INEI codes, ``150100``);
 - every other district's area is its province, named as the boundary files name it
-  (``sullana`` / "Sullana"), or ``province_<code>`` when no boundaries are loaded.
+  (``huaura`` / "Huaura"), or ``province_<code>`` when no boundaries are loaded.
 
 Example
 -------
->>> m = AreaMap.load(province_names={"2006": "SULLANA"})
->>> m.area_of("150132"), m.area_of("070106"), m.area_of("200601"), m.area_of("080101")
-('lima_callao', 'lima_callao', 'sullana', 'province_0801')
->>> m.name("lima_callao", "es"), m.name("sullana", "en")
-('Lima y Callao', 'Sullana')
+>>> m = AreaMap.load(province_names={"0801": "CUSCO"})
+>>> m.area_of("150132"), m.area_of("070106"), m.area_of("200601"), m.area_of("080101"), m.area_of("090101")
+('lima_callao', 'lima_callao', 'sullana', 'cusco', 'province_0901')
+>>> m.name("lima_callao", "es"), m.name("cusco", "en")
+('Lima y Callao', 'Cusco')
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def default_path() -> Path:
-    """The bundled ``data/areas.csv``."""
-    return Path(__file__).resolve().parent.parent / "data" / "areas.csv"
+    """The bundled ``data/boundaries/areas.csv``."""
+    return Path(__file__).resolve().parents[2] / "data" / "boundaries" / "areas.csv"
 
 
 def slug(name: str) -> str:
@@ -61,11 +62,13 @@ class AreaMap:
     """Which area each district belongs to, and the areas' names in both languages.
 
     ``metros``: ``{area: (name_es, name_en, province prefixes)}`` from the CSV;
-    ``province_names``: ``{4-digit province code: name}`` from the boundaries.
+    ``province_names``: ``{4-digit province code: name}`` from the boundaries;
+    ``members``: ``{ubigeo: area}`` for groups the CSV lists district by district.
     """
 
     metros: Mapping[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
     province_names: Mapping[str, str] = field(default_factory=dict)
+    members: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, province_names: Mapping[str, str] | None = None,
@@ -78,11 +81,11 @@ class AreaMap:
             text = p.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise HexwatchError(f"no areas file at {p}") from None
-        metros = parse_areas(text, str(p))
+        metros, members = parse_areas(text, str(p))
         names = dict(province_names or {})
         if boundaries and not names:
             names = _boundary_province_names()
-        return cls(metros, names)
+        return cls(metros, names, members)
 
     @cached_property
     def _prefix_to_metro(self) -> dict[str, str]:
@@ -90,7 +93,10 @@ class AreaMap:
 
     def area_of(self, ubigeo: str) -> str:
         """The area id of one district."""
-        pre = str(ubigeo)[:4]
+        ubigeo = str(ubigeo)
+        if ubigeo in self.members:
+            return self.members[ubigeo]
+        pre = ubigeo[:4]
         metro = self._prefix_to_metro.get(pre)
         if metro:
             return metro
@@ -129,16 +135,19 @@ class AreaMap:
         return area
 
 
-def parse_areas(text: str, source: str = "areas.csv") -> dict[str, tuple[str, str, tuple[str, ...]]]:
-    """The metropolitan areas of an areas CSV; a malformed row is a one-line error naming it.
+def parse_areas(text: str, source: str = "areas.csv"
+                ) -> tuple[dict[str, tuple[str, str, tuple[str, ...]]], dict[str, str]]:
+    """The named groups of an areas CSV: ``({area: (name_es, name_en, province prefixes)},
+    {ubigeo: area})``; a malformed row is a one-line error naming it.
 
-    >>> parse_areas("area,name_es,name_en,provinces\\nx,X,X,150100 0701\\n")
-    {'x': ('X', 'X', ('1501', '0701'))}
+    >>> parse_areas("area,name_es,name_en,provinces,districts\\nx,X,X,150100 0701,\\ny,Y,Y,,200601\\n")
+    ({'x': ('X', 'X', ('1501', '0701')), 'y': ('Y', 'Y', ())}, {'200601': 'y'})
     """
     rows = list(csv.DictReader(io.StringIO(text)))
     if rows and not set(_COLUMNS) <= set(rows[0]):
         raise HexwatchError(f"{source}: the header must have {', '.join(_COLUMNS)}")
     out: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+    members: dict[str, str] = {}
     seen: dict[str, str] = {}
     for i, r in enumerate(rows, start=2):
         a = (r["area"] or "").strip()
@@ -146,16 +155,23 @@ def parse_areas(text: str, source: str = "areas.csv") -> dict[str, tuple[str, st
             raise HexwatchError(f"{source}, line {i}: area id {a!r} must be lower-case letters, digits and _")
         if a in out:
             raise HexwatchError(f"{source}, line {i}: area {a!r} is listed twice")
-        codes = tuple(c for c in re.split(r"[\s;,]+", (r["provinces"] or "").strip()) if c)
-        if not codes or not all(re.fullmatch(r"\d{4}(00)?", c) for c in codes):
+        codes = tuple(c for c in re.split(r"[\s;,]+", (r.get("provinces") or "").strip()) if c)
+        districts = tuple(c for c in re.split(r"[\s;,]+", (r.get("districts") or "").strip()) if c)
+        if not codes and not districts:
+            raise HexwatchError(f"{source}, line {i}: area {a!r} lists no provinces and no districts")
+        if not all(re.fullmatch(r"\d{4}(00)?", c) for c in codes):
             raise HexwatchError(f"{source}, line {i}: provinces must be INEI province codes such as 150100")
         pres = tuple(c[:4] for c in codes)
         for pre in pres:
             if pre in seen:
                 raise HexwatchError(f"{source}, line {i}: province {pre}00 is already in area {seen[pre]!r}")
             seen[pre] = a
+        for u in districts:
+            if u in members:
+                raise HexwatchError(f"{source}, line {i}: district {u} is already in area {members[u]!r}")
+            members[u] = a
         out[a] = ((r["name_es"] or a).strip(), (r["name_en"] or r["name_es"] or a).strip(), pres)
-    return out
+    return out, members
 
 
 def _boundary_province_names() -> dict[str, str]:
