@@ -47,7 +47,7 @@ _T = {
         "no_map": "Mapa no disponible: faltan los límites distritales (hexwatch boundaries fetch).",
         "synthetic": "DATOS SINTÉTICOS — no son incidentes reales", "decrees": "Decretos",
         "verdict": "Veredicto", "area": "Área", "none": "n/d",
-        "primary_rule": "Análisis principal", "secondary": "secundaria",
+        "primary_rule": "Análisis principal", "secondary": "secundaria", "each_area": "en cada área",
     },
     "en": {
         "title": "Did the state of emergency work?", "spell": "Declaration", "from": "from", "to": "to",
@@ -63,7 +63,7 @@ _T = {
         "no_map": "Map not available: district boundaries are not fetched (hexwatch boundaries fetch).",
         "synthetic": "SYNTHETIC DATA — not real incidents", "decrees": "Decrees",
         "verdict": "Verdict", "area": "Area", "none": "n/a",
-        "primary_rule": "Primary analysis", "secondary": "secondary",
+        "primary_rule": "Primary analysis", "secondary": "secondary", "each_area": "in each area",
     },
 }
 _COLOURS = {"treated": "#c0392b", "ring": "#f5cba7", "comparison": "#aed6f1"}
@@ -79,7 +79,7 @@ h1 { font-size: 12pt; margin: 0 0 0.5mm; } h2 { font-size: 8.6pt; margin: 1.2mm 
 .verdict { font-size: 9pt; font-weight: bold; margin: 1mm 0 1.5mm; }
 .area { break-inside: avoid; }
 .row { display: flex; gap: 3mm; align-items: flex-start; }
-.map { flex: 0 0 44mm; } .series { flex: 1 1 auto; }
+.map { flex: 0 0 42mm; } .series { flex: 1 1 auto; }
 svg { display: block; }
 table { border-collapse: collapse; width: 100%; margin-top: 1mm; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25mm 0.8mm; text-align: left; vertical-align: top; }
@@ -91,6 +91,7 @@ tr.primary td { font-weight: bold; background: #fdf2e9; }
 .small { font-size: 6.2pt; color: #444; }
 p { margin: 0.4mm 0; }
 ul { margin: 0.5mm 0 0 4mm; padding: 0; } li { margin: 0; }
+#caveats { column-count: 2; column-gap: 6mm; }
 footer { margin-top: 2mm; border-top: 1px solid #999; padding-top: 1mm; }
 @media screen { body { background: #eee; } .page { background: #fff; padding: 8mm; margin: 4mm auto; } }
 """
@@ -116,7 +117,7 @@ def _geom_path(geom, tx, ty) -> str:
     return "".join(parts)
 
 
-def map_svg(area: AnalysisResult, districts, lang: str, *, width: float = 160.0, height: float = 118.0) -> str:
+def map_svg(area: AnalysisResult, districts, lang: str, *, width: float = 150.0, height: float = 100.0) -> str:
     """The area's declared, ring and comparison districts as an inline SVG (``districts``: a
     GeoDataFrame with ``ubigeo`` and ``geometry`` in EPSG:4326), or a note when absent."""
     t = _T[lang]
@@ -197,7 +198,7 @@ def monthly_series(counts: pd.DataFrame, area: AnalysisResult, *, around: tuple[
 
 
 def series_svg(series: pd.DataFrame, shaded: Sequence[tuple[date, date]], lang: str, *,
-               width: float = 470.0, height: float = 112.0) -> str:
+               width: float = 470.0, height: float = 96.0) -> str:
     """Two monthly lines with the declared spans shaded, as an inline SVG."""
     t = _T[lang]
     if series.empty:
@@ -353,6 +354,10 @@ def report_html(result: AnalysisResult, store=None, *, lang: str = "es", registr
                  f'{_e(t["to"])} {spell.end.isoformat()} · {n_declared} {_e(t["districts"])} · '
                  f'{_e(", ".join(a.name(lang) for a in areas))}</p>')
     parts.append(f'<p class="verdict" id="verdict">{_e(t["verdict"])}: {_e(result.sentence(lang))}</p>')
+    lead_rule = (areas[0].primary or {}) if len(areas) > 1 else {}
+    if lead_rule.get("method"):
+        parts.append(f'<p class="small" id="primary-rule">{_e(t["primary_rule"])} ({_e(t["each_area"])}): '
+                     f'{_e(lead_rule.get("rule_es" if lang == "es" else "rule_en", ""))}</p>')
     for a in areas:
         treated = {x["ubigeo"] for x in a.design.get("treated", [])}
         shaded = _shaded(registry, result.spell_id, treated, universe) if treated else []
@@ -365,7 +370,8 @@ def report_html(result: AnalysisResult, store=None, *, lang: str = "es", registr
                      f'<div class="series"><div class="small"><b>{_e(t["series"])}</b></div>'
                      f'{series_svg(series, shaded, lang)}</div></div>'
                      f'{estimates_table(a, lang)}'
-                     + (f'<p class="small">{_e(t["primary_rule"])}: {_e(prim.get("method") or "-")} — {_e(rule)}</p>' if prim else "")
+                     + (f'<p class="small">{_e(t["primary_rule"])}: {_e(prim.get("method") or "-")} — {_e(rule)}</p>'
+                        if prim and len(areas) == 1 else "")
                      + (f'<p class="small two-by-two">{_e(two_by_two_line(tbt, lang))}'
                         + (f' {_e(two_by_two_line(a.descriptive["two_by_two_area"], lang, against_area=a.name(lang)))}'
                            if a.descriptive.get("two_by_two_area") else "") + "</p>" if tbt else "")
