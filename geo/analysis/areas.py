@@ -37,8 +37,11 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def default_path() -> Path:
-    """The bundled ``data/boundaries/areas.csv``."""
-    return Path(__file__).resolve().parents[2] / "data" / "boundaries" / "areas.csv"
+    """``data/boundaries/areas.csv`` of a checkout, else the copy bundled in the installed
+    package (``geo/_data/boundary_areas.csv``, as :mod:`geo.areas` reads it)."""
+    geo_dir = Path(__file__).resolve().parents[1]
+    checkout = geo_dir.parent / "data" / "boundaries" / "areas.csv"
+    return checkout if checkout.exists() else geo_dir / "_data" / "boundary_areas.csv"
 
 
 def slug(name: str) -> str:
