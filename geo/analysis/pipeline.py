@@ -196,13 +196,16 @@ def primary_of(estimates: Mapping[str, Estimate], panel: Panel | None = None) ->
         rule = None
     method, texts = None, _FALLBACK_RULE
     if rule is not None and hasattr(rule, "primary_method"):
-        method = rule.primary_method(estimates, panel) if panel is not None else rule.primary_method(estimates)
-        texts = getattr(rule, "RULE", texts)
+        method = rule.primary_method(AnalysisResult(spell_id="", estimates=dict(estimates)))
+        texts = getattr(rule, "PRIMARY_RULE", texts)
     else:
         method = next((m for m in ("did", "synthetic_control") if m in estimates and estimates[m].available), None)
+    role = getattr(rule, "role_of", None) or (lambda m, p: "primary" if m == p else
+                                              "descriptive" if m == "naive" else "robustness")
+    roles = {m: role(m, method) for m in estimates}
     return {"method": method, "rule_en": texts["en"], "rule_es": texts["es"],
-            "robustness": [m for m in estimates if m != method and m != "naive"],
-            "descriptive": [m for m in estimates if m == "naive" and m != method]}
+            "robustness": [m for m, r in roles.items() if r == "robustness"],
+            "descriptive": [m for m, r in roles.items() if r == "descriptive"]}
 
 
 def declared_events(panel: Panel) -> tuple[float, int]:
