@@ -177,9 +177,11 @@ def _run_panel(panel: Panel, methods: Sequence[str]) -> dict[str, Estimate]:
 #: Used until the estimators' own rule (``geo.analysis.primary``) exists; see :func:`primary_of`.
 _FALLBACK_RULE = {
     "en": "pre-specified: the difference-in-differences (count model with district and period fixed effects) over "
-          "the declared run; if it cannot be estimated, the synthetic control. The naive figure is never primary.",
+          "the declared run; if it cannot be estimated, the synthetic control. The naive figure is never primary; the "
+          "others are robustness checks.",
     "es": "fijado de antemano: las diferencias en diferencias (modelo de conteo con efectos fijos de distrito y "
-          "periodo) sobre el tramo declarado; si no se puede estimar, el control sintético. La cifra ingenua nunca es la principal.",
+          "periodo) sobre el tramo declarado; si no se puede estimar, el control sintético. La cifra ingenua nunca es la "
+          "principal; las demás son pruebas de robustez.",
 }
 
 

@@ -392,8 +392,7 @@ class AnalysisResult(_Sentences):
         if self.primary:
             rule = self.primary.get("rule_es" if es else "rule_en", "")
             lines.append(f"{'Análisis principal' if es else 'Primary analysis'}: {self.primary.get('method') or '-'}"
-                         f"{' — ' + rule.rstrip('.') if rule else ''}; "
-                         f"{'el resto son comprobaciones de robustez' if es else 'the others are robustness checks'}.")
+                         f"{' — ' + rule if rule else ''}")
         lines += [""] + self._table(lang)
         tbt = self.descriptive.get("two_by_two")
         if tbt:
