@@ -2,7 +2,7 @@
 
 Data flows one way::
 
-    files -> incidents (validate) -> h3index / locate (index) -> cubes (aggregate)
+    files -> readers (validate) -> h3index / locate (index) -> cubes (aggregate)
           -> analysis (estimate) -> export / embed (publish)
 
 Every stage is a pure function on DataFrames or Arrow tables; I/O lives at the edges

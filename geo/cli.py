@@ -131,11 +131,16 @@ def demo(
 def ingest_cmd(
     file: Path = typer.Argument(..., help="Incident file: CSV (any delimiter/encoding), Parquet or GeoJSON.", dir_okay=False),
     store: Path = StoreOpt,
-    kind: str = typer.Option("auto", "--format", help="points, mininter (police reports), sidpol (district-month counts) "
-                             "or auto (from the file's columns)."),
+    kind: str = typer.Option("auto", "--format", help="points, mininter (police reports), counts (any district-period "
+                             "table: name its columns), sidpol (SIDPOL's counts) or auto (from the file's columns)."),
     lat: Optional[str] = typer.Option(None, help="Latitude column (degrees)."),
     lon: Optional[str] = typer.Option(None, help="Longitude column (degrees)."),
     time: Optional[str] = typer.Option(None, help="Date/time column."),
+    ubigeo: Optional[str] = typer.Option(None, "--ubigeo", help="Counts: district code (ubigeo) column."),
+    year: Optional[str] = typer.Option(None, "--year", help="Counts: year column (without --month: yearly counts)."),
+    month: Optional[str] = typer.Option(None, "--month", help="Counts: month column (1-12 or a month name)."),
+    date: Optional[str] = typer.Option(None, "--date", help="Counts: one period column per row (2023, 2023-09, a date)."),
+    count: Optional[str] = typer.Option(None, "--count", help="Counts: number-of-events column."),
     category: Optional[str] = typer.Option(None, help="Category column (e.g. the crime type)."),
     id: Optional[str] = typer.Option(None, "--id", help="Unique id column (default: a hash of each row's content)."),
     subcategory: Optional[str] = typer.Option(None, help="Subcategory column."),
@@ -164,7 +169,8 @@ def ingest_cmd(
 
         districts = read_boundary_file(boundaries_file, id_field=boundary_id_field, name_field=boundary_name_field)
     columns = {k: v for k, v in {"lat": lat, "lon": lon, "time": time, "category": category, "id": id,
-                                 "subcategory": subcategory}.items() if v}
+                                 "subcategory": subcategory, "ubigeo": ubigeo, "year": year, "month": month,
+                                 "date": date, "count": count}.items() if v}
     report = ingest_file(file, store, kind=kind, columns=columns or None, time_format=time_format, boundaries=districts,
                          clip=clip, resolution=resolution, progress=True, source_label=source, rejects_path=rejects)
     out.print(report.summary(), highlight=False, markup=False, soft_wrap=True)

@@ -79,11 +79,15 @@ import pyarrow.parquet as pq
 
 import geo
 from geo import cubes, incidents
+from geo.readers.values import _enum_from_codes, _nulls
 from geo.errors import HexwatchError
 from geo.h3index import CUBE_RESOLUTIONS, DEFAULT_RESOLUTION, latlng_to_cells, latlng_to_cells_multi
+from geo.store import TABLES as STORE_TABLES
 from geo.store import Store, StoreError, atomic_write_bytes, file_lock, write_version
 
-KINDS = ("points", "mininter", "sidpol")
+KINDS = ("points", "mininter", "sidpol", "counts")
+#: Kinds of district-period counts tables (``sidpol`` is the counts reader with SIDPOL's names).
+COUNT_KINDS = ("sidpol", "counts")
 #: Rows indexed and located per step (the progress bar advances by chunks).
 CHUNK_ROWS = 2_000_000
 #: Files from this size on get a progress bar (when stderr is a terminal).
@@ -100,6 +104,11 @@ INCIDENTS_SCHEMA = pa.schema([pa.field(name, t, nullable=name in ("subcategory",
 DISTRICT_MONTH_SCHEMA = pa.schema([pa.field(name, t, nullable=False) for name, t in [
     ("ubigeo", pa.string()), ("year", pa.int16()), ("month", pa.int8()), ("category", pa.string()),
     ("n", pa.int64())]])
+#: Yearly counts (a counts table with no month) are kept apart from the monthly ones, so
+#: that nothing reading ``district_month`` (the monthly analysis, the impact panel) can
+#: mistake a year's total for a month: they feed yearly views only.
+DISTRICT_YEAR_SCHEMA = pa.schema([pa.field(name, t, nullable=False) for name, t in [
+    ("ubigeo", pa.string()), ("year", pa.int16()), ("category", pa.string()), ("n", pa.int64())]])
 NO_BOUNDARIES = "none (H3 cells only)"
 
 
@@ -136,6 +145,16 @@ class IngestReport:
     coverage: dict[str, str] | None = None
     store_incidents: int = 0
     store_district_months: int = 0
+    store_district_years: int = 0
+    #: Events (one per point; a count table's rows carry their count): read, added and
+    #: rejected. ``n_events_accepted + n_events_rejected == n_events_input``; a count that
+    #: is not a whole number >= 0 carries no event (its row is still counted as rejected).
+    n_events_input: int = 0
+    n_events_accepted: int = 0
+    n_events_rejected: int = 0
+    events_rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    #: Counts tables: rows accepted per period precision (``month``, ``year``).
+    rows_by_precision: dict[str, int] = field(default_factory=dict)
     version: str | None = None
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -146,6 +165,10 @@ class IngestReport:
         if self.n_accepted + self.n_rejected != self.n_input or sum(self.rejects_by_reason.values()) != self.n_rejected:
             raise AssertionError(f"ingest counts do not add up: {self.n_accepted} accepted + {self.n_rejected} "
                                  f"rejected ({self.rejects_by_reason}) != {self.n_input} input")
+        if self.n_events_accepted + self.n_events_rejected != self.n_events_input or \
+                sum(self.events_rejected_by_reason.values()) != self.n_events_rejected:
+            raise AssertionError(f"ingest events do not add up: {self.n_events_accepted} accepted + "
+                                 f"{self.n_events_rejected} rejected != {self.n_events_input} input")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (what ``ingest_report.json`` holds)."""
@@ -158,7 +181,16 @@ class IngestReport:
         if self.rejects_by_reason:
             lines[-1] += " (" + ", ".join(f"{k} {v:,}" for k, v in sorted(self.rejects_by_reason.items(),
                                                                            key=lambda kv: -kv[1])) + ")"
-        if self.kind != "sidpol":
+        if self.kind in COUNT_KINDS:
+            lines.append(f"  {self.n_events_input:,} events (sum of counts): {self.n_events_accepted:,} added, "
+                         f"{self.n_events_rejected:,} rejected")
+            if self.events_rejected_by_reason:
+                lines[-1] += " (" + ", ".join(f"{k} {v:,}" for k, v in sorted(self.events_rejected_by_reason.items(),
+                                                                               key=lambda kv: -kv[1])) + ")"
+            if self.rows_by_precision.get("year"):
+                lines.append(f"  {self.rows_by_precision['year']:,} rows are yearly counts: kept in district_year, "
+                             f"for yearly views only (monthly analyses do not use them)")
+        else:
             if self.boundaries == NO_BOUNDARIES:
                 lines.append("  not located in districts (no boundaries): H3 cells only")
             else:
@@ -170,7 +202,8 @@ class IngestReport:
                              f"{self.n_reported_ubigeo_mismatch:,} of {self.n_reported_ubigeo:,} rows ({share:.1%})")
         if self.coverage:
             lines.append(f"  rows added span {self.coverage['start']} to {self.coverage['end']}")
-        lines.append(f"  store: {self.store_incidents:,} incidents, {self.store_district_months:,} district-month rows; "
+        lines.append(f"  store: {self.store_incidents:,} incidents, {self.store_district_months:,} district-month rows"
+                     + (f", {self.store_district_years:,} district-year rows" if self.store_district_years else "") + "; "
                      + (f"version {self.version}" if self.version else "unchanged (nothing new)"))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -399,6 +432,8 @@ def ingest_file(
         raise HexwatchError(f"H3 resolution must be 0-15, got {resolution}")
     if kind == "points" and not columns:
         raise HexwatchError(f"name the columns of {path.name}: --lat, --lon, --time and --category")
+    if kind == "counts" and not columns:
+        raise HexwatchError(f"name the columns of {path.name}: --ubigeo, --year [--month] or --date, --category and --count")
     notes: list[str] = []
     # Only files that take a while get a bar (a few seconds from about 30 MB).
     bar = _Progress(progress and path.stat().st_size >= PROGRESS_MIN_BYTES, f"ingest {path.name}")
@@ -493,17 +528,20 @@ def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, bounda
             source_label, meta_updates, rejects_path, notes: list[str], timer: _Timer, started: str,
             bar: _Progress) -> IngestReport:
     if boundaries is None:
-        districts = _default_boundaries(notes, for_points=kind != "sidpol")
+        districts = _default_boundaries(notes, for_points=kind not in COUNT_KINDS)
     else:
         districts = boundaries if boundaries is not False else None
-    if kind == "sidpol":
+    if kind in COUNT_KINDS:
         known, label = None, NO_BOUNDARIES
         if districts is not None:
             known = set(districts["ubigeo"].astype(str))
             label = districts.attrs.get("boundary_set", "custom")
         else:
             notes.append("ubigeos were checked for form only (no boundaries to check them against)")
-        parsed = incidents.parse_sidpol(path, known_ubigeos=known, source=source_label)
+        if kind == "sidpol":
+            parsed = incidents.parse_sidpol(path, known_ubigeos=known, source=source_label, columns=columns)
+        else:
+            parsed = incidents.parse_counts(path, columns, known_ubigeos=known, source=source_label)
         timer.lap("parse")
         return _ingest_sidpol(parsed, path, root, sha, notes, timer, started, meta_updates, rejects_path, label)
     if clip and districts is None:
@@ -589,9 +627,9 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
     if locator is not None:
         names, position = np.unique(locator.ubigeos.astype(str), return_inverse=True)
         # Row -1 (no district) picks the appended -1: one gather into int32 codes.
-        ubigeo = incidents._enum_from_codes(np.append(position, -1).astype(np.int32)[rows], names.tolist(), "ubigeo")
+        ubigeo = _enum_from_codes(np.append(position, -1).astype(np.int32)[rows], names.tolist(), "ubigeo")
     else:
-        ubigeo = incidents._nulls("ubigeo", n)
+        ubigeo = _nulls("ubigeo", n)
     acc = acc.with_columns(pl.Series("cell", cells), ubigeo)
     parsed.accepted = acc
     outside = rows < 0
@@ -683,8 +721,13 @@ def _ingest_points(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, 
                 boundaries=label, h3_resolution=resolution,
                 cube_resolutions=list(CUBE_RESOLUTIONS),
                 coverage=new_coverage, store_incidents=store_n,
-                store_district_months=_rows(current, "district_month"), notes=notes, started_at=started,
+                store_district_months=_rows(current, "district_month"), store_district_years=_rows(current, "district_year"),
+                notes=notes, started_at=started,
             )
+            # A point is one event.
+            report.n_events_input, report.n_events_accepted, report.n_events_rejected = \
+                report.n_input, report.n_accepted, report.n_rejected
+            report.events_rejected_by_reason = dict(report.rejects_by_reason)
             if locator is not None and added and report.n_outside_districts > added / 2:
                 notes.append("most points fall outside every district: are latitude and longitude swapped, "
                              "or are these the right boundaries?")
@@ -824,53 +867,103 @@ def _finish(root: Path, tables: dict[str, Any], meta: Mapping[str, Any],
     return report
 
 
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
 def _write_rejects_csv(rejects: pl.DataFrame, path: Path) -> None:
+    """The rejects as CSV for people to open in a spreadsheet: a text cell that a
+    spreadsheet would run as a formula gets a leading apostrophe (shown as text)."""
+    text = [c for c, t in rejects.schema.items() if t == pl.String]
+    safe = rejects.with_columns(pl.when(pl.col(c).str.contains(_FORMULA_START)).then("'" + pl.col(c)).otherwise(pl.col(c))
+                                .alias(c) for c in text)
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(_to_arrow(rejects.sort("row_number"), incidents.REJECTS_SCHEMA, plain=True), sink)
+    pacsv.write_csv(_to_arrow(safe.sort("row_number"), incidents.REJECTS_SCHEMA, plain=True), sink)
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def _year_coverage(dy: pl.DataFrame) -> dict[str, str] | None:
+    if not dy.height:
+        return None
+    return {"start": f"{int(dy['year'].min()):04d}-01-01", "end": f"{int(dy['year'].max()):04d}-12-31"}
+
+
+def _merge_counts(parsed: incidents.ParsedFrames, old: pl.DataFrame | None, key: list[str], mask: np.ndarray,
+                  path: Path, rejects_path, what: str) -> tuple[pl.DataFrame, np.ndarray]:
+    """Reject the rows under ``mask`` whose key the store holds already; the rest summed
+    by key (rows of one key are days of one month: the reader rejects repeated keys)."""
+    acc = parsed.accepted
+    if old is not None and old.height and mask.any():
+        present = acc.select(key).join(old.select(key).unique().with_columns(pl.lit(True).alias("_in")),
+                                       on=key, how="left", maintain_order="left")["_in"].fill_null(False).to_numpy() & mask
+        if present.any():
+            _, keep = parsed.reject(present, "already_in_store", f"the store already holds this {what}",
+                                    source_file=path.name, with_raw=rejects_path is not None)
+            mask = mask[keep]
+    return parsed.accepted.filter(pl.Series(mask)).group_by(key).agg(pl.col("n").sum()).sort(key), mask
 
 
 def _ingest_sidpol(parsed: incidents.ParsedFrames, path: Path, root: Path, sha, notes: list[str], timer: _Timer,
                    started: str, meta_updates, rejects_path, label: str) -> IngestReport:
+    """A counts table into ``district_month`` (monthly rows) and ``district_year`` (yearly)."""
     notes += parsed.notes
-    key = ["ubigeo", "year", "month", "category"]
+    month_key, year_key = ["ubigeo", "year", "month", "category"], ["ubigeo", "year", "category"]
+    yearly = parsed.accepted["month"].is_null().to_numpy()
+    if yearly.any() and "district_year" not in STORE_TABLES:
+        raise HexwatchError(f"{path.name} holds yearly counts, and this store format has no district_year table "
+                            f"to keep them; give a --month column or ingest monthly counts")
     with _ingest_lock(root):
         current = _open(root)
         meta = dict(current.meta) if current is not None else {}
-        old = _polars(current.read_arrow("district_month")) if current is not None and current.has("district_month") else None
-        acc = parsed.accepted
-        if old is not None and old.height:
-            present = acc.select(key).join(old.select(key).unique().with_columns(pl.lit(True).alias("_in")),
-                                           on=key, how="left", maintain_order="left")["_in"].fill_null(False).to_numpy()
-            if present.any():
-                parsed.reject(present, "already_in_store", "the store already holds this district-month",
-                              source_file=path.name, with_raw=rejects_path is not None)
-        new = parsed.accepted.group_by(key).agg(pl.col("n").sum()).sort(key)
+
+        def stored(name: str) -> pl.DataFrame | None:
+            return _polars(current.read_arrow(name)) if current is not None and current.has(name) else None
+
+        old_m, old_y = stored("district_month"), (stored("district_year") if yearly.any() else None)
+        new_m, monthly = _merge_counts(parsed, old_m, month_key, ~yearly, path, rejects_path, "district-month")
+        new_y, _ = _merge_counts(parsed, old_y, year_key, ~monthly, path, rejects_path, "district-year")
         tables: dict[str, pa.Table] = {}
-        if new.height:
-            merged = pl.concat([old.cast(dict(zip(new.columns, new.dtypes))), new]) if old is not None else new
-            tables["district_month"] = _to_arrow(merged.sort(key), DISTRICT_MONTH_SCHEMA)
+        if new_m.height:
+            merged = pl.concat([old_m.cast(dict(zip(new_m.columns, new_m.dtypes))), new_m]) if old_m is not None else new_m
+            tables["district_month"] = _to_arrow(merged.sort(month_key), DISTRICT_MONTH_SCHEMA)
+        if new_y.height:
+            merged = pl.concat([old_y.cast(dict(zip(new_y.columns, new_y.dtypes))), new_y]) if old_y is not None else new_y
+            tables["district_year"] = _to_arrow(merged.sort(year_key), DISTRICT_YEAR_SCHEMA)
         old_rejects = current.read_arrow("rejects") if current is not None and current.has("rejects") else None
         fresh = _new_rejects(old_rejects, parsed.rejects)
         if fresh.height:
             tables["rejects"] = _append_rejects(old_rejects, fresh)
         timer.lap("merge")
-        store_dm = tables["district_month"].num_rows if "district_month" in tables else (old.height if old is not None else 0)
-        incidents_n = current.read_arrow("incidents", columns=["incident_id"]).num_rows \
-            if current is not None and current.has("incidents") else 0
+
+        def rows(name: str, old: pl.DataFrame | None) -> int:
+            return tables[name].num_rows if name in tables else (old.height if old is not None else _rows(current, name))
+
+        store_dm, store_dy = rows("district_month", old_m), rows("district_year", old_y)
+        incidents_n = _rows(current, "incidents")
+        acc = parsed.accepted
+        monthly_acc = acc.filter(acc["month"].is_not_null())
+        by_reason = parsed.events_rejected_by_reason()
         report = IngestReport(
-            source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind="sidpol", store=str(root),
-            n_input=parsed.n_input, n_accepted=parsed.accepted.height, n_rejected=parsed.rejects.height,
+            source_file=path.name, path=str(path.resolve()), sha256=sha.result(), kind=parsed.kind, store=str(root),
+            n_input=parsed.n_input, n_accepted=acc.height, n_rejected=parsed.rejects.height,
             rejects_by_reason=_count_reasons(parsed.rejects),
             n_already_present=int((parsed.rejects["reason"] == "already_in_store").sum()),
             boundaries=label, h3_resolution=int(meta.get("h3_resolution", DEFAULT_RESOLUTION)),
             cube_resolutions=list(CUBE_RESOLUTIONS),
-            coverage=_month_coverage(parsed.accepted), store_incidents=incidents_n,
-            store_district_months=store_dm, notes=notes, started_at=started,
+            coverage=_month_coverage(monthly_acc) or _year_coverage(acc), store_incidents=incidents_n,
+            store_district_months=store_dm, store_district_years=store_dy, notes=notes, started_at=started,
+            n_events_input=int(parsed.n_events_input or 0), n_events_accepted=int(acc["n"].sum()),
+            n_events_rejected=sum(by_reason.values()), events_rejected_by_reason=by_reason,
+            rows_by_precision={k: v for k, v in {"month": monthly_acc.height,
+                                                 "year": acc.height - monthly_acc.height}.items() if v},
         )
-        coverage = meta.get("coverage") if incidents_n else _month_coverage(
-            _polars(tables["district_month"]) if "district_month" in tables else (old if old is not None else new))
-        new_meta = _meta(meta, report, changed=bool(new.height or fresh.height), meta_updates=meta_updates, coverage=coverage)
+        if incidents_n:
+            coverage = meta.get("coverage")
+        else:
+            months = _polars(tables["district_month"]) if "district_month" in tables else old_m
+            coverage = _month_coverage(months) if months is not None and months.height else meta.get("coverage")
+        new_meta = _meta(meta, report, changed=bool(new_m.height or new_y.height or fresh.height),
+                         meta_updates=meta_updates, coverage=coverage)
         return _finish(root, tables, meta, lambda: (report, new_meta), parsed, rejects_path, timer, _Progress(False, ""))
 
 
@@ -885,8 +978,7 @@ def store_summary(store: str | os.PathLike) -> dict[str, Any]:
     """
     current = Store.open(store)
     meta = current.meta
-    tables = {name: _rows(current, name) for name in ("incidents", "cube_cell", "cube_district", "district_month", "rejects")
-              if current.has(name)}
+    tables = {name: _rows(current, name) for name in STORE_TABLES if current.has(name)}
     rejects = {}
     if current.has("rejects") and tables["rejects"]:
         rejects = _count_reasons(_polars(current.read_arrow("rejects", columns=["reason"])))

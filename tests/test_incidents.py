@@ -63,13 +63,17 @@ def test_sidpol_fixture_in_the_open_data_format(name):
     assert parsed.n_input == 13
     assert list(acc.columns) == ["ubigeo", "year", "month", "category", "n"]
     # Integers as the police writes them get their leading zero back; accents survive either encoding.
-    assert set(acc["ubigeo"]) == {"150132", "150135", "150801", "070106", "010101", "200601"}
+    assert set(acc["ubigeo"]) == {"150132", "150135", "150801", "070106", "010101"}
     assert acc.loc[acc["ubigeo"] == "150132", "category"].tolist() == ["extorsión", "extorsión"]
-    assert acc["n"].sum() == 41 + 120 + 37 + 15 + 33 + 4 + 12 + 3
+    assert acc["n"].sum() == 41 + 120 + 37 + 15 + 33 + 4
     assert acc["month"].tolist().count(10) == 1
     reasons = dict(zip(parsed.rejects["row_number"], parsed.rejects["reason"]))
-    assert reasons == {9: "unparseable_time", 10: "bad_count", 11: "bad_count", 12: "unknown_ubigeo",
-                       13: "missing_category"}
+    # Sullana's extortions of 2023-09 appear twice with different counts: neither can be trusted.
+    assert reasons == {7: "conflicting_count", 8: "conflicting_count", 9: "bad_period", 10: "bad_count",
+                       11: "bad_count", 12: "unknown_ubigeo", 13: "missing_category"}
+    assert "has different counts (12, 3) on rows 7, 8" in parsed.rejects.loc[parsed.rejects["row_number"] == 7, "detail"].iloc[0]
+    # Events: every readable count, accepted or not ('x' and -2 carry none).
+    assert parsed.n_events_input == 41 + 120 + 37 + 15 + 33 + 4 + 12 + 3 + 5 + 1 + 2
     raw = json.loads(parsed.rejects.loc[parsed.rejects["row_number"] == 12, "raw"].iloc[0])
     assert raw["DPTO_HECHO_NEW"] == "DESCONOCIDO" and raw["UBIGEO_HECHO"] == "999999"
 

@@ -271,16 +271,17 @@ def test_concurrent_ingests_lose_no_rows(tmp_path, squares):
 def test_sidpol_ingest_and_reingest(tmp_path, squares):
     store = tmp_path / "store"
     report = ingest_file(SIDPOL, store, kind="auto", boundaries=False, progress=False)
-    assert report.kind == "sidpol" and report.n_accepted == 8 and report.n_rejected == 5
+    assert report.kind == "sidpol" and report.n_accepted == 6 and report.n_rejected == 7
     dm = Store.open(store).read("district_month")
     assert list(dm.columns) == ["ubigeo", "year", "month", "category", "n"]
-    # Two Sullana rows of one district-month-category are summed.
-    assert dm.loc[(dm["ubigeo"] == "200601"), "n"].tolist() == [15]
-    assert dm["n"].sum() == 265
+    # Two Sullana rows of one district-month-category with different counts: both rejected, not summed.
+    assert report.rejects_by_reason["conflicting_count"] == 2 and "200601" not in set(dm["ubigeo"])
+    assert dm["n"].sum() == 250 == report.n_events_accepted
+    assert report.n_events_accepted + report.n_events_rejected == report.n_events_input == 250 + 12 + 3 + 5 + 1 + 2
     assert Store.open(store).meta["coverage"] == {"start": "2023-09-01", "end": "2023-10-31"}
     again = ingest_file(FIXTURES / "sidpol_latin1.csv", store, kind="sidpol", boundaries=False, progress=False)
-    assert again.n_accepted == 0 and again.n_already_present == 8
-    assert Store.open(store).read("district_month")["n"].sum() == 265
+    assert again.n_accepted == 0 and again.n_already_present == 6
+    assert Store.open(store).read("district_month")["n"].sum() == 250
     # With boundaries, codes of districts they do not hold are rejected.
     other = ingest_file(SIDPOL, tmp_path / "s2", kind="sidpol", boundaries=squares, progress=False)
     assert other.rejects_by_reason["unknown_ubigeo"] == 10
@@ -384,7 +385,8 @@ def test_ingest_into_a_store_whose_incidents_lack_newer_columns(tmp_path, square
     assert inc["reported_ubigeo"].isna().sum() == 6 and (inc["reported_ubigeo"] == "150132").sum() == 100
 
 
-@pytest.mark.parametrize("module", ["geo.incidents", "geo.cubes", "geo.ingest"])
+@pytest.mark.parametrize("module", ["geo.readers", "geo.readers.counts", "geo.readers.times", "geo.readers.ubigeo",
+                                    "geo.readers.ids", "geo.cubes", "geo.ingest"])
 def test_docstring_examples_hold(module):
     import doctest
     import importlib
