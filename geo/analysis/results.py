@@ -391,8 +391,7 @@ class AnalysisResult(_Sentences):
         lines += self._design_line(lang)
         if self.primary:
             rule = self.primary.get("rule_es" if es else "rule_en", "")
-            lines.append(f"{'Análisis principal' if es else 'Primary analysis'}: {self.primary.get('method') or '-'}"
-                         f"{' — ' + rule if rule else ''}")
+            lines.append(f"[{'principal' if es else 'primary'}: {self.primary.get('method') or '-'}] {rule}")
         lines += [""] + self._table(lang)
         tbt = self.descriptive.get("two_by_two")
         if tbt:
