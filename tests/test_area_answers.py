@@ -288,3 +288,23 @@ def test_areas_file_errors_name_the_line():
         parse_areas("area,name_es,name_en,provinces\nLima Callao,A,A,150100\n")
     m = AreaMap.load(province_names={"2001": "PIURA", "0201": "PIURA"})  # a repeated province name
     assert m.area_of("200101") != m.area_of("020101")
+
+
+def test_auto_source_prefers_real_district_counts_over_synthetic_points(tmp_path, counts):
+    cube = pd.DataFrame({"ubigeo": ["150132", "150101"], "day": pd.to_datetime(["2023-01-02", "2023-01-03"]).date,
+                         "category": ["Robo", "Robo"], "n": [3, 4]})
+    dm = counts.astype({"year": "int16", "month": "int8"})
+    mixed = tmp_path / "mixed"
+    write_version(mixed, tables={"cube_district": cube, "district_month": dm},
+                  meta={"synthetic": True, "layers": {"points": {"synthetic": True},
+                                                      "district_month": {"synthetic": False, "attribution": "Fuente: X"}}})
+    source, why = choose_source(Store.open(mixed))
+    assert source == "sidpol" and "real" in why["en"]
+    both = tmp_path / "both-synthetic"
+    write_version(both, tables={"cube_district": cube, "district_month": dm}, meta={"synthetic": True})
+    source, why = choose_source(Store.open(both))
+    assert source == "points" and "synthetic" in why["en"]
+    empty = tmp_path / "empty"
+    write_version(empty, tables={"rejects": pd.DataFrame({"reason": ["x"]})}, meta={})
+    with pytest.raises(HexwatchError, match="holds no district counts"):
+        choose_source(Store.open(empty))

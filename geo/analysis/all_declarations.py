@@ -33,7 +33,7 @@ import orjson
 import geo
 from geo.analysis.pipeline import (AUTO, _TABLE, analyze_counts, attribution, layer_synthetic, load_adjacency,
                                    load_counts, resolve_source)
-from geo.analysis.results import METHODS, AnalysisResult, _clean, pct
+from geo.analysis.results import METHODS, AnalysisResult, Estimate, _clean, pct
 from geo.analysis.areas import AreaMap
 from geo.errors import HexwatchError
 
@@ -66,8 +66,9 @@ def _row(spell, r: AnalysisResult) -> dict[str, Any]:
                           "p_value": _clean(e.p_value)} for m, e in r.estimates.items()},
         "two_by_two": _clean((r.descriptive.get("two_by_two") or {}).get("effect")),
         "expected_events": _clean(r.descriptive.get("expected_events")),
-        "sentence_es": h.sentence("es") if h else "Sin estimación principal.",
-        "sentence_en": h.sentence("en") if h else "No primary estimate.",
+        # Without a primary estimate the DiD's own sentence says why it could not be estimated.
+        "sentence_es": (h or r.estimates.get("did") or Estimate("did")).sentence("es"),
+        "sentence_en": (h or r.estimates.get("did") or Estimate("did")).sentence("en"),
         "warnings": sorted({w.code for w in [*r.warnings, *(w for e in r.estimates.values() for w in e.warnings)]}),
     }
 
@@ -99,7 +100,9 @@ class AllDeclarations:
                  + ("   [SYNTHETIC DATA]" if self.synthetic else "")]
         head = (f"{'declaratoria' if es else 'spell':<22}{'área' if es else 'area':<18}{'inicio' if es else 'start':<11}"
                 f"{'n':>3} {'principal' if es else 'primary':<10}"
-                + "".join(f"{m[:12]:>26}" for m in ("did", "event_study", "synthetic_control", "naive")) + f"{'2x2':>9}")
+                + "".join(f"{label:>26}" for label in (("DiD", "estudio de eventos", "control sintético", "ingenuo") if es
+                                                        else ("DiD", "event study", "synthetic control", "naive")))
+                + f"{'2x2':>9}")
         lines += ["", head, "-" * len(head)]
         for r in self.rows:
             cells = []

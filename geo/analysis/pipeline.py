@@ -97,10 +97,20 @@ def load_counts(store, *, source: str = "points", category: str | Sequence[str] 
     return counts, meta, coverage
 
 
+#: The layer of ``meta["layers"]`` (see geo.datasets) each count table belongs to.
+_LAYER_OF = {"cube_district": "points", "district_month": "district_month"}
+
+
+def _layer(meta: Mapping, table: str) -> Mapping:
+    layers = meta.get("layers") or {}
+    return layers.get(_LAYER_OF.get(table, table)) or layers.get(table) or {}
+
+
 def layer_synthetic(meta: Mapping, table: str) -> bool:
-    """Whether ``table``'s rows are synthetic: ``meta["layers"][table]["synthetic"]`` when the
-    ingest recorded it per layer, else the store-wide ``meta["synthetic"]``."""
-    layer = (meta.get("layers") or {}).get(table) or {}
+    """Whether ``table``'s rows are synthetic: ``meta["layers"][layer]["synthetic"]`` (layer
+    ``points`` for ``cube_district``, ``district_month``) when the ingest recorded it per
+    layer, else the store-wide ``meta["synthetic"]``."""
+    layer = _layer(meta, table)
     if "synthetic" in layer:
         return bool(layer["synthetic"])
     return bool(meta.get("synthetic", False))
@@ -552,7 +562,7 @@ SIDPOL_ATTRIBUTION = "Fuente: Ministerio del Interior (MININTER), SIDPOL — dat
 def attribution(meta: Mapping, source: str, synthetic: bool) -> str:
     """Who to credit for the counts: the store's own ``attribution`` when an ingest recorded
     one, SIDPOL's for real district-month counts, else a synthetic-data or dataset label."""
-    layer = (meta.get("layers") or {}).get(_TABLE.get(source, ""), {}) or {}
+    layer = _layer(meta, _TABLE.get(source, ""))
     if layer.get("attribution") or meta.get("attribution"):
         return str(layer.get("attribution") or meta.get("attribution"))
     if synthetic:
