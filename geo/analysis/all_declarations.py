@@ -54,6 +54,17 @@ NO_POOLED = {
 }
 
 
+def _verdict(r: AnalysisResult, h: Estimate | None) -> Estimate:
+    """The estimate whose sentence is the row's verdict: the primary one; without one, the DiD
+    carrying the area's own reason (e.g. every district of the area was declared) when there is one."""
+    if h is not None:
+        return h
+    why = next((w for w in r.warnings if w.code in ("no_comparison", "dropped_districts")), None)
+    if why is not None:
+        return Estimate("did", warnings=[why])
+    return r.estimates.get("did") or Estimate("did")
+
+
 def _row(spell, r: AnalysisResult) -> dict[str, Any]:
     prim = (r.primary or {}).get("method")
     h = r.estimates.get(prim) if prim else None
@@ -66,9 +77,8 @@ def _row(spell, r: AnalysisResult) -> dict[str, Any]:
                           "p_value": _clean(e.p_value)} for m, e in r.estimates.items()},
         "two_by_two": _clean((r.descriptive.get("two_by_two") or {}).get("effect")),
         "expected_events": _clean(r.descriptive.get("expected_events")),
-        # Without a primary estimate the DiD's own sentence says why it could not be estimated.
-        "sentence_es": (h or r.estimates.get("did") or Estimate("did")).sentence("es"),
-        "sentence_en": (h or r.estimates.get("did") or Estimate("did")).sentence("en"),
+        "sentence_es": _verdict(r, h).sentence("es"),
+        "sentence_en": _verdict(r, h).sentence("en"),
         "warnings": sorted({w.code for w in [*r.warnings, *(w for e in r.estimates.values() for w in e.warnings)]}),
     }
 
