@@ -271,7 +271,7 @@ def test_download_is_the_same_json_as_analyze(app, ctx, expected):
 
 def test_callbacks_are_guarded_and_the_public_gets_neither_panel_nor_download(app, views_store, demo_districts):
     kinds = {k: getattr(v.get("callback"), "access_kind", None) for k, v in app.callback_map.items() if "impact" in k}
-    assert sorted(kinds.values()) == ["download", "series"]
+    assert sorted(kinds.values()) == ["download", "download", "series"]
     public = create_app(views_store, districts=demo_districts, public=True)
     values = {"state.data": state(public.hexwatch).to_store(), "impact-source.value": "points"}
     # The panel shows district-level counts (naive, synthetic control paths): officials only (docs/privacy.md, rule 6).
@@ -279,7 +279,23 @@ def test_callbacks_are_guarded_and_the_public_gets_neither_panel_nor_download(ap
     assert r.status_code == 403 and b"impact-did" not in r.data
     r = post(public, "impact-download.data", {**values, "impact-download-btn.n_clicks": 1}, "impact-download-btn.n_clicks")
     assert r.status_code == 403  # AccessDenied: the public role may not download
+    r = post(public, "impact-report.data", {**values, "impact-report-btn.n_clicks": 1}, "impact-report-btn.n_clicks")
+    assert r.status_code == 403
     with public.server.test_request_context():
         assert not [n for n in nodes(public.layout()) if getattr(n, "id", None) == "section-impact"]
     with app.server.test_request_context():  # an official's page holds the panel and its download button
         assert props(app.layout(), "impact-download-btn")["style"] == {}
+
+
+def test_report_download_is_the_report_of_the_panels_own_result(app, ctx, lima):
+    out = updated(app, "impact-report.data", {"impact-report-btn.n_clicks": 1, "state.data": state(ctx).to_store(),
+                                              "impact-source.value": "points"}, "impact-report-btn.n_clicks")
+    out = out["impact-report.data"]
+    assert out["filename"] == f"informe_{SPELL}_es.html"
+    import base64
+
+    page = (base64.b64decode(out["content"]) if out.get("base64") else out["content"].encode()).decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and 'lang="es"' in page
+    assert page.index('data-area="lima_callao"') < page.index('data-area="sullana"')  # the area in view first
+    assert f'data-method="did" data-effect="{lima["estimates"]["did"]["effect"]}"' in page
+    assert "DATOS SINTÉTICOS" in page

@@ -382,3 +382,25 @@ def register(app, ctx) -> None:
             return no_update
         result = cached_analysis(ctx, ctx.store(), spell.spell_id, tuple(state.view.categories), source)
         return dcc.send_bytes(result.to_json(), f"hexwatch_analysis_{spell.spell_id}_{source}.json")
+
+    @app.callback(Output("impact-report", "data"), Input("impact-report-btn", "n_clicks"), State("state", "data"),
+                  State("impact-source", "value"), prevent_initial_call=True)
+    @guarded("download")
+    def download_report(n_clicks, state_data, source):
+        state = UIState.from_store(state_data, ctx.catalog())
+        spell, _ = panel_spell(ctx, state)
+        if spell is None:
+            return no_update
+        return dcc.send_bytes(report_bytes(ctx, state, spell.spell_id, source),
+                              f"informe_{spell.spell_id}_{state.lang}.html")
+
+
+def report_bytes(ctx, state: UIState, spell_id: str, source: str) -> bytes:
+    """The one-page report (:func:`geo.report.report_html`) of the panel's own cached result,
+    led by the area in view, in the page's language."""
+    from geo.report import report_html
+
+    store = ctx.store()
+    result = cached_analysis(ctx, store, spell_id, tuple(state.view.categories), source).lead(state.view.area)
+    districts = ctx.districts[["ubigeo", "geometry"]]
+    return report_html(result, store, lang=state.lang, registry=ctx.registry, districts=districts).encode("utf-8")
