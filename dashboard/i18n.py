@@ -264,7 +264,6 @@ _T.update({
     "decl.col_start": ("Inicio", "Start"),
     "decl.col_n": ("Distritos", "Districts"),
     "decl.col_primary": ("Principal", "Primary"),
-    "decl.col_verdict": ("Veredicto (análisis principal)", "Verdict (primary analysis)"),
     "decl.col_2x2": ("2x2 descriptivo", "Descriptive 2x2"),
     "decl.forest": ("Efecto estimado y su IC 95 % por declaratoria y área", "Estimated effect and 95% CI by declaration and area"),
     "decl.effect_axis": ("Cambio relativo (%)", "Relative change (%)"),

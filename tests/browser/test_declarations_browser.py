@@ -12,6 +12,11 @@ from served import wait_for
 pytestmark = pytest.mark.browser
 
 
+def text(browser, id_: str) -> str:
+    """An element's visible text, read in one step (the section re-renders while we poll)."""
+    return browser.execute_script(f"const e = document.getElementById('{id_}'); return e ? e.innerText : ''")
+
+
 def test_all_declarations_table_and_forest_plot(served_app, browser, views_store, artifacts):
     browser.get(f"{served_app.url}/?area=lima_callao")
     summary = wait_for(lambda: browser.find_elements(By.ID, "declarations-summary"), what="the section")[0]
@@ -29,10 +34,11 @@ def test_all_declarations_table_and_forest_plot(served_app, browser, views_store
     for shown, r in zip(rows, table.rows):
         e = r["estimates"][r["primary"] or "did"]["effect"]
         assert shown[2] == (repr(e) if e is not None else "")
-        assert r["sentence_es"] in shown[3]
-    assert "apiladas" in browser.find_element(By.ID, "declarations-pooled").text
+        verdict = text(browser, f"decl-verdict-{r['spell_id']}-{r['area']}")
+        assert verdict == r["sentence_es"]
+    assert "apiladas" in text(browser, "declarations-pooled")
     browser.execute_script("document.getElementById('section-declarations').scrollIntoView()")
     browser.save_screenshot(str(artifacts / "all_declarations.png"))
     browser.find_element(By.CSS_SELECTOR, "#lang input[value='en']").click()
-    wait_for(lambda: "stacked" in browser.find_element(By.ID, "declarations-pooled").text, what="English")
-    assert table.rows[0]["sentence_en"] in browser.find_element(By.ID, "declarations-table").text
+    wait_for(lambda: "stacked" in text(browser, "declarations-pooled"), what="English")
+    assert table.rows[0]["sentence_en"] in text(browser, "declarations-table")

@@ -19,6 +19,7 @@ from dashboard.pages.impact.callbacks import _adjacency, area_map, machine_attrs
 from dashboard.state import UIState
 
 _lock = threading.Lock()
+_TD = {"borderBottom": "1px solid #ddd", "padding": "4px 6px", "verticalAlign": "top"}
 #: Methods shown as columns, in order.
 COLUMNS = ("did", "event_study", "synthetic_control", "naive")
 _NAMES = {"did": ("DiD", "DiD"), "event_study": ("Estudio de eventos", "Event study"),
@@ -43,14 +44,16 @@ class _Est:
         self.ci = tuple(e["ci"]) if e.get("ci") and None not in e["ci"] else None
 
 
-def cell(e: dict | None, lang: str) -> str:
-    """``−14,4 % (−33,0 % a +9,0 %)`` or ``no estimable``."""
+def cell(e: dict | None, lang: str) -> list:
+    """The effect, and under it its 95 % interval (``no estimable`` when there is none)."""
     if not e or e.get("effect") is None:
-        return t("impact.not_estimable", lang)
+        return [html.Span(t("impact.not_estimable", lang), className="hw-hint")]
     ci = e.get("ci") or [None, None]
-    if None in ci:
-        return pct_text(e["effect"], lang)
-    return t("impact.ci", lang, effect=pct_text(e["effect"], lang), low=pct_text(ci[0], lang), high=pct_text(ci[1], lang))
+    out = [html.B(pct_text(e["effect"], lang))]
+    if None not in ci:
+        out += [html.Br(), html.Small(f"{'IC 95 %' if lang == 'es' else '95% CI'} {pct_text(ci[0], lang)} … "
+                                      f"{pct_text(ci[1], lang)}")]
+    return out
 
 
 def forest_figure(table, lang: str):
@@ -96,24 +99,29 @@ def declarations_body(ctx, state: UIState) -> list:
     head = html.Tr([html.Th(t(k, lang)) for k in ("decl.col_spell", "decl.col_area", "decl.col_start", "decl.col_n",
                                                   "decl.col_primary")]
                    + [html.Th(_NAMES[m][0 if lang == "es" else 1]) for m in COLUMNS]
-                   + [html.Th(t("decl.col_2x2", lang)), html.Th(t("decl.col_verdict", lang))])
+                   + [html.Th(t("decl.col_2x2", lang))])
     body = []
     for r in table.rows:
         prim = r["primary"] or "did"
         attrs = machine_attrs(_Est(prim, r["estimates"].get(prim) or {}))
         body.append(html.Tr(id=f"decl-row-{r['spell_id']}-{r['area']}", **attrs,
                             **{"data-spell": r["spell_id"], "data-area": r["area"]}, children=[
-            html.Td(r["spell_id"]), html.Td(r["name_" + lang]), html.Td(fmt_date(r["start"], lang)),
-            html.Td(str(r["n_declared"])), html.Td(r["primary"] or "—"),
-            *[html.Td(cell(r["estimates"].get(m), lang), style={"whiteSpace": "nowrap"}) for m in COLUMNS],
-            html.Td(pct_text(r["two_by_two"], lang) if r.get("two_by_two") is not None else "—"),
-            html.Td(r["sentence_" + lang], style={"fontSize": "0.85rem"}),
+            html.Td(r["spell_id"], style={"whiteSpace": "nowrap", **_TD}), html.Td(r["name_" + lang], style=_TD),
+            html.Td(fmt_date(r["start"], lang), style={"whiteSpace": "nowrap", **_TD}),
+            html.Td(str(r["n_declared"]), style=_TD), html.Td(r["primary"] or "—", style=_TD),
+            *[html.Td(cell(r["estimates"].get(m), lang), style={"whiteSpace": "nowrap", **_TD}) for m in COLUMNS],
+            html.Td(pct_text(r["two_by_two"], lang) if r.get("two_by_two") is not None else "—", style=_TD),
         ]))
+        # The verdict sentence under its numbers, across the whole table (it is long).
+        body.append(html.Tr(html.Td(r["sentence_" + lang], colSpan=len(COLUMNS) + 6,
+                                    style={"fontSize": "0.8rem", "color": "#333", **_TD, "paddingBottom": "10px"}),
+                            id=f"decl-verdict-{r['spell_id']}-{r['area']}"))
     out = [
         *([html.Div(t("banner.synthetic", lang), className="hw-banner", id="declarations-synthetic")]
           if table.synthetic else []),
         html.Div(html.Table([html.Thead(head), html.Tbody(body)], id="declarations-table",
-                            style={"borderCollapse": "collapse", "width": "100%"}), style={"overflowX": "auto"}),
+                            style={"borderCollapse": "collapse", "width": "100%", "fontSize": "0.9rem"}),
+                 style={"overflowX": "auto"}),
         html.H3(t("decl.forest", lang), style={"fontSize": "1rem"}),
         dcc.Graph(id="declarations-forest", figure=forest_figure(table, lang), config=graph_config(lang)),
         html.P(table.pooled["why_es" if lang == "es" else "why_en"], className="hw-hint", id="declarations-pooled"),
