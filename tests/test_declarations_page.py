@@ -5,22 +5,11 @@ from __future__ import annotations
 import pytest
 
 from dashboard import create_app
-from dashboard.access import AccessConfig
 from dashboard.pages.declarations.callbacks import cached_table, declarations_body
 from dashboard.state import UIState
 from geo.analysis.all_declarations import all_declarations
 from geo.store import Store
-from test_impact_panel import nodes, post, props, text, updated
-
-
-@pytest.fixture(scope="module")
-def app(views_store, demo_districts):
-    return create_app(views_store, districts=demo_districts, access=AccessConfig(anonymous_role="official"))
-
-
-@pytest.fixture(scope="module")
-def ctx(app):
-    return app.hexwatch
+from test_impact_panel import app, ctx, nodes, post, props, text, updated  # noqa: F401  (app, ctx: the same fixtures)
 
 
 def test_every_row_is_the_librarys_and_the_forest_plot_draws_them(ctx, views_store):
