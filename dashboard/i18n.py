@@ -338,6 +338,38 @@ _T.update({
 })
 
 
+# -- per-area answers and the all-declarations page (the areas work) --------------------------
+_T.update({
+    "impact.headline_area": ("{area}: efecto estimado en los distritos declarados ({method}, análisis principal)",
+                             "{area}: estimated effect in the declared districts ({method}, primary analysis)"),
+    "impact.areas": ("Áreas de esta declaratoria (cada una con su propia respuesta): {areas}",
+                     "Areas of this declaration (each with its own answer): {areas}"),
+    "impact.robustness": ("comprobación de robustez", "robustness check"),
+    "impact.primary_rule": ("Análisis principal, fijado de antemano: {rule}", "Primary analysis, fixed beforehand: {rule}"),
+    "impact.other_area": ("{area}: {sentence}", "{area}: {sentence}"),
+    "impact.pooled": ("Todas las áreas juntas (cifra secundaria)", "All areas pooled (secondary figure)"),
+    "impact.source_chosen": ("Fuente de los datos: {note}", "Data source: {note}"),
+    "impact.report": ("Informe imprimible (HTML)", "Printable report (HTML)"),
+    "decl.title": ("Todas las declaratorias", "All declarations"),
+    "decl.intro": ("Cada declaratoria del registro que cubren los datos, por área: una fila por declaratoria y área, con el "
+                   "intervalo de cada estimación y la frase del análisis principal.",
+                   "Every declaration of the registry the data cover, per area: one row per declaration and area, with "
+                   "each estimate's interval and the primary analysis's sentence."),
+    "decl.open": ("Mostrar la tabla (se calcula una vez por versión de los datos)",
+                  "Show the table (computed once per data version)"),
+    "decl.col_spell": ("Declaratoria", "Declaration"),
+    "decl.col_area": ("Área", "Area"),
+    "decl.col_start": ("Inicio", "Start"),
+    "decl.col_n": ("Distritos", "Districts"),
+    "decl.col_primary": ("Principal", "Primary"),
+    "decl.col_2x2": ("2x2 descriptivo", "Descriptive 2x2"),
+    "decl.forest": ("Efecto estimado y su IC 95 % por declaratoria y área", "Estimated effect and 95% CI by declaration and area"),
+    "decl.effect_axis": ("Cambio relativo (%)", "Relative change (%)"),
+    "decl.skipped": ("No evaluadas: {items}", "Not evaluated: {items}"),
+    "decl.none": ("Ninguna declaratoria del registro cae dentro de los datos.", "No declaration of the registry falls within the data."),
+})
+
+
 def t(key: str, lang: str, **fields) -> str:
     """The text for ``key`` in ``lang`` (falls back to Spanish), with ``{fields}`` filled in."""
     es, en = _T[key]

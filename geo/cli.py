@@ -404,29 +404,45 @@ def embed_cmd(
 @app.command("analyze")
 def analyze_cmd(
     store: Path = StoreOpt,
-    declaration: str = typer.Option(..., "--declaration", help="Spell id, e.g. DS-105-2023-PCM or 'DS 105-2023-PCM'."),
+    declaration: Optional[str] = typer.Option(None, "--declaration", help="Spell id, e.g. DS-105-2023-PCM or 'DS 105-2023-PCM'."),
+    all_spells: bool = typer.Option(False, "--all", help="Every spell of the registry the data cover, one row per spell and area."),
     category: Optional[list[str]] = typer.Option(None, help="Category (repeatable; case and accents ignored). Default: all."),
-    source: str = typer.Option("points", help="points (weekly, from the point cube) or sidpol (monthly district counts)."),
+    source: str = typer.Option("auto", help="auto (real district-month counts first, else points), points (weekly) or sidpol (monthly)."),
+    area: Optional[str] = typer.Option(None, help="Area to lead with (e.g. lima_callao, sullana). Default: the one with most expected events."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON here (atomically).", dir_okay=False),
     lang: str = typer.Option("en", help="Language of the printed summary: en or es."),
     registry: Optional[Path] = typer.Option(None, help="Registry CSV (default: the bundled one)."),
     declarations: Optional[Path] = _DeclarationsOpt,
 ) -> None:
-    """Did a declaration change incidents? Naive, DiD, event study, synthetic control, displacement."""
+    """Did a declaration change incidents? Per area: naive, DiD, event study, synthetic control, displacement."""
     from geo.analysis import analyze
     from geo.declarations import Registry
     from geo.store import atomic_write_bytes
 
     if lang not in ("en", "es"):
         raise HexwatchError(f"--lang must be en or es, not {lang!r}")
+    if all_spells == (declaration is not None):
+        raise HexwatchError("give either --declaration ID or --all")
     if registry and declarations:
         raise HexwatchError("give --declarations or --registry, not both")
     events = _policy_events(store, declarations or registry)
     if events is None:
         raise HexwatchError(f"store {store} has no declarations (it was not built with Peru's boundaries); "
                             f"give your own with --declarations FILE")
+    if all_spells:
+        from geo.analysis.all_declarations import all_declarations
+
+        table = all_declarations(store, category=category or None, source=source, registry=events, progress=err.print)
+        out.print(table.summary(lang), highlight=False, markup=False, soft_wrap=True)
+        if json_out is not None:
+            atomic_write_bytes(json_out, table.to_json())
+            out.print(f"JSON: {json_out}", highlight=False, markup=False, soft_wrap=True)
+        return
     result = analyze(store, declaration, category=category or None, source=source, registry=events,
                      adjacency=_store_adjacency(store))
+    if area is not None and result.by_area(area) is None:
+        raise HexwatchError(f"{result.spell_id} covers no area {area!r}; its areas: {', '.join(a.area for a in result.areas)}")
+    result = result.lead(area)
     out.print(result.summary(lang), highlight=False, markup=False, soft_wrap=True)
     out.print("")
     out.print(result.sentence(lang), highlight=False, markup=False, soft_wrap=True)
@@ -476,6 +492,37 @@ def areas_cmd(
         out.print(f"{row.area:<28} {row.kind:<9} {row.label:<32} {row.n:>10,} incidents  "
                   f"[{row.south:.4f}, {row.west:.4f}, {row.north:.4f}, {row.east:.4f}]",
                   highlight=False, markup=False, soft_wrap=True)
+@app.command("report")
+def report_cmd(
+    store: Path = StoreOpt,
+    declaration: str = typer.Option(..., "--declaration", help="Spell id, e.g. DS-105-2023-PCM."),
+    out_path: Path = typer.Option(..., "--out", help="HTML file to write (a .pdf beside it with --pdf).", dir_okay=False),
+    lang: str = typer.Option("es", help="Language: es (default) or en."),
+    category: Optional[list[str]] = typer.Option(None, help="Category (repeatable). Default: all."),
+    source: str = typer.Option("auto", help="auto, points or sidpol (as for analyze)."),
+    area: Optional[str] = typer.Option(None, help="Area to lead with."),
+    pdf: bool = typer.Option(False, help="Also write a PDF (needs weasyprint)."),
+    registry: Optional[Path] = typer.Option(None, help="Registry CSV (default: the bundled one)."),
+) -> None:
+    """A one-page printable report of a declaration (map, series, every estimate, caveats, source)."""
+    from geo.analysis import analyze
+    from geo.declarations import Registry
+    from geo.report import report_html, write_pdf
+    from geo.store import atomic_write_bytes
+
+    if lang not in ("en", "es"):
+        raise HexwatchError(f"--lang must be en or es, not {lang!r}")
+    reg = Registry.load(registry) if registry else None
+    result = analyze(store, declaration, category=category or None, source=source, registry=reg)
+    if area is not None and result.by_area(area) is None:
+        raise HexwatchError(f"{result.spell_id} covers no area {area!r}; its areas: {', '.join(a.area for a in result.areas)}")
+    page = report_html(result.lead(area), store, lang=lang, registry=reg)
+    atomic_write_bytes(out_path, page.encode("utf-8"))
+    out.print(f"wrote {out_path} ({len(page) / 1e3:.0f} kB)", highlight=False, markup=False)
+    if pdf:
+        target = out_path.with_suffix(".pdf")
+        write_pdf(page, target)
+        out.print(f"wrote {target}", highlight=False, markup=False)
 
 
 def _load_plugins() -> None:

@@ -12,3 +12,4 @@ To add a panel (e.g. the analysis engineer's "¿Funcionó?"), create
 
 #: Section packages, in page order.
 PAGES: list[str] = ["map", "trends", "impact", "about"]
+PAGES.insert(PAGES.index("impact") + 1, "declarations")  # every declaration, one table (after "¿Funcionó?")
