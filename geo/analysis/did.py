@@ -147,9 +147,12 @@ def did_randomization(panel: Panel, s: pd.DataFrame, role: str, b_obs: float, *,
                              cells=time_cells(s), seed=seed)
 
 
-def did(panel: Panel, role: str = "treated") -> Estimate:
+def did(panel: Panel, role: str = "treated", *, checks: bool = True) -> Estimate:
     """The DiD estimate for the declared districts (``role="treated"``) or, with
-    ``role="ring"``, for their undeclared neighbours (used by :mod:`displacement`)."""
+    ``role="ring"``, for their undeclared neighbours (used by :mod:`displacement`).
+
+    ``checks``: run :func:`geo.analysis.robustness.checks` for the declared districts
+    (``details["checks"]``; about 40 refits, so a simulation study turns it off)."""
     method = "did" if role == "treated" else "displacement"
     s = fe_sample(panel, role)
     focal = s[s["role"] == role]
@@ -208,5 +211,9 @@ def did(panel: Panel, role: str = "treated") -> Estimate:
                "model": "NB2, district + area x period fixed effects, one effect per cohort",
                "partial_periods": partial_periods(panel, focal),
                "question": question(panel, windows, "did")}
+    if checks and role == "treated":
+        from geo.analysis.robustness import checks as run_checks
+
+        details["checks"] = run_checks(panel, {"p_value": p, "n_placebos": ri["n_placebos"]})
     return Estimate(method, effect=effect, ci=ci, p_value=p, windows=windows, districts=districts,
                     n_obs=fit.n_obs, warnings=warnings, details=details)

@@ -20,8 +20,8 @@ observed statistic is ranked among the placebo ones. The statistic is studentise
 are comparable: the NB2 model error scales with a district's size and noise, and
 whatever the model misses (serial correlation) inflates treated and placebo ``t``
 alike (Ferman & Pinto 2019 discuss the heteroskedasticity this handles). The
-p-value is the share of placebos (the observed one included) with ``|t|`` at least
-the observed; the 95 % interval inverts the test under a constant effect:
+p-value is equal-tailed (twice the smaller share of placebos, the observed one
+included, at or beyond the observed ``t``); the 95 % interval inverts the test under a constant effect:
 ``b - q_hi se <= tau <= b - q_lo se`` with ``q`` the placebo ``t`` quantiles.
 
 Speed. Each placebo estimate is the one-step (score) estimate from the model fitted
@@ -172,10 +172,17 @@ def one_step_placebos(y, unit, time, Z: sp.spmatrix, *, family: str = "nb2") -> 
 def rank_test(b_obs: float, se_obs: float, t_placebo: np.ndarray, *, level: float = LEVEL) -> dict:
     """p-value and test-inversion interval of the observed ``b`` among placebo ``t``.
 
-    ``p``: share of the placebos and the observed one with ``|t| >= |t_obs|``.
-    Interval: ``[b - q_hi se, b - q_lo se]``, ``q`` the placebo ``t`` quantiles at
-    ``(1 -+ level) / 2`` (``higher``/``lower`` order statistics, so the interval never
-    undercovers by interpolation).
+    Equal-tailed, so that the two always agree (the interval excludes zero exactly
+    when ``p < 1 - level``, up to the placebos' granularity): ``p`` is twice the
+    smaller tail share of the placebos and the observed one at or beyond ``t_obs``,
+    capped at 1; the interval is ``[b - q_hi se, b - q_lo se]``, ``q`` the placebo
+    ``t`` quantiles at ``(1 -+ level) / 2`` (``higher``/``lower`` order statistics, so
+    the interval never undercovers by interpolation).
+
+    >>> from scipy import stats
+    >>> r = rank_test(-0.25, 0.1, stats.norm.ppf((np.arange(999) + 0.5) / 999))
+    >>> round(r["p_value"], 3), [round(x, 2) for x in (r["low"], r["high"])]
+    (0.014, [-0.45, -0.05])
     """
     t_pl = np.asarray(t_placebo, dtype=float)
     t_pl = t_pl[np.isfinite(t_pl)]
@@ -183,12 +190,15 @@ def rank_test(b_obs: float, se_obs: float, t_placebo: np.ndarray, *, level: floa
         return {"low": float("nan"), "high": float("nan"), "p_value": float("nan"), "n_placebos": int(len(t_pl)),
                 "t": float("nan"), "q": [float("nan"), float("nan")]}
     t_obs = b_obs / se_obs
-    p = (1 + int(np.sum(np.abs(t_pl) >= abs(t_obs) - 1e-12))) / (1 + len(t_pl))
+    n = len(t_pl)
+    below = (1 + int(np.sum(t_pl <= t_obs))) / (1 + n)
+    above = (1 + int(np.sum(t_pl >= t_obs))) / (1 + n)
+    p = min(1.0, 2 * min(below, above))
     a = (1 - level) / 2
     q_lo = float(np.quantile(t_pl, a, method="lower"))
     q_hi = float(np.quantile(t_pl, 1 - a, method="higher"))
     return {"low": b_obs - q_hi * se_obs, "high": b_obs - q_lo * se_obs, "p_value": float(p),
-            "n_placebos": int(len(t_pl)), "t": float(t_obs), "q": [q_lo, q_hi]}
+            "n_placebos": int(n), "t": float(t_obs), "q": [q_lo, q_hi]}
 
 
 def variance_model(b: np.ndarray, herfindahl: np.ndarray, poisson: np.ndarray) -> tuple[float, float]:
