@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from geo.analysis.countfe import CountFit, fit_fe_count
-from geo.analysis.inference import randomization_did
+from geo.analysis.inference import placebo_distribution, rank_against
 from geo.analysis.panel import Panel, fe_sample
 from geo.analysis.results import Caveat, Estimate
 
@@ -131,8 +131,16 @@ def question(panel: Panel, windows: dict, method: str) -> dict:
             "comparison": comparison[method]}
 
 
-def did_randomization(panel: Panel, s: pd.DataFrame, role: str, b_obs: float, *, seed: int = 0) -> dict:
-    """Randomisation inference for the DiD ``b_obs`` on sample ``s`` (see :mod:`geo.analysis.inference`)."""
+def did_randomization(panel: Panel, s: pd.DataFrame, role: str, b_obs: float, *, seed: int = 0,
+                      reuse: bool = False) -> dict:
+    """Randomisation inference for the DiD ``b_obs`` on sample ``s`` (see :mod:`geo.analysis.inference`).
+
+    ``reuse``: ``s`` is the panel's standard :func:`fe_sample` for ``role``, so its placebo
+    distribution is kept on the panel and shared (the event study ranks its own
+    estimate against the DiD's placebos)."""
+    key = ("did", role, seed)
+    if reuse and key in panel.cache:
+        return rank_against(panel.cache[key], b_obs)
     focal_units = panel.units[(panel.units["role"] == role) & panel.units["ubigeo"].isin(set(s["ubigeo"]))]
     w = panel.windows
     post_rows = s[(s["role"] == role) & s["post"].astype(bool)]
@@ -142,9 +150,12 @@ def did_randomization(panel: Panel, s: pd.DataFrame, role: str, b_obs: float, *,
     is_donor = (s["role"] == "comparison").to_numpy()
     donors = sorted(s.loc[is_donor, "ubigeo"].unique())
     is_focal = (s["role"] == role).to_numpy()
-    return randomization_did(s["n"].to_numpy(), s["ubigeo"].to_numpy(), s["period"].to_numpy(), is_donor, donors,
-                             patterns, b_obs, treated_rows=is_focal, treated_post=is_focal & s["post"].to_numpy(bool),
-                             cells=time_cells(s), seed=seed)
+    dist = placebo_distribution(s["n"].to_numpy(), s["ubigeo"].to_numpy(), s["period"].to_numpy(), is_donor, donors,
+                                patterns, treated_rows=is_focal, treated_post=is_focal & s["post"].to_numpy(bool),
+                                cells=time_cells(s), seed=seed)
+    if reuse:
+        panel.cache[key] = dist
+    return rank_against(dist, b_obs)
 
 
 def did(panel: Panel, role: str = "treated", *, checks: bool = True) -> Estimate:
@@ -177,7 +188,7 @@ def did(panel: Panel, role: str = "treated", *, checks: bool = True) -> Estimate
                                          "ningún incidente en los periodos declarados")])
     c = c / c.sum()
     inf = lincom_inference(fit, c)
-    ri = did_randomization(panel, s, role, inf["log"])
+    ri = did_randomization(panel, s, role, inf["log"], reuse=True)
     effect = float(np.expm1(inf["log"]))
     ci = (float(np.expm1(ri["low"])), float(np.expm1(ri["high"])))
     p = ri["p_value"]

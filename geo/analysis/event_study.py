@@ -151,7 +151,7 @@ def event_study(panel: Panel) -> Estimate:
     # Randomisation inference: the DiD's placebo t distribution and variance model,
     # applied to this estimate (same window and comparison).
     did_s = fe_sample(panel, "treated")
-    ri = did_randomization(panel, did_s, "treated", inf["log"])
+    ri = did_randomization(panel, did_s, "treated", inf["log"], reuse=True)
     inflation = float(ri["se"] / inf["se"]) if inf["se"] > 0 and np.isfinite(ri["se"]) else 1.0
     inflation = max(inflation, 1.0)
     low, high = ri["low"], ri["high"]

@@ -81,15 +81,15 @@ def assignments(n_donors: int, k: int, *, ordered: bool, seed: int = 0,
         it = itertools.permutations(range(n_donors), k) if ordered else itertools.combinations(range(n_donors), k)
         return np.array(list(it), dtype=np.int64).reshape(-1, k)
     rng = np.random.default_rng(seed)
-    seen: set[tuple[int, ...]] = set()
-    rows = []
+    rows = np.zeros((0, k), dtype=np.int64)
     while len(rows) < max_draws:
-        draw = rng.choice(n_donors, size=k, replace=False)
-        key = tuple(draw) if ordered else tuple(sorted(draw))
-        if key not in seen:
-            seen.add(key)
-            rows.append(list(key))
-    return np.array(rows, dtype=np.int64)
+        # k distinct donors per row: the first k of a random permutation (argsort of noise).
+        draw = np.argsort(rng.random((2 * max_draws, n_donors)), axis=1)[:, :k]
+        if not ordered:
+            draw = np.sort(draw, axis=1)
+        rows = np.unique(np.vstack([rows, draw]), axis=0)
+    keep = rng.permutation(len(rows))[:max_draws]
+    return rows[np.sort(keep)]
 
 
 def placebo_columns(unit: np.ndarray, time: np.ndarray, donors: Sequence, patterns: Sequence[tuple[int, int, int]],
@@ -259,6 +259,24 @@ def _combine(weights: np.ndarray, terms: np.ndarray) -> tuple[np.ndarray, np.nda
 def randomization_did(y, unit, time, is_donor: np.ndarray, donors: Sequence, patterns: Sequence[tuple[int, int, int]],
                       b_obs: float, *, treated_rows: np.ndarray, treated_post: np.ndarray, cells=None,
                       level: float = LEVEL, seed: int = 0, max_draws: int = MAX_PLACEBOS) -> dict:
+    """Randomisation inference for an observed DiD ``b_obs``: :func:`placebo_distribution`
+    then :func:`rank_test`."""
+    dist = placebo_distribution(y, unit, time, is_donor, donors, patterns, treated_rows=treated_rows,
+                                treated_post=treated_post, cells=cells, seed=seed, max_draws=max_draws)
+    return rank_against(dist, b_obs, level=level)
+
+
+def rank_against(dist: dict, b_obs: float, *, level: float = LEVEL) -> dict:
+    """:func:`rank_test` of ``b_obs`` against a :func:`placebo_distribution`."""
+    out = rank_test(b_obs, dist["se"], dist["t"], level=level)
+    out.update(se=dist["se"], placebo_b=dist["b"], method="randomization",
+               descriptive=out["n_placebos"] < MIN_PLACEBOS, variance_model=dist["variance_model"])
+    return out
+
+
+def placebo_distribution(y, unit, time, is_donor: np.ndarray, donors: Sequence, patterns: Sequence[tuple[int, int, int]],
+                         *, treated_rows: np.ndarray, treated_post: np.ndarray, cells=None, seed: int = 0,
+                         max_draws: int = MAX_PLACEBOS) -> dict:
     """Randomisation inference for an observed DiD ``b_obs`` (log scale).
 
     ``y, unit, time``: the estimation sample; ``is_donor`` marks its rows of comparison
@@ -282,11 +300,8 @@ def randomization_did(y, unit, time, is_donor: np.ndarray, donors: Sequence, pat
     yy, uu, tt = y[m], unit[m], np.asarray(time)[m]
     cc = tt if cells is None else np.asarray(cells)[m]
     Z, combos = placebo_columns(uu, tt, donors, patterns, seed=seed, max_draws=max_draws)
-    empty = {"low": float("nan"), "high": float("nan"), "p_value": float("nan"), "n_placebos": 0, "t": float("nan"),
-             "q": [float("nan"), float("nan")], "se": float("nan"), "placebo_b": [], "method": "randomization",
-             "descriptive": True}
     if Z.shape[1] == 0:
-        return empty
+        return {"t": np.array([]), "b": np.array([]), "se": float("nan"), "variance_model": {}}
     r = one_step_placebos(yy, uu, cc, Z)
     alpha = r["alpha"]
     d_idx = pd.Index(list(donors)).get_indexer(uu)
@@ -315,8 +330,5 @@ def randomization_did(y, unit, time, is_donor: np.ndarray, donors: Sequence, pat
         se_pl = np.sqrt(lam_m * H + lam_p * P)
         t_pl = r["b"] / se_pl
     se_T = math.sqrt(lam_m * H_T + lam_p * P_T) if math.isfinite(P_T) and math.isfinite(H_T) else float("nan")
-    out = rank_test(b_obs, se_T, t_pl, level=level)
-    out.update(se=se_T, placebo_b=r["b"][np.isfinite(r["b"])], method="randomization",
-               descriptive=out["n_placebos"] < MIN_PLACEBOS,
-               variance_model={"district": lam_m, "poisson": lam_p, "herfindahl": H_T, "poisson_term": P_T})
-    return out
+    return {"t": t_pl, "b": r["b"][np.isfinite(r["b"])], "se": se_T,
+            "variance_model": {"district": lam_m, "poisson": lam_p, "herfindahl": H_T, "poisson_term": P_T}}

@@ -147,6 +147,9 @@ class Panel:
     units: pd.DataFrame
     caveats: list[Caveat] = field(default_factory=list)
     unconfirmed: bool = False
+    #: Results derived from this panel and shared between estimators (randomisation
+    #: distributions); never part of the panel's data.
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def role(self, role: str) -> list[str]:
         """Ubigeos with ``role`` (``treated``, ``comparison`` or ``ring``), sorted."""
