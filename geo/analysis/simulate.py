@@ -116,7 +116,7 @@ def simulate_panel(ubigeos: Sequence[str], registry, spell_id: str, config: SimC
             size[ubigeos.index(u)] = v
     days = np.full(T, 7.0) if c.frequency == "week" else starts.days_in_month.to_numpy(float)
     years = ((starts - pd.Timestamp(spell.start)).days.to_numpy() / 365.25)
-    season = c.seasonal * np.sin(2 * np.pi * (starts.dayofyear.to_numpy() / 365.25 + rng.uniform()))
+    season = c.seasonal * np.sin(2 * np.pi * (starts.day_of_year.to_numpy() / 365.25 + rng.uniform()))
     trend = rng.normal(0, c.trend_sd, U)[:, None] * years[None, :] + c.treated_trend * focal[:, None] * years[None, :]
     eps = rng.normal(0, c.sigma, (U, T))
     noise = np.empty((U, T))
