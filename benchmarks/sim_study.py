@@ -118,11 +118,24 @@ def _one(job: tuple[str, int, bool]) -> dict:
     return {"scenario": name, "seed": seed, "areas": out}
 
 
-def run_study(n: int, scenarios: list[str], with_sc: bool, workers: int = 2) -> list[dict]:
+def run_study(n: int, scenarios: list[str], with_sc: bool, workers: int = 2, deadline: float | None = None) -> list[dict]:
+    """Every dataset of every scenario, interleaved (dataset k of each scenario before
+    dataset k+1 of any), so that a ``deadline`` (seconds) cut leaves every scenario
+    with about as many datasets."""
     _setup()
-    jobs = [(s, 10_000 * (i + 1) + k, with_sc) for i, s in enumerate(scenarios) for k in range(n)]
+    jobs = [(s, 10_000 * (i + 1) + k, with_sc) for k in range(n) for i, s in enumerate(scenarios)]
+    t0 = time.perf_counter()
+    rows: list[dict] = []
     with mp.get_context("fork").Pool(workers) as pool:
-        return list(pool.imap_unordered(_one, jobs, chunksize=4))
+        for r in pool.imap_unordered(_one, jobs, chunksize=1):
+            rows.append(r)
+            if len(rows) % 20 == 0:
+                print(f"  {len(rows)}/{len(jobs)} datasets, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+            if deadline is not None and time.perf_counter() - t0 > deadline:
+                print(f"  deadline: stopped after {len(rows)} of {len(jobs)} datasets", file=sys.stderr, flush=True)
+                pool.terminate()
+                break
+    return rows
 
 
 def table(rows: list[dict]) -> dict:
@@ -156,7 +169,8 @@ def _fmt(cell: dict | None, key: str) -> str:
 
 
 def print_table(ours: dict, base: dict | None, n: int) -> str:
-    lines = [f"Simulation study (SYNTHETIC panels), {n} datasets per scenario; each cell: this branch"
+    lines = [f"Simulation study (SYNTHETIC panels), up to {n} datasets per scenario (column n: those scored); "
+             "each cell: this branch"
              + (" | today's main" if base else ""), ""]
     for name in ours:
         freq, over, what = SCENARIOS[name]
@@ -186,11 +200,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-sc", action="store_true", help="leave out the synthetic control (the slowest)")
     ap.add_argument("--baseline", default=None, help="git revision to score beside (e.g. main)")
     ap.add_argument("--json", default=None, help="write the raw table here")
+    ap.add_argument("--deadline", type=float, default=None, help="stop after this many seconds; score what finished")
     ap.add_argument("--code", default=None, help=argparse.SUPPRESS)  # run another checkout's geo
     args = ap.parse_args(argv)
     scenarios = [s for s in args.scenarios.split(",") if s]
     t0 = time.perf_counter()
-    rows = run_study(args.n, scenarios, not args.no_sc)
+    rows = run_study(args.n, scenarios, not args.no_sc, deadline=args.deadline)
     ours = table(rows)
     if args.code:  # a baseline subprocess: just the table
         Path(args.json).write_bytes(json.dumps(ours).encode())
