@@ -196,3 +196,14 @@ def test_simulated_panels_have_the_asked_for_noise():
 
     # AR(1) district noise: the months of a district are correlated as asked, and not without it.
     assert lag1(0.8) > 0.45 and abs(lag1(0.0)) < 0.1  # 24 months: the estimate is biased down
+
+
+def test_synthetic_control_flags_a_trend_its_donors_cannot_match():
+    from geo.analysis import synthetic_control
+
+    # The declared districts fall 40 % a year faster than any donor, over the whole window.
+    counts, _ = _monthly(seed=8, treated_trend=-0.4, trend_sd=0.0)
+    sc = synthetic_control(build_panel(counts, REGISTRY, "DS-900-2023-PCM", None, frequency="month"))
+    assert any(d["trend_mismatch"] for d in sc.details["districts"])
+    assert any("drifts" in w.en for w in sc.warnings)
+    assert sc.details["descriptive"] and "not a test" in sc.sentence_en
