@@ -139,7 +139,9 @@ def test_the_primary_did_reports_its_method_role_question_and_checks():
     d = did(panel)
     assert d.details["inference"] == "randomization" and d.details["role"] == "primary"
     assert d.details["n_placebos"] == math.comb(len(panel.role("comparison")), 2)
-    assert not d.details["descriptive"] and "randomisation" in d.sentence_en
+    # Monthly intervals did not reach 95 % in the simulation study: shown as descriptive.
+    assert d.details["descriptive"] and any(w.code == "not_validated" for w in d.warnings)
+    assert "randomisation" in d.sentence_en and "not a test" in d.sentence_en
     assert set(d.details["question"]) == {"window", "weighting", "comparison"}
     checks = d.details["checks"]
     assert set(checks) == {"placebo_time", "anticipation", "leave_one_out", "placebo_space"}

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, stats
 
-from geo.analysis.did import did_randomization, fit_sample, lincom_inference, question, used_windows
+from geo.analysis.did import NOT_VALIDATED, VALIDATED_FREQUENCIES, did_randomization, fit_sample, lincom_inference, question, used_windows
 from geo.analysis.panel import Panel, fe_sample
 from geo.analysis.results import Caveat, Estimate
 
@@ -206,7 +206,7 @@ def event_study(panel: Panel) -> Estimate:
     honest = {"method": "relative magnitudes (Rambachan & Roth 2023), union bound", "m_bar": M_BAR,
               "max_pre_move": delta, "bias_bound": bound,
               "ci": [float(np.expm1(low - bound)), float(np.expm1(high + bound))] if np.isfinite(bound) else [None, None]}
-    warnings = []
+    warnings = [] if panel.frequency in VALIDATED_FREQUENCIES else [NOT_VALIDATED]
     if np.isfinite(pre_p) and pre_p < PRE_TREND_LEVEL:
         warnings.append(Caveat("pre_trend",
                                f"Before the declaration the declared and comparison districts already moved differently (joint test p = {pre_p:.3f}).",
@@ -223,7 +223,8 @@ def event_study(panel: Panel) -> Estimate:
                "honest": honest, "inference": "randomization", "n_placebos": ri["n_placebos"],
                "model_error_inflation": inflation, "declared_through_rel": last_rel, "log_effect": inf["log"],
                "se": ri["se"], "se_model": inf["se"],
-               "role": "robustness", "descriptive": bool(ri["descriptive"]),
+               "role": "robustness",
+               "descriptive": bool(ri["descriptive"]) or panel.frequency not in VALIDATED_FREQUENCIES,
                "question": question(panel, windows, "event_study")}
     return Estimate("event_study", effect=effect, ci=ci, p_value=ri["p_value"], windows=windows, districts=districts,
                     n_obs=fit.n_obs, warnings=warnings, details=details)

@@ -62,7 +62,7 @@ class Caveat:
     """A warning attached to an estimate or a whole analysis: ``code`` is stable, the
     texts are for people. Codes: ``too_few_events``, ``small_counts``, ``pre_trend``,
     ``overlapping_declarations``, ``unconfirmed_decree``, ``data_gaps``,
-    ``short_window``, ``few_treated``, ``no_comparison``, ``dropped_districts``,
+    ``short_window``, ``few_treated``, ``few_placebos``, ``not_validated``, ``no_comparison``, ``dropped_districts``,
     ``no_boundaries``, ``poor_fit``, ``synthetic_data``, ``reported_only``."""
 
     code: str
