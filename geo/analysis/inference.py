@@ -20,8 +20,8 @@ observed statistic is ranked among the placebo ones. The statistic is studentise
 are comparable: the NB2 model error scales with a district's size and noise, and
 whatever the model misses (serial correlation) inflates treated and placebo ``t``
 alike (Ferman & Pinto 2019 discuss the heteroskedasticity this handles). The
-p-value is the share of placebos (the observed one included) with ``|t|`` at least
-the observed; the 95 % interval inverts the test under a constant effect:
+p-value is equal-tailed (twice the smaller share of placebos, the observed one
+included, at or beyond the observed ``t``); the 95 % interval inverts the test under a constant effect:
 ``b - q_hi se <= tau <= b - q_lo se`` with ``q`` the placebo ``t`` quantiles.
 
 Speed. Each placebo estimate is the one-step (score) estimate from the model fitted
@@ -81,15 +81,15 @@ def assignments(n_donors: int, k: int, *, ordered: bool, seed: int = 0,
         it = itertools.permutations(range(n_donors), k) if ordered else itertools.combinations(range(n_donors), k)
         return np.array(list(it), dtype=np.int64).reshape(-1, k)
     rng = np.random.default_rng(seed)
-    seen: set[tuple[int, ...]] = set()
-    rows = []
+    rows = np.zeros((0, k), dtype=np.int64)
     while len(rows) < max_draws:
-        draw = rng.choice(n_donors, size=k, replace=False)
-        key = tuple(draw) if ordered else tuple(sorted(draw))
-        if key not in seen:
-            seen.add(key)
-            rows.append(list(key))
-    return np.array(rows, dtype=np.int64)
+        # k distinct donors per row: the first k of a random permutation (argsort of noise).
+        draw = np.argsort(rng.random((2 * max_draws, n_donors)), axis=1)[:, :k]
+        if not ordered:
+            draw = np.sort(draw, axis=1)
+        rows = np.unique(np.vstack([rows, draw]), axis=0)
+    keep = rng.permutation(len(rows))[:max_draws]
+    return rows[np.sort(keep)]
 
 
 def placebo_columns(unit: np.ndarray, time: np.ndarray, donors: Sequence, patterns: Sequence[tuple[int, int, int]],
@@ -172,10 +172,17 @@ def one_step_placebos(y, unit, time, Z: sp.spmatrix, *, family: str = "nb2") -> 
 def rank_test(b_obs: float, se_obs: float, t_placebo: np.ndarray, *, level: float = LEVEL) -> dict:
     """p-value and test-inversion interval of the observed ``b`` among placebo ``t``.
 
-    ``p``: share of the placebos and the observed one with ``|t| >= |t_obs|``.
-    Interval: ``[b - q_hi se, b - q_lo se]``, ``q`` the placebo ``t`` quantiles at
-    ``(1 -+ level) / 2`` (``higher``/``lower`` order statistics, so the interval never
-    undercovers by interpolation).
+    Equal-tailed, so that the two always agree (the interval excludes zero exactly
+    when ``p < 1 - level``, up to the placebos' granularity): ``p`` is twice the
+    smaller tail share of the placebos and the observed one at or beyond ``t_obs``,
+    capped at 1; the interval is ``[b - q_hi se, b - q_lo se]``, ``q`` the placebo
+    ``t`` quantiles at ``(1 -+ level) / 2`` (``higher``/``lower`` order statistics, so
+    the interval never undercovers by interpolation).
+
+    >>> from scipy import stats
+    >>> r = rank_test(-0.25, 0.1, stats.norm.ppf((np.arange(999) + 0.5) / 999))
+    >>> round(r["p_value"], 3), [round(x, 2) for x in (r["low"], r["high"])]
+    (0.014, [-0.45, -0.05])
     """
     t_pl = np.asarray(t_placebo, dtype=float)
     t_pl = t_pl[np.isfinite(t_pl)]
@@ -183,12 +190,15 @@ def rank_test(b_obs: float, se_obs: float, t_placebo: np.ndarray, *, level: floa
         return {"low": float("nan"), "high": float("nan"), "p_value": float("nan"), "n_placebos": int(len(t_pl)),
                 "t": float("nan"), "q": [float("nan"), float("nan")]}
     t_obs = b_obs / se_obs
-    p = (1 + int(np.sum(np.abs(t_pl) >= abs(t_obs) - 1e-12))) / (1 + len(t_pl))
+    n = len(t_pl)
+    below = (1 + int(np.sum(t_pl <= t_obs))) / (1 + n)
+    above = (1 + int(np.sum(t_pl >= t_obs))) / (1 + n)
+    p = min(1.0, 2 * min(below, above))
     a = (1 - level) / 2
     q_lo = float(np.quantile(t_pl, a, method="lower"))
     q_hi = float(np.quantile(t_pl, 1 - a, method="higher"))
     return {"low": b_obs - q_hi * se_obs, "high": b_obs - q_lo * se_obs, "p_value": float(p),
-            "n_placebos": int(len(t_pl)), "t": float(t_obs), "q": [q_lo, q_hi]}
+            "n_placebos": int(n), "t": float(t_obs), "q": [q_lo, q_hi]}
 
 
 def variance_model(b: np.ndarray, herfindahl: np.ndarray, poisson: np.ndarray) -> tuple[float, float]:
@@ -249,6 +259,24 @@ def _combine(weights: np.ndarray, terms: np.ndarray) -> tuple[np.ndarray, np.nda
 def randomization_did(y, unit, time, is_donor: np.ndarray, donors: Sequence, patterns: Sequence[tuple[int, int, int]],
                       b_obs: float, *, treated_rows: np.ndarray, treated_post: np.ndarray, cells=None,
                       level: float = LEVEL, seed: int = 0, max_draws: int = MAX_PLACEBOS) -> dict:
+    """Randomisation inference for an observed DiD ``b_obs``: :func:`placebo_distribution`
+    then :func:`rank_test`."""
+    dist = placebo_distribution(y, unit, time, is_donor, donors, patterns, treated_rows=treated_rows,
+                                treated_post=treated_post, cells=cells, seed=seed, max_draws=max_draws)
+    return rank_against(dist, b_obs, level=level)
+
+
+def rank_against(dist: dict, b_obs: float, *, level: float = LEVEL) -> dict:
+    """:func:`rank_test` of ``b_obs`` against a :func:`placebo_distribution`."""
+    out = rank_test(b_obs, dist["se"], dist["t"], level=level)
+    out.update(se=dist["se"], placebo_b=dist["b"], method="randomization",
+               descriptive=out["n_placebos"] < MIN_PLACEBOS, variance_model=dist["variance_model"])
+    return out
+
+
+def placebo_distribution(y, unit, time, is_donor: np.ndarray, donors: Sequence, patterns: Sequence[tuple[int, int, int]],
+                         *, treated_rows: np.ndarray, treated_post: np.ndarray, cells=None, seed: int = 0,
+                         max_draws: int = MAX_PLACEBOS) -> dict:
     """Randomisation inference for an observed DiD ``b_obs`` (log scale).
 
     ``y, unit, time``: the estimation sample; ``is_donor`` marks its rows of comparison
@@ -272,11 +300,8 @@ def randomization_did(y, unit, time, is_donor: np.ndarray, donors: Sequence, pat
     yy, uu, tt = y[m], unit[m], np.asarray(time)[m]
     cc = tt if cells is None else np.asarray(cells)[m]
     Z, combos = placebo_columns(uu, tt, donors, patterns, seed=seed, max_draws=max_draws)
-    empty = {"low": float("nan"), "high": float("nan"), "p_value": float("nan"), "n_placebos": 0, "t": float("nan"),
-             "q": [float("nan"), float("nan")], "se": float("nan"), "placebo_b": [], "method": "randomization",
-             "descriptive": True}
     if Z.shape[1] == 0:
-        return empty
+        return {"t": np.array([]), "b": np.array([]), "se": float("nan"), "variance_model": {}}
     r = one_step_placebos(yy, uu, cc, Z)
     alpha = r["alpha"]
     d_idx = pd.Index(list(donors)).get_indexer(uu)
@@ -305,8 +330,5 @@ def randomization_did(y, unit, time, is_donor: np.ndarray, donors: Sequence, pat
         se_pl = np.sqrt(lam_m * H + lam_p * P)
         t_pl = r["b"] / se_pl
     se_T = math.sqrt(lam_m * H_T + lam_p * P_T) if math.isfinite(P_T) and math.isfinite(H_T) else float("nan")
-    out = rank_test(b_obs, se_T, t_pl, level=level)
-    out.update(se=se_T, placebo_b=r["b"][np.isfinite(r["b"])], method="randomization",
-               descriptive=out["n_placebos"] < MIN_PLACEBOS,
-               variance_model={"district": lam_m, "poisson": lam_p, "herfindahl": H_T, "poisson_term": P_T})
-    return out
+    return {"t": t_pl, "b": r["b"][np.isfinite(r["b"])], "se": se_T,
+            "variance_model": {"district": lam_m, "poisson": lam_p, "herfindahl": H_T, "poisson_term": P_T}}

@@ -62,7 +62,7 @@ class Caveat:
     """A warning attached to an estimate or a whole analysis: ``code`` is stable, the
     texts are for people. Codes: ``too_few_events``, ``small_counts``, ``pre_trend``,
     ``overlapping_declarations``, ``unconfirmed_decree``, ``data_gaps``,
-    ``short_window``, ``few_treated``, ``no_comparison``, ``dropped_districts``,
+    ``short_window``, ``few_treated``, ``few_placebos``, ``not_validated``, ``no_comparison``, ``dropped_districts``,
     ``no_boundaries``, ``poor_fit``, ``synthetic_data``, ``reported_only``."""
 
     code: str
@@ -177,6 +177,15 @@ class Estimate(_Sentences):
         ci_txt = (f"IC 95 %: {pct(lo, 'es')} a {pct(hi, 'es')}" if es else f"95% CI {pct(lo)} to {pct(hi)}")
         if self.method == "synthetic_control":
             ci_txt += f"; {fmt_p(self.p_value, lang)} " + ("por placebos" if es else "from placebos")
+        elif self.details.get("inference") == "randomization":
+            ci_txt += f"; {fmt_p(self.p_value, lang)} " + ("por aleatorización" if es else "by randomisation inference")
+        if self.details.get("descriptive"):
+            # Not a test (too few placebos, or not validated): the numbers, no verdict.
+            if es:
+                return (f"{subject}, la estimación es {pct(self.effect, 'es')} ({ci_txt}); es descriptiva, no una "
+                        "prueba: no permite afirmar un efecto.")
+            return (f"{subject}, the estimate is {pct(self.effect)} ({ci_txt}); it is descriptive, not a test, and "
+                    "cannot establish an effect.")
         if self.significant:
             size = pct(self.effect, lang, signed=False)
             if es:
@@ -199,8 +208,16 @@ class Estimate(_Sentences):
                     s += (f" Antes de la declaratoria las tendencias ya diferían ({fmt_p(pre_p, 'es')}), así que la comparación no es confiable." if es
                           else f" Trends already differed before the declaration ({fmt_p(pre_p)}), so the comparison is not reliable.")
                 else:
-                    s += (f" Antes de la declaratoria no se ven diferencias sistemáticas ({fmt_p(pre_p, 'es')})." if es
-                          else f" Before the declaration there is no systematic difference ({fmt_p(pre_p)}).")
+                    mdt = (self.details.get("pre_trend_power") or {}).get("minimum_detectable_trend")
+                    unit = _period_word(self.windows.get("frequency", "week"), lang, 1)
+                    if _finite(mdt):
+                        s += (f" La prueba de tendencias previas no detecta diferencias ({fmt_p(pre_p, 'es')}), lo que no prueba "
+                              f"que no las haya: solo detectaría con 80 % de probabilidad una tendencia de {pct(mdt, 'es', signed=False, digits=1)} por {unit}." if es
+                              else f" The pre-trend test does not flag a difference ({fmt_p(pre_p)}), which does not prove there is none: "
+                              f"it would detect a trend of {pct(mdt, signed=False, digits=1)} per {unit} only with 80% probability.")
+                    else:
+                        s += (f" La prueba de tendencias previas no detecta diferencias ({fmt_p(pre_p, 'es')}), lo que no prueba que no las haya." if es
+                              else f" The pre-trend test does not flag a difference ({fmt_p(pre_p)}), which does not prove there is none.")
         elif any(w.code == "pre_trend" for w in self.warnings):
             s += (" Pero las tendencias previas ya diferían, así que esta cifra no es confiable." if es
                   else " But trends already differed beforehand, so this figure is not reliable.")
