@@ -486,6 +486,32 @@ def _public_cube(store, sv, view, bins: np.ndarray, grid, cats: list[str], distr
     return _ViewCube(uc[keep], kn + s, kn + (grid.k - 1) * s, kn + s * grid.k / 2.0, ubigeo[keep])
 
 
+def _grid_key(grid) -> tuple | None:
+    if grid is None:
+        return None
+    return (grid.k, grid.resolution, grid.period, tuple(sorted(grid.groups.items())), tuple(grid.sensitive))
+
+
+def match_categories(requested, available) -> tuple[list[str], list[str]]:
+    """The store's categories that the requested ones name, ignoring case and accents
+    (``robo`` finds ``ROBO``), and the requested ones that name none.
+
+    >>> match_categories(["robo", "Extorsión", "x"], ["EXTORSION", "HURTO", "ROBO"])
+    (['EXTORSION', 'ROBO'], ['x'])
+    """
+    import unicodedata
+
+    def fold(c: str) -> str:
+        return "".join(ch for ch in unicodedata.normalize("NFKD", str(c).casefold()) if not unicodedata.combining(ch))
+
+    by_fold: dict[str, list[str]] = {}
+    for c in available:
+        by_fold.setdefault(fold(c), []).append(c)
+    matched = sorted({m for r in requested for m in by_fold.get(fold(r), [])})
+    unknown = [r for r in requested if fold(r) not in by_fold]
+    return matched, unknown
+
+
 def _as_date(ordinal: int) -> date:
     return date(1970, 1, 1) + timedelta(days=int(ordinal))
 
@@ -640,7 +666,7 @@ def _num(v) -> float | None:
 
 # --- the entry point ---------------------------------------------------------------------------
 
-_CACHE: OrderedDict[tuple, HotspotResult] = OrderedDict()
+_CACHE: OrderedDict[tuple, tuple[Any, HotspotResult]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_KEEP = 8
 
@@ -687,13 +713,13 @@ def emerging_hotspots(store, view, *, period: str = "week", k_rings: int = DEFAU
             notes.append(f"resolution {view.resolution} is finer than public maps allow; shown at {res}")
             view = view.replace(resolution=res)
     key = (str(st.root.resolve()), st.version, view, period, int(k_rings), int(time_steps), float(alpha),
-           int(permutations), int(seed), public, grid, id(districts))
+           int(permutations), int(seed), public, _grid_key(grid), id(districts))
     if cache:
         with _CACHE_LOCK:
             hit = _CACHE.get(key)
-            if hit is not None:
+            if hit is not None and hit[0] is districts:  # the same boundaries, not a reused id
                 _CACHE.move_to_end(key)
-                return hit
+                return hit[1]
     sv = open_views(st, districts)
     cov0, cov1 = sv.day_range
     start, end = max(view.start, cov0), min(view.end, cov1)
@@ -706,15 +732,17 @@ def emerging_hotspots(store, view, *, period: str = "week", k_rings: int = DEFAU
     b_end = bin_ends(bins, period)
     if (np.datetime64(start, "D"), np.datetime64(end, "D")) != (bins[0], b_end[-1]):
         notes.append(f"partial {period}s left out: bins run from {bins[0]} to {b_end[-1]}")
+    if view.categories:
+        matched, unknown = match_categories(view.categories, sv.categories)
+        if unknown:
+            notes.append("categories not in the store: " + ", ".join(unknown))
+        view = view.replace(categories=tuple(matched) or view.categories)
     if public:
         cats, cat_notes = privacy.public_categories(view.categories, sv.categories, grid)
         notes += cat_notes
         cube = _public_cube(st, sv, view, bins, grid, cats, districts)
     else:
-        cats = list(view.categories) or sv.categories
-        unknown = sorted(set(view.categories) - set(sv.categories))
-        if unknown:
-            notes.append("categories not in the store: " + ", ".join(unknown))
+        cats = [c for c in view.categories if c in sv.categories] or (sv.categories if not view.categories else [])
         cube = _official_cube(sv, view, bins, period)
     if cube.cells.size == 0:
         notes.append("no incidents in this view: no locations to analyse")
@@ -756,7 +784,7 @@ def emerging_hotspots(store, view, *, period: str = "week", k_rings: int = DEFAU
     result.provenance = prov
     if cache:
         with _CACHE_LOCK:
-            _CACHE[key] = result
+            _CACHE[key] = (districts, result)
             while len(_CACHE) > _CACHE_KEEP:
                 _CACHE.popitem(last=False)
     return result
