@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -384,6 +385,48 @@ class _ViewCube:
     ubigeo: np.ndarray    # object, district of each cell's centre (None outside / unknown)
 
 
+#: A (cell x category x bin) array of a whole cube is kept when it is at most this many
+#: counts (int32: 160 MB); then a view is one slice and sum instead of a pass over the rows.
+BINNED_MAX = 40_000_000
+_BINNED: dict[int, dict] = {}
+
+
+def _binned(sv, resolution: int, cube, period: str):
+    """``(bins, counts)`` of every period touching the store's days, counts as int32
+    (categories x cells x bins), built once per store version, resolution and period
+    (kept with the views; ``None`` when it would be larger than :data:`BINNED_MAX`)."""
+    with _CACHE_LOCK:
+        per = _BINNED.get(id(sv))
+        if per is None:
+            per = _BINNED[id(sv)] = {}
+            weakref.finalize(sv, _BINNED.pop, id(sv), None)
+        lock = per.setdefault("lock", threading.Lock())
+    with lock:  # two requests for the same cube build it once
+        key = (resolution, period)
+        if key in per:
+            return per[key]
+        days = np.arange(sv._day0, sv._day0 + sv._n_days).astype("datetime64[D]")
+        starts = days.astype("datetime64[M]").astype("datetime64[D]") if period == "month" else \
+            days - ((days.astype(np.int64) + 3) % 7).astype("timedelta64[D]")
+        bins, bin_of_day = np.unique(starts, return_inverse=True)
+        n_cats = cube.offsets.shape[0]
+        if cube.cells.size * n_cats * bins.size > BINNED_MAX:
+            per[key] = None
+            return None
+        out = np.zeros((n_cats, cube.cells.size, bins.size), dtype=np.int32)  # a category's slab is contiguous
+        for c in range(n_cats):  # a handful of categories, each one pass over its rows
+            offs = cube.offsets[c]
+            s, e = offs[0], offs[-1]
+            if e <= s:
+                continue
+            b = bin_of_day[np.repeat(np.arange(sv._n_days), np.diff(offs))]
+            key_rows = cube.cell_idx[s:e].astype(np.int64) * bins.size + b
+            out[c] = np.bincount(key_rows, weights=cube.n[s:e], minlength=cube.cells.size * bins.size
+                                       ).reshape(cube.cells.size, bins.size)
+        per[key] = (bins, out)
+        return per[key]
+
+
 def _official_cube(sv, view, bins: np.ndarray, period: str) -> _ViewCube:
     """(cell x bin) counts from the store's cell cube (exact)."""
     from geo.h3index import cells_to_parent
@@ -391,24 +434,32 @@ def _official_cube(sv, view, bins: np.ndarray, period: str) -> _ViewCube:
     src = _source_resolution(sv, view.resolution)
     cube = sv._cell_cube(src)  # the per-version cube the map uses: (category, day)-sorted rows, kept in memory
     cats = sv._cat_codes(list(view.categories) or None)
-    first, last = int(bins[0].astype(np.int64)), int(bin_ends(bins, period)[-1].astype(np.int64))
-    lo, hi, _ = sv._day_slice((_as_date(first), _as_date(last)))
-    day0 = sv._day0
-    bin_of = _bin_of_day(np.arange(day0 + lo, day0 + hi).astype("datetime64[D]"), bins, period)
     n_bins = bins.size
     n_all = cube.cells.size
-    total = np.zeros(n_all * n_bins, dtype=np.float64)
-    for c in cats:  # a handful of categories, each one vectorised pass over its rows
-        offs = cube.offsets[c, lo:hi + 1]
-        s, e = offs[0], offs[-1]
-        if e <= s:
-            continue
-        day_of_row = np.repeat(np.arange(hi - lo), np.diff(offs))
-        b = bin_of[day_of_row]
-        ok = b >= 0
-        key = cube.cell_idx[s:e][ok].astype(np.int64) * n_bins + b[ok]
-        total += np.bincount(key, weights=cube.n[s:e][ok], minlength=n_all * n_bins)
-    dense = total.reshape(n_all, n_bins)
+    binned = _binned(sv, src, cube, period)
+    if binned is not None:
+        all_bins, counts = binned
+        i0 = int(np.searchsorted(all_bins, bins[0]))   # a view's bins are consecutive periods
+        dense = np.zeros((n_all, n_bins))
+        for c in cats:
+            dense += counts[c, :, i0:i0 + n_bins]
+    else:
+        first, last = int(bins[0].astype(np.int64)), int(bin_ends(bins, period)[-1].astype(np.int64))
+        lo, hi, _ = sv._day_slice((_as_date(first), _as_date(last)))
+        day0 = sv._day0
+        bin_of = _bin_of_day(np.arange(day0 + lo, day0 + hi).astype("datetime64[D]"), bins, period)
+        total = np.zeros(n_all * n_bins, dtype=np.float64)
+        for c in cats:  # a handful of categories, each one vectorised pass over its rows
+            offs = cube.offsets[c, lo:hi + 1]
+            s, e = offs[0], offs[-1]
+            if e <= s:
+                continue
+            day_of_row = np.repeat(np.arange(hi - lo), np.diff(offs))
+            b = bin_of[day_of_row]
+            ok = b >= 0
+            key = cube.cell_idx[s:e][ok].astype(np.int64) * n_bins + b[ok]
+            total += np.bincount(key, weights=cube.n[s:e][ok], minlength=n_all * n_bins)
+        dense = total.reshape(n_all, n_bins)
     cells = cube.cells
     ubigeo = _cell_districts(sv, src, cube, view.area)
     keep = dense.sum(axis=1) > 0
@@ -484,6 +535,24 @@ def _public_cube(store, sv, view, bins: np.ndarray, grid, cats: list[str], distr
         keep = in_area(ubigeo, view.area)
     kn, s = kn[keep], s[keep]
     return _ViewCube(uc[keep], kn + s, kn + (grid.k - 1) * s, kn + s * grid.k / 2.0, ubigeo[keep])
+
+
+_DEFAULT_DISTRICTS: list = []
+
+
+def _default_districts(notes: list[str]):
+    """The fetched study districts, loaded once per process: the views (and their
+    in-memory cubes) are cached per boundary object, so a fresh load each call would
+    rebuild them."""
+    from geo import export
+
+    with _CACHE_LOCK:
+        if not _DEFAULT_DISTRICTS:
+            got = export._load_districts(None, notes)
+            if got is None:
+                return None
+            _DEFAULT_DISTRICTS.append(got)
+        return _DEFAULT_DISTRICTS[0]
 
 
 def _grid_key(grid) -> tuple | None:
@@ -700,7 +769,7 @@ def emerging_hotspots(store, view, *, period: str = "week", k_rings: int = DEFAU
     notes: list[str] = []
     requested = view
     view = export.resolve_view(st, view, registry)
-    districts = None if districts is False else export._load_districts(districts, notes)
+    districts = None if districts is False else districts if districts is not None else _default_districts(notes)
     if view.area != "all" and districts is None:
         raise HexwatchError(f"area {view.area!r} needs district boundaries: run `hexwatch boundaries fetch`, or use --area all")
     if public:
