@@ -47,7 +47,8 @@ ALLOWED: dict[str, frozenset[str]] = {
 ROLES = tuple(ALLOWED)
 #: page section (``dashboard.pages.<name>``) -> the kind a role must see to be shown it.
 #: A section not listed here is shown to officials only.
-PAGE_ACCESS: dict[str, str] = {"map": "map", "about": "about", "trends": "series", "impact": "series"}
+PAGE_ACCESS: dict[str, str] = {"map": "map", "about": "about", "trends": "series", "impact": "series",
+                               "hotspots": "map"}  # public: the published grid only (docs/hotspots.md)
 #: Rate limits (flask-limiter syntax) unless configured: per client address and worker.
 DEFAULT_RATE_LIMITS: Mapping[str, str] = MappingProxyType(
     {"embed": "60 per minute", "export": "20 per minute", "login": "10 per minute"})

@@ -910,3 +910,40 @@ def write_outputs(result: HotspotResult, *, json_path: str | os.PathLike | None 
         atomic_write_bytes(p, make(result))
         written.append(p)
     return written
+
+
+# --- map layers (what the dashboard draws) ---------------------------------------------------
+
+
+def span_start(end: date, months: int | None, first: date) -> date:
+    """First day of a window of ``months`` whole months ending with ``end``'s month
+    (``None``: from ``first``), never before ``first``.
+
+    >>> span_start(date(2025, 12, 31), 24, date(2022, 1, 1))
+    datetime.date(2024, 1, 1)
+    >>> span_start(date(2025, 12, 31), None, date(2022, 1, 1))
+    datetime.date(2022, 1, 1)
+    """
+    if months is None:
+        return first
+    m = end.year * 12 + end.month - 1 - (int(months) - 1)
+    return max(first, date(m // 12, m % 12 + 1, 1))
+
+
+def layer_features(result: HotspotResult, *, with_no_pattern: bool = False) -> dict:
+    """The result's cells as a GeoJSON FeatureCollection (dict) for a map: one hexagon per
+    location with a pattern (all locations with ``with_no_pattern``), properties ``h3``,
+    ``pattern``, ``code`` (index in :data:`PATTERNS`), final-bin ``z``/``p``/``q``,
+    ``trend_tau``, ``trend_p``, ``count_low``, ``count_high``, ``censored``, ``ubigeo``."""
+    from geo import export
+
+    f = result.cells_frame()
+    if not with_no_pattern:
+        f = f.loc[f["pattern"] != NO_PATTERN]
+    f = f.reset_index(drop=True)
+    f["code"] = f["pattern"].map(_CODE).astype(np.int64)
+    for c in ("z", "p", "q", "trend_tau", "trend_p"):
+        f[c] = f[c].round(4)
+    f["geometry"] = export.rfc7946_geometries(export.cells_to_polygons(f["cell"].to_numpy(np.uint64)))
+    cols = ("h3", "pattern", "code", "z", "p", "q", "trend_tau", "trend_p", "count_low", "count_high", "censored", "ubigeo")
+    return {"type": "FeatureCollection", "features": export._features(f, cols)}
