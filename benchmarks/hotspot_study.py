@@ -175,7 +175,7 @@ def run_study(quick: bool = False, workdir: Path | None = None, n_stores: int | 
     """Both tables. ``quick``: 10 stores per condition and fewer conditions."""
     n = n_stores or (10 if quick else 100)
     rates = (0.3, 3.0) if quick else (0.1, 0.3, 1.0, 3.0, 10.0)
-    grid = [(3.0, r, f) for r in (0, 1, 2) for f in ((2.0, 3.0) if quick else (1.5, 2.0, 3.0))]
+    grid = [(3.0, r, f) for r in (0, 1, 2) for f in ((2.0, 3.0) if quick else (1.5, 2.0, 3.0, 5.0))]
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()

@@ -33,6 +33,8 @@ from scipy.special import ndtr
 
 #: Rows per task.
 _CHUNK = 1024
+#: Below this many values one thread does it all.
+_THREADED = 500_000
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,12 @@ def mann_kendall(x: np.ndarray, *, workers: int | None = None) -> MannKendall:
     # Row chunks: each one's working set stays in cache, and numpy releases the GIL in
     # its loops, so two threads use both cores.
     chunks = [slice(a, min(a + _CHUNK, m)) for a in range(0, m, _CHUNK)] or [slice(0, 0)]
-    with ThreadPoolExecutor(max_workers=min(len(chunks), workers or os.cpu_count() or 1)) as pool:
-        parts = list(pool.map(lambda c: _s_and_ties(x[c]), chunks))
+    n_workers = min(len(chunks), workers or os.cpu_count() or 1)
+    if n_workers == 1 or m * n < _THREADED:  # starting threads costs more than a small input takes
+        parts = [_s_and_ties(x[c]) for c in chunks]
+    else:
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            parts = list(pool.map(lambda c: _s_and_ties(x[c]), chunks))
     s = np.concatenate([p[0] for p in parts])
     tie = np.concatenate([p[1] for p in parts])
     var_s = (n * (n - 1) * (2 * n + 5) - tie) / 18.0
