@@ -329,3 +329,30 @@ def test_public_patterns_come_from_the_published_grid_only(views_store, demo_dis
     d = pub.to_dict()
     assert d["hexwatch"]["public"] is True and "censoring" in d["method"]
     assert all(c["count"] is None or c["count_low"] == c["count_high"] for c in d["cells"])
+
+
+# --- the dashboard callback enforces the public rules on the server -------------------------------
+
+
+def test_public_hot_spot_callback_ignores_a_forged_fine_resolution(views_store, demo_districts):
+    from dashboard import create_app
+    from dashboard.access import AccessConfig
+    from dashboard.state import UIState
+    from dashboard.testing import response_values, update_request
+
+    app = create_app(views_store, districts=demo_districts, access=AccessConfig(public=True))
+    with app.server.test_request_context():
+        st = UIState.from_query("from=2024-01-01&to=2025-12-31&area=lima_callao", app.hexwatch.catalog()).to_store()
+    body = update_request(app, "hs-hexes.data", {"state.data": st, "hs-res.value": 10, "hs-period.value": "week",
+                                                 "hs-span.value": "24"}, "hs-res.value")
+    r = app.server.test_client().post("/_dash-update-component", json=body)
+    assert r.status_code == 200
+    got = response_values(r.get_json())
+    assert got["hs-status.data-public"] == "1" and got["hs-status.data-resolution"] == "8"
+    want = hs.emerging_hotspots(Store.open(views_store), View(start=date(2024, 1, 1), end=date(2025, 12, 31),
+                                                              area="lima_callao", resolution=8),
+                                period="month", public=True, districts=demo_districts)
+    assert got["hs-status.data-cells"] == str(want.n_locations)
+    drawn = {f["properties"]["h3"]: f["properties"]["pattern"] for f in got["hs-hexes.data"]["features"]}
+    f = want.cells_frame()
+    assert drawn == {h: p for h, p in zip(f["h3"], f["pattern"]) if p != hs.NO_PATTERN}
