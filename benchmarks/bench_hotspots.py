@@ -90,7 +90,7 @@ def run(quick: bool = False) -> list[Figure]:
                               "(Gi* only, no FDR/trend/patterns; Graph build not counted)",
                reference_value=esda_scaled, ratio=esda_scaled / whole, runs=RUNS, extra=common),
         Figure(f"gi_star on {ESDA_BINS} weeks x {n_cells:,} cells", t_sub, "s",
-               reference_name=f"esda.G_Local(star=True, transform='B', permutations=0), same bins and weights",
+               reference_name="esda.G_Local(star=True, transform='B', permutations=0), same bins and weights",
                reference_value=t_esda, ratio=t_esda / t_sub, target=">= 10x with identical z (max |dz| <= 1e-9)",
                met=bool(t_esda / t_sub >= 10 and dz <= 1e-9), runs=RUNS,
                extra={"max_abs_dz": dz, "graph_build_s": t_graph, "weights_nnz": int(weights.nnz)}),

@@ -8,7 +8,7 @@ power, uniform stores for false positives, and the published grid for public out
 from __future__ import annotations
 
 import warnings
-from datetime import date, timedelta
+from datetime import date
 
 import h3
 import numpy as np
