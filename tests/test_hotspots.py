@@ -356,3 +356,13 @@ def test_public_hot_spot_callback_ignores_a_forged_fine_resolution(views_store, 
     drawn = {f["properties"]["h3"]: f["properties"]["pattern"] for f in got["hs-hexes.data"]["features"]}
     f = want.cells_frame()
     assert drawn == {h: p for h, p in zip(f["h3"], f["pattern"]) if p != hs.NO_PATTERN}
+
+
+def test_module_examples_run():
+    import doctest
+
+    import geo.mannkendall
+
+    for mod in (hs, geo.mannkendall):
+        r = doctest.testmod(mod)
+        assert r.attempted > 0 and r.failed == 0, mod.__name__
