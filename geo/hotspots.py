@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
+import shapely
 from scipy.special import ndtr
 from scipy.stats import false_discovery_control
 
@@ -962,20 +963,29 @@ def span_start(end: date, months: int | None, first: date) -> date:
     return max(first, date(m // 12, m % 12 + 1, 1))
 
 
-def layer_features(result: HotspotResult, *, with_no_pattern: bool = False) -> dict:
+def layer_features(result: HotspotResult, *, with_no_pattern: bool = False, decimals: int = 5) -> dict:
     """The result's cells as a GeoJSON FeatureCollection (dict) for a map: one hexagon per
-    location with a pattern (all locations with ``with_no_pattern``), properties ``h3``,
-    ``pattern``, ``code`` (index in :data:`PATTERNS`), final-bin ``z``/``p``/``q``,
-    ``trend_tau``, ``trend_p``, ``count_low``, ``count_high``, ``censored``, ``ubigeo``."""
+    location with a pattern (all locations with ``with_no_pattern``), coordinates rounded
+    to ``decimals`` (5: about 1 m), properties ``h3``, ``pattern``, ``code`` (index in
+    :data:`PATTERNS`), final-bin ``z`` and ``p``, ``trend_tau``, ``trend_p``, ``censored``."""
     from geo import export
+    from geo.h3index import cells_to_str
 
-    f = result.cells_frame()
-    if not with_no_pattern:
-        f = f.loc[f["pattern"] != NO_PATTERN]
-    f = f.reset_index(drop=True)
-    f["code"] = f["pattern"].map(_CODE).astype(np.int64)
-    for c in ("z", "p", "q", "trend_tau", "trend_p"):
-        f[c] = f[c].round(4)
-    f["geometry"] = export.rfc7946_geometries(export.cells_to_polygons(f["cell"].to_numpy(np.uint64)))
-    cols = ("h3", "pattern", "code", "z", "p", "q", "trend_tau", "trend_p", "count_low", "count_high", "censored", "ubigeo")
-    return {"type": "FeatureCollection", "features": export._features(f, cols)}
+    keep = np.ones(result.cells.size, bool) if with_no_pattern else result.pattern != NO_PATTERN
+    idx = np.flatnonzero(keep)
+    cells = result.cells[idx]
+    if not idx.size:
+        return {"type": "FeatureCollection", "features": []}
+    coords, which = shapely.get_coordinates(export.rfc7946_geometries(export.cells_to_polygons(cells)),
+                                            return_index=True)
+    rings = np.split(np.round(coords, decimals), np.cumsum(np.bincount(which, minlength=idx.size))[:-1])
+    codes = np.fromiter((_CODE[p] for p in result.pattern[idx]), dtype=np.int64, count=idx.size)
+    cols = zip(cells_to_str(cells).tolist(), result.pattern[idx].tolist(), codes.tolist(),
+               np.round(result.z[idx, -1], 3).tolist(), np.round(result.p[idx, -1], 4).tolist(),
+               np.round(result.trend_tau[idx], 3).tolist(), np.round(result.trend_p[idx], 4).tolist(),
+               result.censored[idx].tolist(), rings)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring.tolist()]},
+         "properties": {"h3": h, "pattern": pat, "code": c, "z": z, "p": p, "trend_tau": tau, "trend_p": tp,
+                        "censored": cen}}
+        for h, pat, c, z, p, tau, tp, cen, ring in cols]}

@@ -77,8 +77,18 @@ def mann_kendall(x: np.ndarray, *, workers: int | None = None) -> MannKendall:
     return MannKendall(s=s, var_s=var_s, z=z, p=p, tau=np.asarray(tau, dtype=np.float64))
 
 
+#: Up to this many times per series, comparing every pair directly is the faster way.
+_PAIRWISE_MAX = 64
+
+
 def _s_and_ties(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ranks, tie = _dense_ranks(x)
+    if x.shape[1] <= _PAIRWISE_MAX:
+        s = np.zeros(x.shape[0], dtype=np.int64)
+        for lag in range(1, x.shape[1]):  # one vectorised comparison of all series per lag
+            d = ranks[:, lag:] - ranks[:, :-lag]
+            s += np.sign(d).sum(axis=1)
+        return s, tie
     return _kendall_s(ranks), tie
 
 

@@ -80,9 +80,11 @@ def hotspot_view(ctx, state: UIState, period, span, res) -> tuple:
     layer = layer_features(result)
     for f in layer["features"]:
         p = f["properties"]
-        p["colour"] = COLOURS[p["pattern"]]
-        p["tooltip"] = t("hotspots.tip", lang, pattern=t("pattern." + p["pattern"], lang), z=fmt_num(p["z"], lang, 2),
-                         p=_p(p["p"], lang), tau=fmt_num(p["trend_tau"], lang, 2))
+        tip = t("hotspots.tip", lang, pattern=t("pattern." + p["pattern"], lang), z=fmt_num(p["z"], lang, 2),
+                p=_p(p["p"], lang), tau=fmt_num(p["trend_tau"], lang, 2))
+        # only what the map and the click need travel to the browser
+        f["properties"] = {"h3": p["h3"], "pattern": p["pattern"], "code": p["code"], "colour": COLOURS[p["pattern"]],
+                           "tooltip": tip, **({"censored": True} if p["censored"] else {})}
     counts = result.pattern_counts()
     b = result.bins
     summary = t("hotspots.summary", lang, cells=fmt_int(result.n_locations, lang), res=result.view.resolution,
