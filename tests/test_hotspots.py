@@ -366,3 +366,19 @@ def test_module_examples_run():
     for mod in (hs, geo.mannkendall):
         r = doctest.testmod(mod)
         assert r.attempted > 0 and r.failed == 0, mod.__name__
+
+
+def test_cli_public_json_holds_only_published_values(views_store, tmp_path, capsys):
+    from geo.cli import main
+
+    j = tmp_path / "public.json"
+    main(["hotspots", "--store", str(views_store), "--public", "--resolution", "9", "--period", "week",
+          "--from", "2022-01-01", "--to", "2025-12-31", "--json", str(j)])
+    doc = orjson.loads(j.read_bytes())
+    assert doc["hexwatch"]["public"] is True and doc["hexwatch"]["privacy"]["k"] == 5
+    assert doc["period"] == "month" and {h3.get_resolution(c["cell"]) for c in doc["cells"]} == {8}
+    assert "censoring" in doc["method"] and "Benjamini-Hochberg" in doc["method"]["multiple_testing"]
+    assert not any("violencia" in c.lower() for c in doc["hexwatch"]["categories"])
+    # a suppressed total is never printed as a number: count is null unless exact
+    assert all((c["count"] is None) == (c["count_low"] != c["count_high"]) for c in doc["cells"])
+    assert "published grid" in capsys.readouterr().out
