@@ -3,9 +3,11 @@
 - **Filter/date change latency**: 100 POSTs to ``/_dash-update-component`` with the real
   payload of each callback, each with a different filter state (categories, period,
   day, metric, area), against the app served by gunicorn with 2 workers on a loopback
-  port. Officials' callbacks (the exact map, the trends chart, the district table) are
+  port. Officials' callbacks (the exact map, the trends chart, the district table, the
+  hot-spot map of ``dashboard/pages/hotspots`` with its defaults: 24 months to the state's
+  end, monthly, resolution 8 — a new analysis for each state) are
   sent by a session that logged in through ``/login`` (CSRF token, session cookie) with
-  an account the run creates; the public map callback (the published grid) by a visitor
+  an account the run creates; the public map and hot-spot callbacks (the published grid) by a visitor
   who did not. Target: p95 ≤ 150 ms on the 10,000,000-incident demo store. References:
   a ``/healthz`` round trip (the floor of HTTP + gunicorn) and the same map query done by
   a plain pandas scan of the raw incidents (what the cubes avoid).
@@ -116,7 +118,9 @@ def p95(xs: list[float]) -> float:
 
 #: (callback output, figure name, who sends it)
 CALLBACKS = (("hex-payload.data", "map", "official"), ("series.figure", "trends chart", "official"),
-             ("district-table.rowData", "district table", "official"), ("hex-payload.data", "public map", "public"))
+             ("district-table.rowData", "district table", "official"), ("hex-payload.data", "public map", "public"),
+             # the hot-spot section (issue 15): its defaults, 24 months ending at each state's end date
+             ("hs-hexes.data", "hot spots", "official"), ("hs-hexes.data", "public hot spots", "public"))
 
 
 def request_bodies(app, n_requests: int) -> dict[str, list[dict]]:

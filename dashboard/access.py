@@ -50,7 +50,8 @@ ROLES = tuple(ALLOWED)
 #: A section not listed here is shown to officials only.
 #: Trends is shown to the public too: its public body draws only published-grid totals
 #: (kind ``map``); the officials' chart and table stay ``series``/``table`` (issue 16.5).
-PAGE_ACCESS: dict[str, str] = {"map": "map", "about": "about", "trends": "map", "impact": "series"}
+#: Hot spots too: the public's patterns come from the published grid only (docs/hotspots.md).
+PAGE_ACCESS: dict[str, str] = {"map": "map", "about": "about", "trends": "map", "impact": "series", "hotspots": "map"}
 #: Rate limits (flask-limiter syntax) unless configured: per client address and worker.
 DEFAULT_RATE_LIMITS: Mapping[str, str] = MappingProxyType(
     {"embed": "60 per minute", "export": "20 per minute", "login": "10 per minute"})

@@ -539,3 +539,62 @@ PLOTLY_SEPARATORS = {"es": ",.", "en": ".,"}
 PLOTLY_DATE_FORMAT = {"es": "%-d %b %Y", "en": "%b %-d, %Y"}
 #: DatePickerRange display formats (numeric, so the browser's own language cannot clash).
 DATE_PICKER_FORMAT = {"es": "DD/MM/YYYY", "en": "MM/DD/YYYY"}
+
+
+# --- hot spots (dashboard/pages/hotspots) -----------------------------------------------------
+_T.update({
+    "hotspots.title": ("Puntos calientes", "Hot spots"),
+    "hotspots.hint": ("Dónde empeora y si es nuevo: Gi* de Getis-Ord por celda y periodo (vecinas y periodo anterior), "
+                      "tendencia de Mann-Kendall y las 17 categorías de Esri. Haga clic en un hexágono para ver su historia.",
+                      "Where it is getting worse, and whether that is new: Getis-Ord Gi* per cell and period (neighbours "
+                      "and the previous period), a Mann-Kendall trend and Esri's 17 categories. Click a hexagon for its history."),
+    "hotspots.period": ("Periodos", "Periods"),
+    "hotspots.period_week": ("Semanas", "Weeks"),
+    "hotspots.period_month": ("Meses", "Months"),
+    "hotspots.span": ("Historia", "History"),
+    "hotspots.span_12": ("12 meses", "12 months"),
+    "hotspots.span_24": ("24 meses", "24 months"),
+    "hotspots.span_all": ("Todo", "All"),
+    "hotspots.resolution": ("Resolución H3", "H3 resolution"),
+    "hotspots.legend": ("Patrón (celdas)", "Pattern (cells)"),
+    "hotspots.legend_declared": ("Distrito en emergencia el {day}", "District under emergency on {day}"),
+    "hotspots.summary": ("{cells} celdas de resolución {res}, {bins} {unit} del {start} al {end}; {hot} puntos calientes, "
+                         "{cold} fríos. FDR de Benjamini-Hochberg (q = {alpha}) sobre {tests} pruebas.",
+                         "{cells} cells at resolution {res}, {bins} {unit} from {start} to {end}; {hot} hot spots, "
+                         "{cold} cold spots. Benjamini-Hochberg FDR (q = {alpha}) over {tests} tests."),
+    "hotspots.summary_public": (" Público: solo la grilla publicada (k = {k}); los conteos suprimidos se tratan como "
+                                "censurados.", " Public: the published grid only (k = {k}); suppressed counts are "
+                                "treated as censored."),
+    "hotspots.unit_week": ("semanas", "weeks"),
+    "hotspots.unit_month": ("meses", "months"),
+    "hotspots.too_short": ("Se necesitan al menos 10 periodos completos: elija más historia o semanas.",
+                           "At least 10 whole periods are needed: choose more history or weeks."),
+    "hotspots.history_hint": ("Haga clic en un hexágono coloreado para ver sus conteos y su z por periodo.",
+                              "Click a coloured hexagon to see its counts and its z per period."),
+    "hotspots.history_title": ("Celda {cell}: {pattern}", "Cell {cell}: {pattern}"),
+    "hotspots.history_trend": ("Tendencia de z (Mann-Kendall): τ = {tau}, p = {p}.", "Trend of z (Mann-Kendall): τ = {tau}, p = {p}."),
+    "hotspots.count": ("Incidentes", "Incidents"),
+    "hotspots.z": ("z de Gi*", "Gi* z"),
+    "hotspots.hot_bin": ("Periodo caliente significativo", "Significant hot period"),
+    "hotspots.cold_bin": ("Periodo frío significativo", "Significant cold period"),
+    "hotspots.tip": ("{pattern}<br>z (último periodo) = {z}, p = {p}<br>tendencia τ = {tau}",
+                     "{pattern}<br>z (last period) = {z}, p = {p}<br>trend τ = {tau}"),
+    "hotspots.censored": ("Sin patrón: los conteos suprimidos podrían cambiarlo", "No pattern: suppressed counts could change it"),
+    "pattern.new hot spot": ("Nuevo punto caliente", "New hot spot"),
+    "pattern.consecutive hot spot": ("Punto caliente consecutivo", "Consecutive hot spot"),
+    "pattern.intensifying hot spot": ("Punto caliente en aumento", "Intensifying hot spot"),
+    "pattern.persistent hot spot": ("Punto caliente persistente", "Persistent hot spot"),
+    "pattern.diminishing hot spot": ("Punto caliente en disminución", "Diminishing hot spot"),
+    "pattern.sporadic hot spot": ("Punto caliente esporádico", "Sporadic hot spot"),
+    "pattern.oscillating hot spot": ("Punto caliente oscilante", "Oscillating hot spot"),
+    "pattern.historical hot spot": ("Punto caliente histórico", "Historical hot spot"),
+    "pattern.new cold spot": ("Nuevo punto frío", "New cold spot"),
+    "pattern.consecutive cold spot": ("Punto frío consecutivo", "Consecutive cold spot"),
+    "pattern.intensifying cold spot": ("Punto frío en aumento", "Intensifying cold spot"),
+    "pattern.persistent cold spot": ("Punto frío persistente", "Persistent cold spot"),
+    "pattern.diminishing cold spot": ("Punto frío en disminución", "Diminishing cold spot"),
+    "pattern.sporadic cold spot": ("Punto frío esporádico", "Sporadic cold spot"),
+    "pattern.oscillating cold spot": ("Punto frío oscilante", "Oscillating cold spot"),
+    "pattern.historical cold spot": ("Punto frío histórico", "Historical cold spot"),
+    "pattern.no pattern detected": ("No se detectó ningún patrón", "No pattern detected"),
+})

@@ -523,6 +523,32 @@ def report_cmd(
         target = out_path.with_suffix(".pdf")
         write_pdf(page, target)
         out.print(f"wrote {target}", highlight=False, markup=False)
+@app.command("hotspots")
+def hotspots_cmd(
+    store: Path = StoreOpt,
+    start: Optional[str] = typer.Option(None, "--from", help="First day, YYYY-MM-DD (default: the data's first; partial bins are left out)."),
+    end: Optional[str] = _ToOpt, category: Optional[list[str]] = _CategoryOpt, area: str = _AreaOpt,
+    resolution: int = typer.Option(8, "--resolution", help="H3 resolution of the cells (up to the store's finest cube)."),
+    period: str = typer.Option("week", "--period", help="Time bins: week (ISO, Monday first) or month."),
+    k_rings: int = typer.Option(1, "--k-rings", help="Spatial neighbours: cells within this many grid steps (the cell included)."),
+    time_steps: int = typer.Option(1, "--time-steps", help="Temporal neighbours: this many previous bins."),
+    alpha: float = typer.Option(0.05, "--alpha", help="FDR level (Benjamini-Hochberg) and the trend test's level."),
+    permutations: int = typer.Option(0, "--permutations", help="Conditional permutations (0 = analytic z and p)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the permutations."),
+    public: bool = typer.Option(False, "--public", help="Only the published grid, under the privacy rules (docs/privacy.md)."),
+    k: int = _KOpt,
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write every cell's pattern, z, p and trend as JSON here.", dir_okay=False),
+    geojson_out: Optional[Path] = typer.Option(None, "--out", help="Write a GeoJSON map layer (RFC 7946, with provenance) here.", dir_okay=False),
+) -> None:
+    """Emerging hot spots: space-time Getis-Ord Gi* per cell and bin, Mann-Kendall trend, Esri's 17 patterns."""
+    from geo.hotspots import emerging_hotspots, write_outputs
+
+    view = _view(start, end, category, None, area, resolution, "count", None, None)
+    result = emerging_hotspots(store, view, period=period, k_rings=k_rings, time_steps=time_steps, alpha=alpha,
+                               permutations=permutations, seed=seed, public=public, k=k if public else None)
+    out.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+    for p in write_outputs(result, json_path=json_out, geojson_path=geojson_out):
+        out.print(f"wrote {p}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _load_plugins() -> None:
