@@ -350,7 +350,7 @@ def public_fixed_classes(store: str | os.PathLike | Store, resolution: int, days
         return legend.classes(values if values is not None else [], breaks=legend.CHANGE_BREAKS, unit=" %", signed=True)
     period_days = 30.44 if grid.period == "month" else 7.0
     key = (str(st.root), st.version, grid.k, grid.resolution, grid.period, tuple(sorted(grid.groups.items())),
-           tuple(grid.sensitive), int(resolution), max(int(round(days / period_days)), 1),
+           grid.vocabulary, int(resolution), max(int(round(days / period_days)), 1),
            tuple(sorted(categories or ())), metric, n)
     with _CACHES_LOCK:
         breaks = _FIXED.get(key)

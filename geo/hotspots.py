@@ -570,28 +570,12 @@ def _public_cube(store, sv, view, bins: np.ndarray, grid, cats: list[str], distr
     return _ViewCube(cells[keep], kn + s, kn + (grid.k - 1) * s, kn + s * grid.k / 2.0, ubigeo[keep])
 
 
-_DEFAULT_DISTRICTS: list = []
-
-
-def _default_districts(notes: list[str]):
-    """The fetched study districts, loaded once per process: the views (and their
-    in-memory cubes) are cached per boundary object, so a fresh load each call would
-    rebuild them."""
-    from geo import export
-
-    with _CACHE_LOCK:
-        if not _DEFAULT_DISTRICTS:
-            got = export._load_districts(None, notes)
-            if got is None:
-                return None
-            _DEFAULT_DISTRICTS.append(got)
-        return _DEFAULT_DISTRICTS[0]
 
 
 def _grid_key(grid) -> tuple | None:
     if grid is None:
         return None
-    return (grid.k, grid.resolution, grid.period, tuple(sorted(grid.groups.items())), tuple(grid.sensitive))
+    return (grid.k, grid.resolution, grid.period, tuple(sorted(grid.groups.items())), grid.vocabulary)
 
 
 def match_categories(requested, available) -> tuple[list[str], list[str]]:
@@ -802,7 +786,7 @@ def emerging_hotspots(store, view, *, period: str = "week", k_rings: int = DEFAU
     notes: list[str] = []
     requested = view
     view = export.resolve_view(st, view, registry)
-    districts = None if districts is False else districts if districts is not None else _default_districts(notes)
+    districts = None if districts is False else districts if districts is not None else export._load_districts(st, None, notes)
     if view.area != "all" and districts is None:
         raise HexwatchError(f"area {view.area!r} needs district boundaries: run `hexwatch boundaries fetch`, or use --area all")
     if public:
