@@ -378,12 +378,16 @@ def register(app, ctx) -> None:
             return no_update, no_update, no_update
         return impact_body(ctx, state, source), key, source_options(ctx, state.lang)
 
+    def _state_and_spell(state_data):
+        """The view the download buttons were pressed on, and the spell its panel shows."""
+        state = UIState.from_store(state_data, ctx.catalog())
+        return state, panel_spell(ctx, state)[0]
+
     @app.callback(Output("impact-download", "data"), Input("impact-download-btn", "n_clicks"), State("state", "data"),
                   State("impact-source", "value"), prevent_initial_call=True)
     @guarded("download")
     def download_impact(n_clicks, state_data, source):
-        state = UIState.from_store(state_data, ctx.catalog())
-        spell, _ = panel_spell(ctx, state)
+        state, spell = _state_and_spell(state_data)
         if spell is None:
             return no_update
         result = cached_analysis(ctx, ctx.store(), spell.spell_id, tuple(state.view.categories), source)
@@ -393,8 +397,7 @@ def register(app, ctx) -> None:
                   State("impact-source", "value"), prevent_initial_call=True)
     @guarded("download")
     def download_report(n_clicks, state_data, source):
-        state = UIState.from_store(state_data, ctx.catalog())
-        spell, _ = panel_spell(ctx, state)
+        state, spell = _state_and_spell(state_data)
         if spell is None:
             return no_update
         return dcc.send_bytes(report_bytes(ctx, state, spell.spell_id, source),
