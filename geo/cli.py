@@ -438,8 +438,7 @@ def analyze_cmd(
             atomic_write_bytes(json_out, table.to_json())
             out.print(f"JSON: {json_out}", highlight=False, markup=False, soft_wrap=True)
         return
-    result = analyze(store, declaration, category=category or None, source=source, registry=events,
-                     adjacency=_store_adjacency(store))
+    result = analyze(store, declaration, category=category or None, source=source, registry=events)
     if area is not None and result.by_area(area) is None:
         raise HexwatchError(f"{result.spell_id} covers no area {area!r}; its areas: {', '.join(a.area for a in result.areas)}")
     result = result.lead(area)
@@ -458,22 +457,6 @@ def _policy_events(store: Path, path: Optional[Path]):
     from geo.store import Store
 
     return policy_events(Store.open(store), path)
-
-
-def _store_adjacency(store: Path):
-    """Neighbours among the store's own boundaries (None: let the analysis use Peru's)."""
-    from geo.areas import boundary_set, store_boundaries
-    from geo.store import Store
-
-    st = Store.open(store)
-    if boundary_set(st)["kind"] == "peru":
-        return None
-    b = store_boundaries(st)
-    if b is None:
-        return None
-    from geo.boundaries import adjacency
-
-    return adjacency(b)
 
 
 @app.command("areas")

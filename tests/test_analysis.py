@@ -359,7 +359,13 @@ def test_cli_analyze_on_a_demo_store_recovers_the_injected_effect(demo_store, tm
     injected = Store.open(demo_store).meta["demo"]["effects"][DS105]["declared"]
     assert injected == -0.10
     assert did_est["ci"][0] <= injected <= did_est["ci"][1]
-    assert did_est["sentence_en"] in printed and result["sentence_en"] in printed
+    # The printout leads with the area's own primary estimate, sentence and all; the pooled
+    # figure is secondary and shown as its table row.
+    lead = result["areas"][0]
+    assert lead["area"] == "lima_callao" and lead["estimates"]["did"]["ci"][0] <= injected <= lead["estimates"]["did"]["ci"][1]
+    assert lead["estimates"]["did"]["sentence_en"] in printed and result["sentence_en"] in printed
+    pooled = printed.split("All areas pooled")[1]
+    assert f"{100 * did_est['effect']:+.1f}%" in next(l for l in pooled.splitlines() if l.startswith("Difference-in-differences"))
     assert result["synthetic"] is True and "Synthetic demo data" in printed
     assert set(result["estimates"]) == {"naive", "did", "event_study", "synthetic_control", "displacement"}
     # All nine districts are declared; Sullana's seven have no comparison district in

@@ -200,9 +200,9 @@ def all_declarations(store, *, category: str | Sequence[str] | None = None, sour
     with _lock:
         counts, meta, coverage = load_counts(st, source=source, category=category)
         if adjacency is None:
-            adjacency = load_adjacency(counts["ubigeo"].unique())
+            adjacency = load_adjacency(counts["ubigeo"].unique(), st)
         if areas is None:
-            areas = AreaMap.load(boundaries=True)
+            areas = AreaMap.for_store(st, counts["ubigeo"].unique())
         synthetic = layer_synthetic(meta, _TABLE[source])
         label = category if isinstance(category, str) or category is None else ", ".join(category)
         frequency = "week" if source == "points" else "month"

@@ -72,6 +72,51 @@ class AreaMap:
     metros: Mapping[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
     province_names: Mapping[str, str] = field(default_factory=dict)
     members: Mapping[str, str] = field(default_factory=dict)
+    #: ``(area, name_es, name_en)`` of a district no group or province claims (a store of
+    #: another city without boundaries is one area); ``None``: Peru's province rule.
+    fallback: tuple[str, str, str] | None = None
+
+    @classmethod
+    def for_store(cls, store, ubigeos: Iterable[str] = ()) -> "AreaMap":
+        """The areas of ``store``'s own boundaries: Peru's groups and provinces
+        (:meth:`load`) for a store ingested with Peru's, else the store's named groups
+        (:func:`geo.areas.groups_for`) and the provinces of its boundary file, and one area
+        for everything when it has no boundaries.
+
+        A city store's districts are never grouped by Peru's ubigeo prefixes; a store that
+        records no boundaries at all gets Peru's rule only when every district id of the
+        data (``ubigeos``) is a six-digit ubigeo."""
+        from geo import areas as store_areas
+
+        kind = store_areas.boundary_set(store)["kind"]
+        b = store_areas.store_boundaries(store)
+        ids = [str(u) for u in ubigeos]
+        if kind == "none" and b is None and ids and all(re.fullmatch(r"\d{6}", u) for u in ids):
+            kind = "peru"
+        if kind == "peru":
+            names = {}
+            if b is not None and "province" in b:
+                pairs = b[["ubigeo", "province"]].dropna()
+                names = {str(u)[:4]: str(p) for u, p in zip(pairs["ubigeo"], pairs["province"])}
+            return cls.load(province_names=names or None, boundaries=not names)
+        metros: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        members: dict[str, str] = {}
+        ids = [] if b is None else [str(u) for u in b["ubigeo"]]
+        for g in store_areas.groups_for(store, kind):
+            metros[g["area"]] = (g["name"], g["name_en"], ())
+            for u in store_areas.group_members(g, ids) + tuple(g.get("districts", ())):
+                members.setdefault(str(u), g["area"])
+        if b is not None and "province" in b:
+            codes = b["province_code"].astype(str) if "province_code" in b else b["province"].astype(str)
+            for u, code, name in zip(ids, codes, b["province"].astype(str)):
+                if u in members or name in ("", "nan", "None"):
+                    continue
+                area = slug(name) or f"province_{slug(code)}"
+                if area in metros and metros[area][0] != _title(name):
+                    area = f"{area}_{slug(code)}"
+                metros.setdefault(area, (_title(name), _title(name), ()))
+                members[u] = area
+        return cls(metros, {}, members, fallback=("all", "Todo", "All"))
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, province_names: Mapping[str, str] | None = None,
@@ -99,6 +144,8 @@ class AreaMap:
         ubigeo = str(ubigeo)
         if ubigeo in self.members:
             return self.members[ubigeo]
+        if self.fallback is not None:
+            return self.fallback[0]
         pre = ubigeo[:4]
         metro = self._prefix_to_metro.get(pre)
         if metro:
@@ -129,6 +176,8 @@ class AreaMap:
         if area in self.metros:
             es, en, _ = self.metros[area]
             return es if lang == "es" else en
+        if self.fallback is not None and area == self.fallback[0]:
+            return self.fallback[1] if lang == "es" else self.fallback[2]
         for code, a in self._province_ids.items():
             if a == area:
                 return _title(self.province_names[code])

@@ -159,16 +159,26 @@ def resolve_source(store, source: str) -> tuple[str, dict[str, str]]:
     return source, {"en": f"{source}: as asked (auto would use {auto})", "es": f"{source}: la pedida (auto usaría {auto})"}
 
 
-def load_adjacency(ubigeos: Iterable[str]) -> Mapping[str, set[str]] | None:
-    """Neighbours among ``ubigeos`` from the cached study boundaries; ``None`` when the
-    boundaries are not fetched."""
+def load_adjacency(ubigeos: Iterable[str], store=None) -> Mapping[str, set[str]] | None:
+    """Neighbours among ``ubigeos``: from the boundaries ``store`` was ingested with when
+    they hold any of them, else from the cached study boundaries; ``None`` when neither has
+    them (then there is no displacement ring)."""
     from geo import boundaries
 
+    wanted = set(map(str, ubigeos))
+    if store is not None:
+        from geo.areas import store_boundaries
+
+        own = store_boundaries(store)
+        if own is not None:
+            own = own[own["ubigeo"].astype(str).isin(wanted)]
+            if len(own):
+                return boundaries.adjacency(own)
     try:
         d = boundaries.load_study_districts()
     except HexwatchError:
         return None
-    d = d[d["ubigeo"].isin(set(ubigeos))]
+    d = d[d["ubigeo"].isin(wanted)]
     return boundaries.adjacency(d) if len(d) else None
 
 
@@ -543,9 +553,9 @@ def analyze(
     if registry is None:
         registry = Registry.load()
     if adjacency is None:
-        adjacency = load_adjacency(counts["ubigeo"].unique())
+        adjacency = load_adjacency(counts["ubigeo"].unique(), st)
     if areas is None:
-        areas = AreaMap.load(boundaries=True)
+        areas = AreaMap.for_store(st, counts["ubigeo"].unique())
     label = category if isinstance(category, str) or category is None else ", ".join(category)
     synthetic = layer_synthetic(meta, _TABLE[source])
     result = analyze_counts(counts, registry, spell_id, adjacency, frequency="week" if source == "points" else "month",

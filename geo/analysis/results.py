@@ -174,8 +174,13 @@ class Estimate(_Sentences):
             subject = subject.replace("las semanas", "los meses").replace("weeks", "months")
         bench = _BENCHMARK[self.method][0 if es else 1]
         lo, hi = self.ci if self.ci else (float("nan"), float("nan"))
-        ci_txt = (f"IC 95 %: {pct(lo, 'es')} a {pct(hi, 'es')}" if es else f"95% CI {pct(lo)} to {pct(hi)}")
-        if self.method == "synthetic_control":
+        if _finite(lo, hi):
+            ci_txt = (f"IC 95 %: {pct(lo, 'es')} a {pct(hi, 'es')}" if es else f"95% CI {pct(lo)} to {pct(hi)}")
+        else:  # too few placebos or comparison districts to give one
+            ci_txt = "sin intervalo de confianza" if es else "no confidence interval"
+        if not _finite(self.p_value):
+            pass  # no placebo distribution to read a p-value from
+        elif self.method == "synthetic_control":
             ci_txt += f"; {fmt_p(self.p_value, lang)} " + ("por placebos" if es else "from placebos")
         elif self.details.get("inference") == "randomization":
             ci_txt += f"; {fmt_p(self.p_value, lang)} " + ("por aleatorización" if es else "by randomisation inference")

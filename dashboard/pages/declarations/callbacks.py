@@ -15,7 +15,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dashboard.access import guarded
 from dashboard.charts import graph_config
 from dashboard.i18n import PLOTLY_SEPARATORS, fmt_date, t
-from dashboard.pages.impact.callbacks import _adjacency, area_map, machine_attrs, pct_text
+from dashboard.pages.impact.callbacks import machine_attrs, pct_text
 from dashboard.state import UIState
 
 _lock = threading.Lock()
@@ -32,8 +32,7 @@ def cached_table(ctx, store, categories: tuple[str, ...]):
     from geo.analysis.all_declarations import all_declarations
 
     with _lock:  # one evaluation at a time per process; the disk cache serves the others
-        return all_declarations(store, category=list(categories) or None, registry=ctx.registry,
-                                adjacency=_adjacency(ctx), areas=area_map(ctx))
+        return all_declarations(store, category=list(categories) or None, registry=ctx.registry)
 
 
 class _Est:

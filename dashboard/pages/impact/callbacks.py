@@ -10,7 +10,6 @@ number the panel prints is also in ``data-*`` attributes (``data-effect``,
 from __future__ import annotations
 
 import math
-import threading
 from functools import lru_cache
 
 from dash import Input, Output, State, dcc, html, no_update
@@ -51,33 +50,6 @@ def panel_spell(ctx, state: UIState) -> tuple[SpellInfo | None, bool]:
     return first, True
 
 
-# Held while the districts' adjacency is computed: shapely's tree queries prepare the shared
-# district polygons lazily, and two request threads doing it at once segfaulted a worker.
-_adjacency_lock = threading.Lock()
-
-
-def _adjacency(ctx):
-    with _adjacency_lock:
-        return _adjacency_of(ctx)
-
-
-@lru_cache(maxsize=4)
-def _adjacency_of(ctx):
-    from geo.boundaries import adjacency
-
-    return adjacency(ctx.districts)
-
-
-def area_map(ctx):
-    """The areas the analysis groups districts by, named from the dashboard's own districts."""
-    from geo.analysis.areas import AreaMap
-
-    d = ctx.districts
-    names = ({str(u)[:4]: str(p) for u, p in zip(d["ubigeo"], d["province"]) if p is not None}
-             if "province" in d else {})
-    return AreaMap.load(province_names=names) if names else AreaMap.load(boundaries=True)
-
-
 @lru_cache(maxsize=32)
 def cached_analysis(ctx, store, spell_id: str, categories: tuple[str, ...], source: str):
     """:func:`geo.analysis.analyze` of one pinned store version (a :class:`geo.store.Store`).
@@ -87,8 +59,7 @@ def cached_analysis(ctx, store, spell_id: str, categories: tuple[str, ...], sour
     """
     from geo.analysis import analyze
 
-    return analyze(store, spell_id, category=list(categories) or None, source=source, registry=ctx.registry,
-                   adjacency=_adjacency(ctx), areas=area_map(ctx))
+    return analyze(store, spell_id, category=list(categories) or None, source=source, registry=ctx.registry)
 
 
 def panel_key(ctx, state: UIState, source: str) -> list:
