@@ -173,7 +173,14 @@ class _Dash(dash.Dash):
     @property
     def validation_layout(self):
         make = self.__dict__.get("role_validation_layout")
-        return make() if make is not None else self.__dict__.get("_validation_layout")
+        if make is None:
+            return self.__dict__.get("_validation_layout")
+        try:
+            return make()
+        except AttributeError as exc:
+            # Dash's ``__getattr__`` would turn this into "'dict' object has no attribute
+            # 'validation_layout'", hiding the real fault.
+            raise RuntimeError(f"building the validation layout failed: {exc!r}") from exc
 
     @validation_layout.setter
     def validation_layout(self, value) -> None:

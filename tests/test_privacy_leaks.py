@@ -130,6 +130,18 @@ def test_every_leaked_wording_and_an_unreviewed_one_is_kept_out_of_public_output
                                  "vi\u043elencia"]).tolist() == [True, False, True, True, True]
 
 
+def test_other_cities_common_wordings_are_public_and_their_sensitive_ones_are_not():
+    """A city outside Peru (English or Portuguese releases) gets its ordinary categories on
+    the public map without a vocabulary of its own, and never its sensitive ones."""
+    ordinary = ["burglary", "Vehicle theft", "THEFT FROM THE PERSON", "robbery", "assault", "Criminal damage and arson",
+                "ROBO DE VEHICULO DE SERVICIO PARTICULAR", "Roubo de veículo", "Furto", "Anti-social behaviour"]
+    sensitive = ["domestic violence", "Sexual assault", "RAPE", "child abuse", "Indecent exposure", "harassment",
+                 "Human trafficking", "assault - domestic", "Stalking", "Estupro de vulnerável", "violência doméstica",
+                 "Assault on a partner", "kidnapping", "VIOLENCIA FAMILIAR"]
+    assert not privacy.is_sensitive(ordinary).any(), dict(zip(ordinary, privacy.is_sensitive(ordinary)))
+    assert privacy.is_sensitive(sensitive).all(), dict(zip(sensitive, privacy.is_sensitive(sensitive)))
+
+
 def test_the_vocabulary_file_is_configurable_and_fails_closed(tmp_path):
     extra = tmp_path / "vocabulary.toml"
     extra.write_text('[public]\nadmit = ["otros"]\nadmit_exact = ["violacion de domicilio"]\n'
@@ -209,8 +221,10 @@ def test_the_public_page_layout_and_callbacks_name_no_sensitive_wording_day_or_o
     for text, where in ((page, "/"), (anon.get("/_dash-layout").get_data(as_text=True), "/_dash-layout"),
                         (anon.get("/_dash-dependencies").get_data(as_text=True), "/_dash-dependencies")):
         assert_clean(text, where)
-        for official_only in ("section-trends", "section-impact", "district-table", '"points"', "series-note",
-                              "trends-body"):
+        # Trends and hot spots are public sections now (published-grid totals only); their
+        # officials' parts, the exact district series and table, are not on the public page.
+        for official_only in ("section-impact", "district-table", '"points"', '"series-note"', '"series"',
+                              "table-download"):
             assert official_only not in text, f"{where} names the officials' {official_only}"
     for category in PUBLIC:  # the page's config holds no data at all (the layout request brings it)
         assert f'"{category}"' not in config

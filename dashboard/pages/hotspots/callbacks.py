@@ -18,13 +18,13 @@ from dash import Input, Output, State, html, no_update
 from dashboard.access import guarded, may, public_grid
 from dashboard.charts import graph_config
 from dashboard.i18n import fmt_date, fmt_int, fmt_num, norm_lang, t
-from dashboard.mapdata import bounds_of, district_geojson
+from dashboard.mapdata import district_geojson
 from dashboard.pages.hotspots.layout import DEFAULT_PERIOD, DEFAULT_SPAN, SPANS, options
 from dashboard.state import UIState
 from geo.errors import HexwatchError
 from geo.hotspots import (COLD_PATTERNS, HOT_PATTERNS, NO_PATTERN, PATTERNS, bin_ends, emerging_hotspots, layer_features,
                           span_start)
-from geo.viewspec import View, in_area
+from geo.viewspec import View
 
 #: Legend colours: reds for hot patterns (darker = more recent or stronger), blues for cold.
 COLOURS = dict(zip(HOT_PATTERNS, ("#7f0000", "#b30000", "#d7301f", "#ef6548", "#fc8d59", "#fdbb84", "#e7a0c8", "#fee8c8")))
@@ -50,8 +50,10 @@ def hotspot_result(ctx, state: UIState, period, span, res):
 
 @lru_cache(maxsize=32)
 def _declared_geo(ctx, ubigeos: frozenset) -> dict:
-    d = ctx.districts
-    return district_geojson(d[d["ubigeo"].isin(ubigeos)]) if ubigeos else {"type": "FeatureCollection", "features": []}
+    d = ctx.districts  # None: a store without boundaries has no outlines to draw
+    if d is None or not ubigeos:
+        return {"type": "FeatureCollection", "features": []}
+    return district_geojson(d[d["ubigeo"].isin(ubigeos)])
 
 
 def _legend(result, state: UIState) -> html.Div:
@@ -127,12 +129,9 @@ def history_figure(result, cell: str, lang: str) -> tuple[str, go.Figure]:
     return text, fig
 
 
-@lru_cache(maxsize=8)
 def area_bounds(ctx, area: str) -> list[list[float]]:
-    """Leaflet bounds of the districts of ``area`` (all of them when none match)."""
-    d = ctx.districts
-    inside = d[in_area(d["ubigeo"].tolist(), area)]
-    return bounds_of(inside if len(inside) else d)
+    """Leaflet bounds of ``area``: the store's own areas (a store without boundaries gets its hexes' extent)."""
+    return ctx.extent(area)
 
 
 def register(app, ctx) -> None:

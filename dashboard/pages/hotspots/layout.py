@@ -14,7 +14,6 @@ from dash import dcc, html
 from dashboard.access import visible
 from dashboard.i18n import DEFAULT_LANG, t
 from dashboard.layout import label
-from dashboard.mapdata import bounds_of
 
 #: History choices: months of data ending at the view's end (None: everything).
 SPANS = {"12": 12, "24": 24, "all": None}
@@ -38,7 +37,7 @@ def options(ctx, lang: str) -> dict[str, list[dict]]:
 
 
 def layout(ctx) -> html.Section:
-    (s, w), (n, e) = bounds_of(ctx.districts)
+    (s, w), (n, e) = ctx.first_extent  # the store's own first area (any city, boundaries or not)
     opts = options(ctx, DEFAULT_LANG)
     res = 8 if 8 in resolutions(ctx) else resolutions(ctx)[-1]
     return html.Section(id="section-hotspots", className="hw-section", children=[
