@@ -193,7 +193,7 @@
         if (done) return;
         done = true;
         resolve(ok ? [[{namespace: 'dash_leaflet', type: 'TileLayer',
-                         props: {url: cfg.url, attribution: cfg.attribution, maxZoom: 19, id: 'basemap-tiles'}}],
+                         props: {url: cfg.url, attribution: cfg.attribution, maxZoom: 19, id: cfg.tile_id || 'basemap-tiles'}}],
                       'streets'] : off);
       }
       img.onload = function () { finish(img.naturalWidth > 0); };
@@ -201,6 +201,11 @@
       setTimeout(function () { finish(false); }, cfg.timeout_ms || 4000);
       img.src = tileUrl(cfg.url, z, x, y);
     });
+  }
+
+  // Another map's basemap layer alone (the hot-spot map): the same probe, no status.
+  function probeBasemapLayer(cfg) {
+    return probeBasemap(cfg).then(function (r) { return r[0]; });
   }
 
   // --- accessibility repairs of Dash 4's own controls (axe-core, issue 16.8) ------------
@@ -252,7 +257,8 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     hexwatch: {decodeHexes: decodeHexes, renderDistricts: renderDistricts, areaViewport: areaViewport,
-               syncHash: syncHash, probeBasemap: probeBasemap}
+               syncHash: syncHash, probeBasemap: probeBasemap,
+               probeBasemapLayer: probeBasemapLayer}
   });
   window.hexwatch = {
     hexStyle: function (f) {

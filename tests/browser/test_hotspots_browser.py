@@ -41,8 +41,11 @@ def expected(store, demo_districts, *, public: bool):
 
 def open_section(browser, url: str):
     browser.get(url)
+    # The map is the page; the hot spots open from their tab, as a reader opens them.
+    tab = wait_for(lambda: browser.find_elements(By.ID, "tab-hotspots"), what="the hot-spot tab")[0]
+    tab.click()
     section = wait_for(lambda: browser.find_elements(By.ID, "section-hotspots"), what="the hot-spot section")[0]
-    browser.execute_script("arguments[0].scrollIntoView()", section)
+    wait_for(lambda: section.is_displayed(), what="the hot-spot tab to open")
     wait_for(lambda: status(browser).get("cells"), what="the hot-spot layer")
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
-from dash import Input, Output, State, html, no_update
+from dash import ClientsideFunction, Input, Output, State, html, no_update
 
 from dashboard.access import guarded, may, public_grid
 from dashboard.charts import graph_config
@@ -136,6 +136,8 @@ def area_bounds(ctx, area: str) -> list[list[float]]:
 
 def register(app, ctx) -> None:
     """Add the section's callbacks to ``app``."""
+    app.clientside_callback(ClientsideFunction(namespace="hexwatch", function_name="probeBasemapLayer"),
+                            Output("hs-basemap", "children"), Input("hs-basemap-config", "data"))
 
     @app.callback(Output("hs-period", "options"), Output("hs-span", "options"), Input("lang", "value"))
     def translate(lang):

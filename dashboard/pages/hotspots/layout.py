@@ -58,7 +58,8 @@ def layout(ctx) -> html.Section:
         html.Div(className="hw-map-wrap", children=[
             dl.Map(id="hs-map", center=[(s + n) / 2, (w + e) / 2], zoom=10, minZoom=5, maxZoom=16,
                    style={"height": "60vh", "background": "#f2efe9"}, children=[
-                *([dl.TileLayer(url=ctx.tiles_url, attribution=ctx.tiles_attribution)] if ctx.tiles_url else []),
+                # Streets only once the browser has fetched a tile (as on the main map); else the plain background.
+                dl.LayerGroup(id="hs-basemap"),
                 dl.Pane(name="hs-cells", style={"zIndex": 400}, children=[
                     dl.GeoJSON(id="hs-hexes", style={"variable": "hexwatchHotspots.style"}, pane="hs-cells")]),
                 dl.Pane(name="hs-declared", style={"zIndex": 450}, children=[
@@ -75,4 +76,5 @@ def layout(ctx) -> html.Section:
             dcc.Graph(id="hs-history-graph", config={"displaylogo": False}, style={"display": "none"}),
         ]),
         dcc.Store(id="hs-area"),  # the area the map was last fitted to
+        dcc.Store(id="hs-basemap-config", data={**ctx.basemap_config(), "tile_id": "hs-basemap-tiles"}),
     ])
