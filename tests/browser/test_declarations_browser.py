@@ -19,9 +19,10 @@ def text(browser, id_: str) -> str:
 
 def test_all_declarations_table_and_forest_plot(served_app, browser, views_store, artifacts):
     browser.get(f"{served_app.url}/?area=lima_callao")
+    wait_for(lambda: browser.find_elements(By.ID, "tab-declarations"), what="the tab")[0].click()
     summary = wait_for(lambda: browser.find_elements(By.ID, "declarations-summary"), what="the section")[0]
+    wait_for(lambda: summary.is_displayed(), what="the tab to open")
     assert not browser.find_elements(By.ID, "declarations-table")  # nothing read before it opens
-    browser.execute_script("arguments[0].scrollIntoView()", summary)
     summary.click()
     wait_for(lambda: browser.find_elements(By.ID, "declarations-table"), what="the table")
     wait_for(lambda: browser.execute_script(
