@@ -46,6 +46,17 @@ browser() {
   fi
 }
 
+axe() {  # axe-core (npm) for the accessibility browser test, into a git-ignored tools/axe/node_modules
+  if [[ ! -f $ROOT/tools/axe/node_modules/axe-core/axe.min.js ]]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "installing Debian's npm for axe-core (the accessibility test)..."
+      as_root apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq npm >/dev/null
+    fi
+    (cd "$ROOT/tools/axe" && npm install --no-save --no-audit --no-fund --silent axe-core@4)
+  fi
+}
+
 case "${1:-}" in
   demo)
     setup test
@@ -72,6 +83,7 @@ case "${1:-}" in
   test)
     setup test
     browser
+    axe
     shift
     rc=0
     "$VENV/bin/python" -m pytest -n 2 --dist loadfile "$@" || rc=$?

@@ -22,6 +22,10 @@ Figures, each beside an in-run reference on the same points:
   process touches all its memory for the first time, which is costly and erratic on
   these VMs; no target (the target above compares runs in one process, as the
   reference is).
+- That fresh-process ingest again after ``hexwatch ingest``'s process settings (no
+  transparent huge pages, glibc keeping freed memory, no cyclic GC: the command's, not
+  the library's, which changes nothing in its host) vs without (``--no-tune-process``);
+  the runs alternate.
 
 Runs of each figure alternate with its reference's (the machine is shared, so a busy
 spell slows both) and medians are compared. District assignment vs ``geopandas.sjoin``
@@ -103,7 +107,12 @@ def run(quick: bool = False) -> list[Figure]:
             t_ingest.append(median_time(one_ingest, runs=1)[0])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    t_cold = [_fresh_process_ingest(path) for _ in range(RUNS)]
+    # What `hexwatch ingest` pays with its process settings (the default) and without
+    # (--no-tune-process, the library alone), alternating.
+    t_cold, t_tuned = [], []
+    for _ in range(RUNS):
+        t_cold.append(_fresh_process_ingest(path, tuned=False))
+        t_tuned.append(_fresh_process_ingest(path, tuned=True))
     # The reference's runs in order: the first comes before any ingest, so a drift here
     # would show an ingest leaving the process slower (it must not).
     h3_runs = [round(t, 3) for t in t_h3]
@@ -130,14 +139,23 @@ def run(quick: bool = False) -> list[Figure]:
         reference_name="raw H3 indexing step (as above)", reference_value=t_h3,
         ratio=statistics.median(t_cold) / t_h3, ratio_kind="fraction", runs=RUNS,
         extra={"runs_seconds": t_cold}))
+    figures.append(Figure(
+        "the same fresh-process ingest with `hexwatch ingest`'s process settings (no THP, glibc keeps freed "
+        "memory, no cyclic GC; --no-tune-process turns them off)", statistics.median(t_tuned), "s",
+        reference_name="the same without them (the library alone, figure above)",
+        reference_value=statistics.median(t_cold), ratio=statistics.median(t_tuned) / statistics.median(t_cold),
+        ratio_kind="fraction", runs=RUNS, extra={"runs_seconds": t_tuned}))
     return figures
 
 
-def _fresh_process_ingest(path: Path) -> float:
-    """Seconds of one ``ingest_file`` run first thing in a new Python process. A fresh
+def _fresh_process_ingest(path: Path, tuned: bool = False) -> float:
+    """Seconds of one ``ingest_file`` run first thing in a new Python process (``tuned``:
+    after ``hexwatch ingest``'s process settings, as the command applies them). A fresh
     process touches all its memory for the first time, which costs far more on these
     VMs than reusing what an earlier ingest freed; the figure above is a warm process."""
     code = ("import sys, time, tempfile, shutil; from pathlib import Path; import geo.ingest as gi; "
+            # (the context is kept referenced: a dropped one would be closed, and restored, at once)
+            + ("from geo import cli; tuned = cli._tuned_for_bulk_work(); tuned.__enter__(); " if tuned else "") +
             "from geo import boundaries; boundaries.load_study_districts(); d = Path(tempfile.mkdtemp()); "
             "t0 = time.perf_counter(); gi.ingest_file(Path(sys.argv[1]), d / 's', kind='mininter', progress=False); "
             "print(time.perf_counter() - t0); shutil.rmtree(d)")

@@ -26,7 +26,7 @@ from dashboard import layout as shell_layout
 from dashboard.context import AppContext
 from dashboard.i18n import DATE_PICKER_FORMAT, dropdown_labels, fmt_date, norm_lang, t
 from dashboard.pages import PAGES
-from dashboard.state import UIState, apply, monday
+from dashboard.state import Catalog, UIState, apply, monday
 from geo.errors import HexwatchError
 from geo.objectstore import is_remote
 from geo.store import Store
@@ -159,6 +159,35 @@ def basemap_settings(url: str | None = None, attribution: str = "", env=None) ->
     return url, attribution or env.get("HEXWATCH_TILES_ATTRIBUTION", "")
 
 
+#: The catalogue of the validation layout: no dates, categories or spells of any store.
+_NO_DATA = Catalog(start=dt.date(2000, 1, 1), end=dt.date(2000, 1, 1), categories=(), spells={})
+
+
+class _Dash(dash.Dash):
+    """A Dash app whose validation layout is made for each page request's role (see
+    ``validation_layout`` in :func:`create_app`) rather than once at start-up, where no
+    role is known and it listed everything (the officials' categories and sections) in
+    the public page's config."""
+
+    role_validation_layout = None
+
+    @property
+    def validation_layout(self):
+        make = self.__dict__.get("role_validation_layout")
+        if make is None:
+            return self.__dict__.get("_validation_layout")
+        try:
+            return make()
+        except AttributeError as exc:
+            # Dash's ``__getattr__`` would turn this into "'dict' object has no attribute
+            # 'validation_layout'", hiding the real fault.
+            raise RuntimeError(f"building the validation layout failed: {exc!r}") from exc
+
+    @validation_layout.setter
+    def validation_layout(self, value) -> None:
+        self.__dict__["_validation_layout"] = value
+
+
 def create_app(store: str | os.PathLike, *, public: bool = False, districts=None, registry=None,
                pages: list[str] | None = None, tiles_url: str | None = None,
                tiles_attribution: str = "", requests_pathname_prefix: str | None = None,
@@ -186,9 +215,9 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
                      tiles_url=tiles_url, tiles_attribution=tiles_attribution,
                      events_path=Path(declarations) if declarations else None)
     ctx.spells  # a bad policy-event file is one error now, not one per request
-    app = dash.Dash(__name__, assets_folder=str(_ASSETS), title="hexwatch", update_title=None,
-                    serve_locally=True, suppress_callback_exceptions=False,
-                    requests_pathname_prefix=requests_pathname_prefix)
+    app = _Dash(__name__, assets_folder=str(_ASSETS), title="hexwatch", update_title=None,
+                serve_locally=True, suppress_callback_exceptions=False,
+                requests_pathname_prefix=requests_pathname_prefix)
     limiter = access_rules.install(app.server, access)
     app.server.config["HEXWATCH_STORE"] = str(store)
     names = list(pages or PAGES)
@@ -207,15 +236,35 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
                                   # No policy events, no "did it work?" tab: there is no declaration to ask about.
                                   hidden_pages=() if ctx.spells else ("impact",))
 
+    built: dict[tuple, list] = {}  # (sections shown, store version) -> components; no data in them
+
+    def validation_layout():
+        # What Dash's renderer checks callbacks against, sent in every page's config: the
+        # components of the sections this visitor is shown (every section outside a
+        # request) with no data at all, so the public page names no category, date or
+        # officials-only section (issue 14). Sections may mount a ``body(ctx)`` later.
+        visible = set(access_rules.visible_pages(names))
+        key = (tuple(n for n in names if n in visible), ctx.store().version)
+        parts = built.get(key)
+        if parts is None:
+            shown = [(name, lay) for name, (lay, _) in zip(names, modules) if name in visible]
+            parts = [shell_layout.shell(_NO_DATA, [(name, lay.layout(ctx)) for name, lay in shown], synthetic=False,
+                                        side_extra=(sharing.controls(),) if "map" in visible else ()),
+                     *[part for _, lay in shown if hasattr(lay, "body") for part in lay.body(ctx)]]
+            if len(built) >= 8:
+                built.clear()
+            built[key] = parts
+        # The account bar depends on who asks; the rest is the same for a role and version.
+        return html.Div([auth.account_bar(), *parts])
+
+    app.role_validation_layout = validation_layout  # before ``layout``: Dash would render one from it
     app.layout = serve_layout
-    # Sections may mount a ``body(ctx)`` later; callback validation sees it too.
-    app.validation_layout = html.Div([serve_layout(), *[part for lay, _ in modules if hasattr(lay, "body")
-                                                        for part in lay.body(ctx)]])
     register_controller(app, ctx)
     register_labels(app, ctx)
     for _, cb in modules:
         cb.register(app, ctx)
     sharing.register_routes(app, ctx, limiter)
+    access_rules.check_requests(app, access)
 
     @app.server.route("/healthz")
     def healthz():
@@ -265,6 +314,13 @@ def warm(app: dash.Dash) -> threading.Thread:
             try:
                 ctx.views()
                 published_grid(ctx.store(), access_rules.public_grid())
+                # The first view's fixed legend classes (both roles, the zoom levels it opens at).
+                from dashboard.pages.map.callbacks import cached_legend
+                from dashboard.state import DEFAULT_DAYS
+
+                for res in (7, 8):
+                    for public in (False, True):
+                        cached_legend(ctx, public, res, DEFAULT_DAYS, (), "count")
             except Exception:  # a warm-up is only a head start: a request will say what is wrong
                 app.server.logger.exception("warming the caches failed")
 

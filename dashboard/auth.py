@@ -11,9 +11,15 @@ Accounts come from a TOML or JSON file named by ``HEXWATCH_USERS_FILE``::
 ``HEXWATCH_USERS="ana:scrypt:32768:8:1$...,bob:pbkdf2:sha256:..."``. Only werkzeug
 hashes (scrypt or pbkdf2) are accepted, never a plain password.
 
-Sessions are flask-login's signed cookies (HttpOnly, SameSite=Lax, 8 hours; Secure
-with ``HEXWATCH_SECURE_COOKIES=1``). They must be signed with the same key by every
-worker: :func:`secret_key` takes ``HEXWATCH_SECRET_KEY``, else a random key created
+Sessions are flask-login's signed cookies (HttpOnly, SameSite=Lax; Secure with
+``HEXWATCH_SECURE_COOKIES=1``) that carry a random session id, and the server keeps
+the live ones in :class:`SessionStore` (a SQLite file every worker on the machine
+shares: ``HEXWATCH_SESSION_DB``, else ``<config dir>/sessions.sqlite3``). A session
+ends for good at sign-out (its id is deleted, so a copied cookie is worth nothing), 8
+hours after sign-in whatever the activity (an absolute lifetime: requests never extend
+it, and the cookie is not re-sent on each request), and when the user's password
+changes (each session records a fingerprint of the hash it was opened with). Cookies
+must be signed with the same key by every worker: :func:`secret_key` takes ``HEXWATCH_SECRET_KEY``, else a random key created
 once in the hexwatch config folder (``HEXWATCH_CONFIG_DIR``, else
 ``~/.config/hexwatch``) and shared by every worker on the machine; production sets
 ``HEXWATCH_SECRET_KEY`` (one key for all machines, kept across redeploys).
@@ -30,11 +36,15 @@ unknown names so that a reply's timing does not tell which names exist.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html as _html
 import json
 import os
 import re
 import secrets
+import sqlite3
+import threading
+import time
 import tomllib
 import uuid
 from collections.abc import Mapping
@@ -61,8 +71,89 @@ _NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _HASH_METHODS = ("scrypt:", "pbkdf2:")
 #: Roles a user may have (``public`` needs no account).
 LOGIN_ROLES = ("official",)
-#: How long a login lasts.
+#: How long a login lasts, counted from sign-in (activity does not extend it).
 SESSION_HOURS = 8
+
+
+def _now() -> float:  # the sessions' clock (tests move it)
+    return time.time()
+
+
+def hash_fingerprint(password_hash: str) -> str:
+    """A short digest of a password hash: a session opened with one hash dies with it."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:32]
+
+
+class SessionStore:
+    """The live sessions, in a SQLite file shared by every worker process (WAL mode, one
+    connection per thread and process).
+
+    >>> import tempfile, os
+    >>> s = SessionStore(os.path.join(tempfile.mkdtemp(), "sessions.sqlite3"))
+    >>> sid = s.open("ana", "fp1", hours=8)
+    >>> s.alive(sid, "ana", "fp1"), s.alive(sid, "ana", "fp2"), s.alive(sid, "bea", "fp1")
+    (True, False, False)
+    >>> s.close(sid); s.alive(sid, "ana", "fp1")
+    False
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with self._db() as db:
+                db.execute("CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, user TEXT NOT NULL, "
+                           "fingerprint TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL)")
+            os.chmod(self.path, 0o600)
+        except (OSError, sqlite3.Error) as exc:
+            raise HexwatchError(f"cannot keep sessions in {self.path} ({exc}); set HEXWATCH_SESSION_DB "
+                                "to a writable file") from None
+
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():  # never reuse a connection across fork
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=True)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def open(self, user: str, fingerprint: str, *, hours: float = SESSION_HOURS) -> str:
+        """A new session of ``user``; returns its id (put it in the signed cookie)."""
+        sid = secrets.token_urlsafe(32)
+        now = _now()
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)", (sid, user, fingerprint, now, now + hours * 3600))
+        return sid
+
+    def alive(self, sid: str, user: str, fingerprint: str) -> bool:
+        """Whether session ``sid`` is ``user``'s, open, unexpired and of this password hash."""
+        row = self._db().execute("SELECT user, fingerprint, expires FROM sessions WHERE sid = ?", (sid,)).fetchone()
+        return (row is not None and row[0] == user and secrets.compare_digest(row[1], fingerprint)
+                and _now() < row[2])
+
+    def close(self, sid: str) -> None:
+        """End one session (sign-out)."""
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE sid = ?", (sid,))
+
+    def close_user(self, user: str) -> int:
+        """End every session of ``user`` (e.g. a lost laptop); returns how many."""
+        with self._db() as db:
+            return db.execute("DELETE FROM sessions WHERE user = ?", (user,)).rowcount
+
+
+def session_db_path(config: "AccessConfig | None" = None, env: Mapping[str, str] | None = None) -> Path:
+    """Where the live sessions are kept: ``config.session_db``, ``HEXWATCH_SESSION_DB``,
+    else ``<config dir>/sessions.sqlite3`` (beside the session key)."""
+    env = os.environ if env is None else env
+    if config is not None and config.session_db:
+        return Path(config.session_db)
+    if env.get("HEXWATCH_SESSION_DB"):
+        return Path(env["HEXWATCH_SESSION_DB"])
+    return config_dir(env) / "sessions.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -282,13 +373,28 @@ def install(server: flask.Flask, config: AccessConfig, limiter: Limiter) -> None
 
     users = dict(load_users() if config.users is None else config.users)
     server.secret_key = config.secret_key or secret_key(shared=bool(users))
+    # The cookie is not re-sent (with a later expiry) on each request: a session's end is
+    # fixed at sign-in, here and in the session store.
     server.config.update(SESSION_COOKIE_NAME="hexwatch_session", SESSION_COOKIE_HTTPONLY=True,
                          SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=config.secure_cookies,
-                         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS), REMEMBER_COOKIE_DURATION=timedelta(0))
+                         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS), SESSION_REFRESH_EACH_REQUEST=False,
+                         REMEMBER_COOKIE_DURATION=timedelta(0))
     server.config["HEXWATCH_USERS"] = users
+    sessions = SessionStore(session_db_path(config)) if users else None
+    server.config["HEXWATCH_SESSIONS"] = sessions
     manager = LoginManager()
     manager.init_app(server)
-    manager.user_loader(users.get)
+
+    @manager.user_loader
+    def load(name: str):
+        user = users.get(name)
+        sid = flask.session.get("sid")
+        if user is None or sessions is None or not isinstance(sid, str):
+            return None
+        if not sessions.alive(sid, user.name, hash_fingerprint(user.password_hash)):
+            return None  # signed out, expired or the password changed: anonymous from now on
+        return user
+
     prefix = lambda: flask.current_app.config.get("HEXWATCH_PATH_PREFIX", "/")  # noqa: E731
 
     def login():
@@ -304,14 +410,21 @@ def install(server: flask.Flask, config: AccessConfig, limiter: Limiter) -> None
         user = verify(users, flask.request.form.get("username", ""), flask.request.form.get("password", ""))
         if user is None:
             return page(t("auth.failed", lang), 401)
+        old = flask.session.get("sid")
+        if isinstance(old, str):
+            sessions.close(old)
         flask.session.clear()  # a fresh session: nothing chosen before login carries over
         flask.session.permanent = True
+        flask.session["sid"] = sessions.open(user.name, hash_fingerprint(user.password_hash))
         login_user(user)
         flask.session["csrf"] = secrets.token_urlsafe(32)
         return flask.redirect(next_url, 303)
 
     def logout():
         if _csrf_ok():
+            sid = flask.session.get("sid")
+            if isinstance(sid, str) and sessions is not None:
+                sessions.close(sid)  # server-side: a copy of the cookie is signed out too
             logout_user()
             flask.session.clear()
         return flask.redirect(prefix(), 303)

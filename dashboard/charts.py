@@ -17,7 +17,8 @@ BAND_COLOUR = "rgba(178, 24, 43, 0.12)"
 
 def graph_config(lang: str) -> dict:
     """``dcc.Graph`` config that registers the locale inline (no CDN locale script)."""
-    return {"displaylogo": False, "locale": lang, "locales": {lang: plotly_locale(lang)},
+    # responsive: the chart follows its container (tab pages open and close; phones rotate).
+    return {"displaylogo": False, "responsive": True, "locale": lang, "locales": {lang: plotly_locale(lang)},
             "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 

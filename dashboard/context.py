@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from geo.store import Store
-from dashboard.access import visible_categories
+from dashboard.access import visible_categories, visible_day_range
 from dashboard.state import Catalog
 from geo.views import MIN_BASELINE, StoreViews, open_views
 
@@ -81,7 +81,8 @@ class AppContext:
     def catalog(self) -> Catalog:
         """Coverage, categories and spells of the live version (what the controls offer the current role)."""
         views = self.views()
-        start, end = views.day_range
+        # The public role's dates are the published months, never the store's exact days.
+        start, end = visible_day_range(self.store(), views.day_range)
         # The public role is never offered a sensitive category (docs/privacy.md, rule 5).
         return Catalog(start=start, end=end, categories=tuple(visible_categories(views.categories)),
                        spells={s.spell_id: (s.start, s.end) for s in self.spells}, home_area=views.home_area,

@@ -242,6 +242,15 @@ _T: dict[str, tuple[str, str]] = {
     "share.copy": ("Copiar el código", "Copy the code"),
     "share.open": ("Abrir el mapa insertable", "Open the embeddable map"),
     "share.close": ("Cerrar", "Close"),
+    # -- security / privacy (issue 14): the public "about the data" panel ----------------------------
+    "about.public_coverage": ("Meses publicados", "Months published"),
+    "about.public_incidents": ("Incidentes publicados (rango)", "Incidents published (range)"),
+    "about.public_extent_note": ("En la vista pública, los meses y el total se calculan solo con la cuadrícula publicada "
+                                 "(las categorías públicas, con los conteos menores que k como rangos); las fechas "
+                                 "exactas, los periodos sin datos y el total exacto solo se muestran a funcionarios.",
+                                 "In the public view, the months and the total come from the published grid alone "
+                                 "(public categories, counts below k as ranges); exact dates, periods without data "
+                                 "and the exact total are shown to officials only."),
 }
 
 # --- map first, tabs, basemap, legend, accessibility (issue 16: anycity-dash) ------------
@@ -267,6 +276,8 @@ _T.update({
     "trends.public_axis": ("Incidentes por mes", "Incidents per month"),
     "trends.public_month_axis": ("Mes", "Month"),
     "trends.partial_week": (": semana parcial, {days} días, a ritmo de 7 días", ": partial week, {days} days, at a 7-day pace"),
+    "map.legend_own": ("Clases de esta vista (las fijas del periodo completo se están calculando)",
+                       "Classes of this view (the whole period's fixed classes are being computed)"),
     "map.legend_any": ("cualquier valor", "any value"),
     "map.legend_rise": ("sube (según los rangos publicados)", "rise (from the published ranges)"),
     "map.legend_fall": ("baja (según los rangos publicados)", "fall (from the published ranges)"),
@@ -324,6 +335,38 @@ _T.update({
     "about.layer_points": ("Hexágonos y series semanales (puntos)", "Hexes and weekly series (points)"),
     "about.layer_district_month": ("Distritos y series mensuales (conteos por distrito y mes)",
                                    "Districts and monthly series (district-month counts)"),
+})
+
+
+# -- per-area answers and the all-declarations page (the areas work) --------------------------
+_T.update({
+    "impact.headline_area": ("{area}: efecto estimado en los distritos declarados ({method}, análisis principal)",
+                             "{area}: estimated effect in the declared districts ({method}, primary analysis)"),
+    "impact.areas": ("Áreas de esta declaratoria (cada una con su propia respuesta): {areas}",
+                     "Areas of this declaration (each with its own answer): {areas}"),
+    "impact.robustness": ("comprobación de robustez", "robustness check"),
+    "impact.primary_rule": ("Análisis principal, fijado de antemano: {rule}", "Primary analysis, fixed beforehand: {rule}"),
+    "impact.other_area": ("{area}: {sentence}", "{area}: {sentence}"),
+    "impact.pooled": ("Todas las áreas juntas (cifra secundaria)", "All areas pooled (secondary figure)"),
+    "impact.source_chosen": ("Fuente de los datos: {note}", "Data source: {note}"),
+    "impact.report": ("Informe imprimible (HTML)", "Printable report (HTML)"),
+    "decl.title": ("Todas las declaratorias", "All declarations"),
+    "decl.intro": ("Cada declaratoria del registro que cubren los datos, por área: una fila por declaratoria y área, con el "
+                   "intervalo de cada estimación y la frase del análisis principal.",
+                   "Every declaration of the registry the data cover, per area: one row per declaration and area, with "
+                   "each estimate's interval and the primary analysis's sentence."),
+    "decl.open": ("Mostrar la tabla (se calcula una vez por versión de los datos)",
+                  "Show the table (computed once per data version)"),
+    "decl.col_spell": ("Declaratoria", "Declaration"),
+    "decl.col_area": ("Área", "Area"),
+    "decl.col_start": ("Inicio", "Start"),
+    "decl.col_n": ("Distritos", "Districts"),
+    "decl.col_primary": ("Principal", "Primary"),
+    "decl.col_2x2": ("2x2 descriptivo", "Descriptive 2x2"),
+    "decl.forest": ("Efecto estimado y su IC 95 % por declaratoria y área", "Estimated effect and 95% CI by declaration and area"),
+    "decl.effect_axis": ("Cambio relativo (%)", "Relative change (%)"),
+    "decl.skipped": ("No evaluadas: {items}", "Not evaluated: {items}"),
+    "decl.none": ("Ninguna declaratoria del registro cae dentro de los datos.", "No declaration of the registry falls within the data."),
 })
 
 
@@ -496,3 +539,62 @@ PLOTLY_SEPARATORS = {"es": ",.", "en": ".,"}
 PLOTLY_DATE_FORMAT = {"es": "%-d %b %Y", "en": "%b %-d, %Y"}
 #: DatePickerRange display formats (numeric, so the browser's own language cannot clash).
 DATE_PICKER_FORMAT = {"es": "DD/MM/YYYY", "en": "MM/DD/YYYY"}
+
+
+# --- hot spots (dashboard/pages/hotspots) -----------------------------------------------------
+_T.update({
+    "hotspots.title": ("Puntos calientes", "Hot spots"),
+    "hotspots.hint": ("Dónde empeora y si es nuevo: Gi* de Getis-Ord por celda y periodo (vecinas y periodo anterior), "
+                      "tendencia de Mann-Kendall y las 17 categorías de Esri. Haga clic en un hexágono para ver su historia.",
+                      "Where it is getting worse, and whether that is new: Getis-Ord Gi* per cell and period (neighbours "
+                      "and the previous period), a Mann-Kendall trend and Esri's 17 categories. Click a hexagon for its history."),
+    "hotspots.period": ("Periodos", "Periods"),
+    "hotspots.period_week": ("Semanas", "Weeks"),
+    "hotspots.period_month": ("Meses", "Months"),
+    "hotspots.span": ("Historia", "History"),
+    "hotspots.span_12": ("12 meses", "12 months"),
+    "hotspots.span_24": ("24 meses", "24 months"),
+    "hotspots.span_all": ("Todo", "All"),
+    "hotspots.resolution": ("Resolución H3", "H3 resolution"),
+    "hotspots.legend": ("Patrón (celdas)", "Pattern (cells)"),
+    "hotspots.legend_declared": ("Distrito en emergencia el {day}", "District under emergency on {day}"),
+    "hotspots.summary": ("{cells} celdas de resolución {res}, {bins} {unit} del {start} al {end}; {hot} puntos calientes, "
+                         "{cold} fríos. FDR de Benjamini-Hochberg (q = {alpha}) sobre {tests} pruebas.",
+                         "{cells} cells at resolution {res}, {bins} {unit} from {start} to {end}; {hot} hot spots, "
+                         "{cold} cold spots. Benjamini-Hochberg FDR (q = {alpha}) over {tests} tests."),
+    "hotspots.summary_public": (" Público: solo la grilla publicada (k = {k}); los conteos suprimidos se tratan como "
+                                "censurados.", " Public: the published grid only (k = {k}); suppressed counts are "
+                                "treated as censored."),
+    "hotspots.unit_week": ("semanas", "weeks"),
+    "hotspots.unit_month": ("meses", "months"),
+    "hotspots.too_short": ("Se necesitan al menos 10 periodos completos: elija más historia o semanas.",
+                           "At least 10 whole periods are needed: choose more history or weeks."),
+    "hotspots.history_hint": ("Haga clic en un hexágono coloreado para ver sus conteos y su z por periodo.",
+                              "Click a coloured hexagon to see its counts and its z per period."),
+    "hotspots.history_title": ("Celda {cell}: {pattern}", "Cell {cell}: {pattern}"),
+    "hotspots.history_trend": ("Tendencia de z (Mann-Kendall): τ = {tau}, p = {p}.", "Trend of z (Mann-Kendall): τ = {tau}, p = {p}."),
+    "hotspots.count": ("Incidentes", "Incidents"),
+    "hotspots.z": ("z de Gi*", "Gi* z"),
+    "hotspots.hot_bin": ("Periodo caliente significativo", "Significant hot period"),
+    "hotspots.cold_bin": ("Periodo frío significativo", "Significant cold period"),
+    "hotspots.tip": ("{pattern}<br>z (último periodo) = {z}, p = {p}<br>tendencia τ = {tau}",
+                     "{pattern}<br>z (last period) = {z}, p = {p}<br>trend τ = {tau}"),
+    "hotspots.censored": ("Sin patrón: los conteos suprimidos podrían cambiarlo", "No pattern: suppressed counts could change it"),
+    "pattern.new hot spot": ("Nuevo punto caliente", "New hot spot"),
+    "pattern.consecutive hot spot": ("Punto caliente consecutivo", "Consecutive hot spot"),
+    "pattern.intensifying hot spot": ("Punto caliente en aumento", "Intensifying hot spot"),
+    "pattern.persistent hot spot": ("Punto caliente persistente", "Persistent hot spot"),
+    "pattern.diminishing hot spot": ("Punto caliente en disminución", "Diminishing hot spot"),
+    "pattern.sporadic hot spot": ("Punto caliente esporádico", "Sporadic hot spot"),
+    "pattern.oscillating hot spot": ("Punto caliente oscilante", "Oscillating hot spot"),
+    "pattern.historical hot spot": ("Punto caliente histórico", "Historical hot spot"),
+    "pattern.new cold spot": ("Nuevo punto frío", "New cold spot"),
+    "pattern.consecutive cold spot": ("Punto frío consecutivo", "Consecutive cold spot"),
+    "pattern.intensifying cold spot": ("Punto frío en aumento", "Intensifying cold spot"),
+    "pattern.persistent cold spot": ("Punto frío persistente", "Persistent cold spot"),
+    "pattern.diminishing cold spot": ("Punto frío en disminución", "Diminishing cold spot"),
+    "pattern.sporadic cold spot": ("Punto frío esporádico", "Sporadic cold spot"),
+    "pattern.oscillating cold spot": ("Punto frío oscilante", "Oscillating cold spot"),
+    "pattern.historical cold spot": ("Punto frío histórico", "Historical cold spot"),
+    "pattern.no pattern detected": ("No se detectó ningún patrón", "No pattern detected"),
+})

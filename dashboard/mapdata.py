@@ -154,7 +154,7 @@ def legend_payload(lg, cls: np.ndarray, metric: str, lang: str, min_baseline: in
 
 def hex_payload(hexes: pd.DataFrame, *, resolution: int, metric: str, lang: str, names: dict[str, str],
                 emergency: dict[str, str], min_baseline: int, legend, cls: np.ndarray | None = None,
-                values: np.ndarray | None = None, public: bool = False) -> dict:
+                values: np.ndarray | None = None, public: bool = False, fixed: bool = True) -> dict:
     """The map's hex update: geometry buffer, values, colours, tooltip labels and legend.
 
     ``hexes`` is :meth:`geo.views.StoreViews.hex_counts` output; ``names`` maps ubigeo to
@@ -166,7 +166,7 @@ def hex_payload(hexes: pd.DataFrame, *, resolution: int, metric: str, lang: str,
         if values is None:
             values = {"count": hexes["n"], "rate": hexes["rate_km2"], "change": hexes["change_pct"]}[metric]
         cls = legend.classify(np.asarray(values, dtype=np.float64))
-    leg, palette, cls = legend_payload(legend, cls, metric, lang, min_baseline, fixed=True, public=public)
+    leg, palette, cls = legend_payload(legend, cls, metric, lang, min_baseline, fixed=fixed, public=public)
     ub = hexes["ubigeo"].to_numpy(dtype=object) if "ubigeo" in hexes else np.full(len(hexes), None, dtype=object)
     codes, uniq = pd.factorize(pd.Series(ub, dtype=object), use_na_sentinel=True)
     uniq = [str(u) for u in uniq]

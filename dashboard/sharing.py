@@ -15,8 +15,8 @@
 - The map's share dialog holds the iframe snippet of the current view (and a copy
   button); the export links download the current view (filters, dates, resolution).
 
-A user error (bad date, unknown format or category) is HTTP 400 with a one-line
-message that says what to fix.
+A user error (bad date, unknown format, category or declaration) is HTTP 400 with a
+one-line message that says what to fix.
 
 >>> from geo.viewspec import View
 >>> v = View.from_query("from=2023-09-20&to=2023-11-18&category=robo")
@@ -98,6 +98,20 @@ def _query() -> str:
     return flask.request.query_string.decode("utf-8", "replace")
 
 
+def _view(ctx) -> View:
+    """The request's view; a declaration must be one of the registry's (an embed would
+    otherwise print any made-up decree id in its panel as if it were real)."""
+    view = View.from_query(_query())
+    if view.spell:
+        try:
+            spell = ctx.registry.spell(view.spell)
+        except HexwatchError:
+            raise HexwatchError("declaration= names no decree or spell of the registry; "
+                                "use an id from `hexwatch declarations list`") from None
+        view = view.replace(spell=spell.spell_id)
+    return view
+
+
 def register_routes(app, ctx, limiter) -> None:
     """Add ``/embed`` and ``/export`` (rate limited) to the Dash ``app``'s server."""
     server = app.server
@@ -114,7 +128,7 @@ def register_routes(app, ctx, limiter) -> None:
 
     def embed():
         try:
-            view = View.from_query(_query())
+            view = _view(ctx)
             page = embed_page(ctx.store().version, view, flask.request.args.get("lang", "es"))
         except HexwatchError as exc:
             return _bad_request(exc)
@@ -131,11 +145,13 @@ def register_routes(app, ctx, limiter) -> None:
         try:
             if fmt not in MEDIA_TYPES:
                 raise HexwatchError(f"fmt={fmt!r} is unknown; use one of {', '.join(MEDIA_TYPES)}")
-            view = View.from_query(_query())
+            view = _view(ctx)
             data = view_data(ctx.store(), view, public=not official, grid=public_grid(), registry=ctx.registry,
                              districts=ctx.districts)
         except HexwatchError as exc:
             return _bad_request(exc)
+        except OverflowError:  # an official view's baseline before year 1
+            return _bad_request(HexwatchError("those dates are outside the calendar; give dates after 0001-12-31"))
         name = export_filename(data.view, fmt, public=not official)
         if flask.request.args.get("part") == "provenance":
             body, media, name = orjson.dumps(data.provenance, option=orjson.OPT_INDENT_2), "application/json", \

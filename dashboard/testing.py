@@ -92,3 +92,37 @@ def chrome(profile_dir: str, *, width: int = 1400, height: int = 1000):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def tile_png(rgb: tuple[int, int, int] = (222, 226, 214), size: int = 256) -> bytes:
+    """A plain ``size``-pixel PNG tile (for a stand-in tile server; no imaging library)."""
+    import struct
+    import zlib
+
+    row = b"\x00" + bytes(rgb) * size
+    raw = zlib.compress(row * size, 9)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+class TileServer(ServedApp):
+    """An XYZ tile server on loopback (``.template`` for ``HEXWATCH_TILES``), counting the tiles it served."""
+
+    def __init__(self):
+        import flask
+
+        app = flask.Flask("hexwatch-test-tiles")
+        png = tile_png()
+        self.served = 0
+
+        @app.route("/<int:z>/<int:x>/<int:y>.png")
+        def tile(z: int, x: int, y: int):
+            self.served += 1
+            return flask.Response(png, mimetype="image/png", headers={"Access-Control-Allow-Origin": "*"})
+
+        super().__init__(app)
+        self.template = self.url + "/{z}/{x}/{y}.png"

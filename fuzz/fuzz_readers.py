@@ -31,7 +31,7 @@ import pyarrow.parquet  # noqa: F401
 
 with atheris.instrument_imports(include=["geo"]):
     from geo.errors import HexwatchError
-    from geo.incidents import read_mininter, read_points, read_sidpol
+    from geo.incidents import read_counts, read_mininter, read_points, read_sidpol
 
 TMP = Path(tempfile.mkdtemp(prefix="hexwatch-atheris-"))
 READERS = [
@@ -41,6 +41,8 @@ READERS = [
     (".csv", read_mininter),
     (".parquet", read_mininter),
     (".csv", read_sidpol),
+    (".csv", lambda p: read_counts(p, ubigeo="ubigeo", date="periodo", category="tipo", count="n")),
+    (".csv", lambda p: read_points(p, lat="lat", lon="lon", time="fecha", time_of_day="hora", category="category")),
 ]
 SEEDS = {
     0: b"id,lat,lon,time,category\n1,-12.05,-77.04,2023-09-21 14:35,Robo\n2,nan,-77,21/09/2023,hurto\n",
@@ -48,6 +50,8 @@ SEEDS = {
        b'"category":"robo"},"geometry":{"type":"Point","coordinates":[-77.04,-12.05]}}]}',
     3: b"fecha_hora_hecho;lat_hecho;long_hecho;tipo_hecho;ubigeo_hecho\n2023-09-21 14:35;-12,05;-77,04;ROBO;150132\n",
     5: "\ufeffANIO,MES,UBIGEO_HECHO,P_MODALIDADES,cantidad\n2023,SETIEMBRE,10202,EXTORSIÓN,3\n".encode(),
+    6: "ubigeo;periodo;tipo;n\n150132;sep-2023;Extorsión;1.303\n150132;2023;Robo;4\n".encode("cp1252"),
+    7: b'fecha,hora,lat,lon,category\n21/09/2023,2:35 PM,-12.05,-77.04,"Robo\n2023,,-12.05,-77.04,hurto\n',
 }
 
 
@@ -65,6 +69,8 @@ def test_one_input(data: bytes) -> None:
         return
     if len(parsed.accepted) + len(parsed.rejects) != parsed.n_input:
         raise AssertionError(f"{len(parsed.accepted)} + {len(parsed.rejects)} != {parsed.n_input}")
+    if parsed.n_events_input is not None and parsed.accepted["n"].sum() > parsed.n_events_input:
+        raise AssertionError(f"accepted events {parsed.accepted['n'].sum()} > {parsed.n_events_input} in the file")
 
 
 def _seed_corpus(folder: Path) -> None:

@@ -32,8 +32,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tomllib
 import shutil
+import threading
+import tomllib
 import uuid
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -503,6 +504,9 @@ def _join(parts: list[pd.Series]) -> pd.Series:
 # --- derived facts ---------------------------------------------------------------
 
 
+_ADJACENCY_LOCK = threading.Lock()
+
+
 def adjacency(districts: gpd.GeoDataFrame, *, tolerance_m: float = 10.0) -> dict[str, set[str]]:
     """Neighbours of each district: ``{ubigeo: {ubigeos within tolerance_m}}``.
 
@@ -514,7 +518,10 @@ def adjacency(districts: gpd.GeoDataFrame, *, tolerance_m: float = 10.0) -> dict
     gdf = districts.to_crs(CRS) if districts.crs is not None and districts.crs != CRS else districts
     geoms = gdf.geometry.to_numpy()
     ids = gdf["ubigeo"].astype("str").to_numpy(dtype=object)
-    left, right = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=tolerance_m / _METRES_PER_DEGREE)
+    # The tree query prepares the (often shared, cached) polygons in place; two threads
+    # doing so at once crashed a dashboard worker, so one query runs at a time.
+    with _ADJACENCY_LOCK:
+        left, right = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=tolerance_m / _METRES_PER_DEGREE)
     pairs = pd.DataFrame({"a": ids[left], "b": ids[right]})
     pairs = pairs[pairs["a"] != pairs["b"]]
     neighbours = pairs.groupby("a")["b"].agg(set).to_dict()

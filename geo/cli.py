@@ -8,6 +8,7 @@ code 2; a traceback means a bug.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager, nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Optional
@@ -192,6 +193,52 @@ def demo(
 
 
 # --- ingest and summary (geo.ingest) -----------------------------------------------------
+@contextmanager
+def _tuned_for_bulk_work():
+    """Settings for this ``hexwatch ingest`` process while it does its one bulk job
+    (Linux and glibc; elsewhere nothing changes), restored afterwards. They are the
+    command's, never the library's: ``geo`` must not change the process it runs in (the
+    dashboard, a notebook, a Dask worker), so ``geo.ingest`` does none of this.
+
+    - No transparent huge pages (``prctl(PR_SET_THP_DISABLE)``): Arrow backs the
+      gigabytes an ingest reads with 2 MB pages, whose first touch is slow on VMs.
+    - glibc keeps freed memory for reuse (``mallopt`` mmap/trim thresholds) instead of
+      mapping and unmapping each of the ingest's short-lived large arrays; the heap is
+      trimmed at the end.
+    - No cyclic garbage collection: its passes walk every object and find no garbage.
+
+    ``--no-tune-process`` leaves the process as Python starts it. The gain is measured
+    by ``benchmarks.bench_ingest`` (its last figure: with vs without, fresh processes).
+    """
+    import ctypes
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        libc = ctypes.CDLL(None)
+        had = libc.prctl(42, 0, 0, 0, 0)  # PR_GET_THP_DISABLE
+    except (OSError, AttributeError):  # not Linux
+        libc, had = None, -1
+    glibc = libc is not None and hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")
+    if had >= 0:
+        libc.prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE
+    if glibc:
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD
+    try:
+        yield
+    finally:
+        if glibc:  # where glibc's own dynamic thresholds settle after large frees (32 and 64 MiB)
+            libc.mallopt(-3, 32 << 20)
+            libc.mallopt(-1, 64 << 20)
+            libc.malloc_trim(0)
+        if had >= 0:
+            libc.prctl(41, had, 0, 0, 0)
+        if collecting:
+            gc.enable()
+
+
 @app.command("ingest")
 def ingest_cmd(
     file: Path = typer.Argument(..., help="Incident file: CSV (any delimiter/encoding), Parquet or GeoJSON.", dir_okay=False),
@@ -222,9 +269,14 @@ def ingest_cmd(
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Also write this ingest's rejected rows to this CSV file."),
     source: Optional[str] = typer.Option(None, "--source", help="Label stored with each incident (default: the file name)."),
     json_out: bool = typer.Option(False, "--json", help="Also print the ingest report as JSON."),
+    tune_process: bool = typer.Option(True, "--tune-process/--no-tune-process",
+                                      help="Tune this process for one bulk job (no huge pages, glibc keeps freed memory, "
+                                           "no cyclic GC); see benchmarks/bench_ingest.py for the measured gain."),
 ) -> None:
     """Add an incident file to a store: every row is accepted or rejected with a reason; re-ingesting adds nothing."""
     from geo.ingest import ingest_file
+
+    tuned = _tuned_for_bulk_work() if tune_process else nullcontext()
 
     if no_boundaries and boundaries_file is not None:
         raise HexwatchError("give either --boundaries FILE or --no-boundaries, not both")
@@ -238,8 +290,10 @@ def ingest_cmd(
     columns = {k: v for k, v in {"lat": lat, "lon": lon, "time": time, "category": category, "id": id,
                                  "subcategory": subcategory, "time_of_day": time_of_day, "ubigeo": ubigeo, "year": year, "month": month,
                                  "date": date, "count": count}.items() if v}
-    report = ingest_file(file, store, kind=kind, columns=columns or None, time_format=time_format, boundaries=districts,
-                         clip=clip, resolution=resolution, progress=True, source_label=source, rejects_path=rejects)
+    with tuned:
+        report = ingest_file(file, store, kind=kind, columns=columns or None, time_format=time_format,
+                             boundaries=districts, clip=clip, resolution=resolution, progress=True, source_label=source,
+                             rejects_path=rejects)
     out.print(report.summary(), highlight=False, markup=False, soft_wrap=True)
     if rejects is not None:
         out.print(f"rejected rows: {rejects}", highlight=False, markup=False, soft_wrap=True)
@@ -281,6 +335,15 @@ _MetricOpt = typer.Option("count", "--metric", help="count, rate (per km²) or c
 _BaselineFromOpt = typer.Option(None, "--baseline-from", help="Baseline first day (default: the equal window before).")
 _BaselineToOpt = typer.Option(None, "--baseline-to", help="Baseline last day.")
 _KOpt = typer.Option(5, "--k", help="Public output: counts below k are shown as '< k' (3 at least).")
+_VocabularyOpt = typer.Option(None, "--vocabulary", dir_okay=False, help="Public output: a TOML file of categories "
+                              "to admit or deny, merged with data/privacy_vocabulary.toml (see docs/privacy.md).")
+
+
+def _public_grid(k: int, vocabulary: Optional[Path]):
+    """The public grid of ``--k`` and ``--vocabulary`` (``None``: the library's default)."""
+    from geo.privacy import PublicGrid, Vocabulary
+
+    return PublicGrid(k=k, vocabulary=Vocabulary.load(vocabulary)) if vocabulary is not None else None
 
 
 def _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to):
@@ -303,6 +366,7 @@ def export_cmd(
     k: int = _KOpt,
     analysis: Optional[Path] = typer.Option(None, "--analysis", help="JSON from `hexwatch analyze --json` to include (official exports)."),
     declarations: Optional[Path] = _DeclarationsOpt,
+    vocabulary: Optional[Path] = _VocabularyOpt,
 ) -> None:
     """Export a view's hexes and districts as GeoJSON (RFC 7946), CSV, GeoParquet, GeoPackage, Shapefile or XLSX, with provenance."""
     import orjson
@@ -311,7 +375,7 @@ def export_cmd(
 
     view = _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to)
     extra = orjson.loads(analysis.read_bytes()) if analysis else None
-    for p in export_view(store, view, fmt, out_path, public=public, k=k, analysis=extra,
+    for p in export_view(store, view, fmt, out_path, public=public, k=k, grid=_public_grid(k, vocabulary), analysis=extra,
                          registry=_policy_events(store, declarations)):
         out.print(f"wrote {p}")
 
@@ -326,6 +390,7 @@ def embed_cmd(
     lang: str = typer.Option("es", "--lang", help="es or en."),
     k: int = _KOpt,
     declarations: Optional[Path] = _DeclarationsOpt,
+    vocabulary: Optional[Path] = _VocabularyOpt,
 ) -> None:
     """Write a standalone public HTML map of a view (draws offline; privacy rules applied)."""
     from geo.embed import embed_html
@@ -333,7 +398,7 @@ def embed_cmd(
     from geo.store import atomic_write_bytes
 
     view = _view(start, end, category, declaration, area, resolution, metric, baseline_from, baseline_to)
-    page = embed_html(store, view, lang=lang, k=k, registry=_policy_events(store, declarations))
+    page = embed_html(store, view, lang=lang, k=k, grid=_public_grid(k, vocabulary), registry=_policy_events(store, declarations))
     target = out_path.with_name(safe_filename(out_path.name, default="hexwatch-embed.html"))
     atomic_write_bytes(target, page.encode("utf-8"))
     out.print(f"wrote {target} ({len(page.encode('utf-8')) / 1e3:,.0f} kB)")
@@ -342,29 +407,44 @@ def embed_cmd(
 @app.command("analyze")
 def analyze_cmd(
     store: Path = StoreOpt,
-    declaration: str = typer.Option(..., "--declaration", help="Spell id, e.g. DS-105-2023-PCM or 'DS 105-2023-PCM'."),
+    declaration: Optional[str] = typer.Option(None, "--declaration", help="Spell id, e.g. DS-105-2023-PCM or 'DS 105-2023-PCM'."),
+    all_spells: bool = typer.Option(False, "--all", help="Every spell of the registry the data cover, one row per spell and area."),
     category: Optional[list[str]] = typer.Option(None, help="Category (repeatable; case and accents ignored). Default: all."),
-    source: str = typer.Option("points", help="points (weekly, from the point cube) or sidpol (monthly district counts)."),
+    source: str = typer.Option("auto", help="auto (real district-month counts first, else points), points (weekly) or sidpol (monthly)."),
+    area: Optional[str] = typer.Option(None, help="Area to lead with (e.g. lima_callao, sullana). Default: the one with most expected events."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON here (atomically).", dir_okay=False),
     lang: str = typer.Option("en", help="Language of the printed summary: en or es."),
     registry: Optional[Path] = typer.Option(None, help="Registry CSV (default: the bundled one)."),
     declarations: Optional[Path] = _DeclarationsOpt,
 ) -> None:
-    """Did a declaration change incidents? Naive, DiD, event study, synthetic control, displacement."""
+    """Did a declaration change incidents? Per area: naive, DiD, event study, synthetic control, displacement."""
     from geo.analysis import analyze
     from geo.declarations import Registry
     from geo.store import atomic_write_bytes
 
     if lang not in ("en", "es"):
         raise HexwatchError(f"--lang must be en or es, not {lang!r}")
+    if all_spells == (declaration is not None):
+        raise HexwatchError("give either --declaration ID or --all")
     if registry and declarations:
         raise HexwatchError("give --declarations or --registry, not both")
     events = _policy_events(store, declarations or registry)
     if events is None:
         raise HexwatchError(f"store {store} has no declarations (it was not built with Peru's boundaries); "
                             f"give your own with --declarations FILE")
-    result = analyze(store, declaration, category=category or None, source=source, registry=events,
-                     adjacency=_store_adjacency(store))
+    if all_spells:
+        from geo.analysis.all_declarations import all_declarations
+
+        table = all_declarations(store, category=category or None, source=source, registry=events, progress=err.print)
+        out.print(table.summary(lang), highlight=False, markup=False, soft_wrap=True)
+        if json_out is not None:
+            atomic_write_bytes(json_out, table.to_json())
+            out.print(f"JSON: {json_out}", highlight=False, markup=False, soft_wrap=True)
+        return
+    result = analyze(store, declaration, category=category or None, source=source, registry=events)
+    if area is not None and result.by_area(area) is None:
+        raise HexwatchError(f"{result.spell_id} covers no area {area!r}; its areas: {', '.join(a.area for a in result.areas)}")
+    result = result.lead(area)
     out.print(result.summary(lang), highlight=False, markup=False, soft_wrap=True)
     out.print("")
     out.print(result.sentence(lang), highlight=False, markup=False, soft_wrap=True)
@@ -380,22 +460,6 @@ def _policy_events(store: Path, path: Optional[Path]):
     from geo.store import Store
 
     return policy_events(Store.open(store), path)
-
-
-def _store_adjacency(store: Path):
-    """Neighbours among the store's own boundaries (None: let the analysis use Peru's)."""
-    from geo.areas import boundary_set, store_boundaries
-    from geo.store import Store
-
-    st = Store.open(store)
-    if boundary_set(st)["kind"] == "peru":
-        return None
-    b = store_boundaries(st)
-    if b is None:
-        return None
-    from geo.boundaries import adjacency
-
-    return adjacency(b)
 
 
 @app.command("areas")
@@ -414,6 +478,63 @@ def areas_cmd(
         out.print(f"{row.area:<28} {row.kind:<9} {row.label:<32} {row.n:>10,} incidents  "
                   f"[{row.south:.4f}, {row.west:.4f}, {row.north:.4f}, {row.east:.4f}]",
                   highlight=False, markup=False, soft_wrap=True)
+@app.command("report")
+def report_cmd(
+    store: Path = StoreOpt,
+    declaration: str = typer.Option(..., "--declaration", help="Spell id, e.g. DS-105-2023-PCM."),
+    out_path: Path = typer.Option(..., "--out", help="HTML file to write (a .pdf beside it with --pdf).", dir_okay=False),
+    lang: str = typer.Option("es", help="Language: es (default) or en."),
+    category: Optional[list[str]] = typer.Option(None, help="Category (repeatable). Default: all."),
+    source: str = typer.Option("auto", help="auto, points or sidpol (as for analyze)."),
+    area: Optional[str] = typer.Option(None, help="Area to lead with."),
+    pdf: bool = typer.Option(False, help="Also write a PDF (needs weasyprint)."),
+    registry: Optional[Path] = typer.Option(None, help="Registry CSV (default: the bundled one)."),
+) -> None:
+    """A one-page printable report of a declaration (map, series, every estimate, caveats, source)."""
+    from geo.analysis import analyze
+    from geo.declarations import Registry
+    from geo.report import report_html, write_pdf
+    from geo.store import atomic_write_bytes
+
+    if lang not in ("en", "es"):
+        raise HexwatchError(f"--lang must be en or es, not {lang!r}")
+    reg = Registry.load(registry) if registry else None
+    result = analyze(store, declaration, category=category or None, source=source, registry=reg)
+    if area is not None and result.by_area(area) is None:
+        raise HexwatchError(f"{result.spell_id} covers no area {area!r}; its areas: {', '.join(a.area for a in result.areas)}")
+    page = report_html(result.lead(area), store, lang=lang, registry=reg)
+    atomic_write_bytes(out_path, page.encode("utf-8"))
+    out.print(f"wrote {out_path} ({len(page) / 1e3:.0f} kB)", highlight=False, markup=False)
+    if pdf:
+        target = out_path.with_suffix(".pdf")
+        write_pdf(page, target)
+        out.print(f"wrote {target}", highlight=False, markup=False)
+@app.command("hotspots")
+def hotspots_cmd(
+    store: Path = StoreOpt,
+    start: Optional[str] = typer.Option(None, "--from", help="First day, YYYY-MM-DD (default: the data's first; partial bins are left out)."),
+    end: Optional[str] = _ToOpt, category: Optional[list[str]] = _CategoryOpt, area: str = _AreaOpt,
+    resolution: int = typer.Option(8, "--resolution", help="H3 resolution of the cells (up to the store's finest cube)."),
+    period: str = typer.Option("week", "--period", help="Time bins: week (ISO, Monday first) or month."),
+    k_rings: int = typer.Option(1, "--k-rings", help="Spatial neighbours: cells within this many grid steps (the cell included)."),
+    time_steps: int = typer.Option(1, "--time-steps", help="Temporal neighbours: this many previous bins."),
+    alpha: float = typer.Option(0.05, "--alpha", help="FDR level (Benjamini-Hochberg) and the trend test's level."),
+    permutations: int = typer.Option(0, "--permutations", help="Conditional permutations (0 = analytic z and p)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the permutations."),
+    public: bool = typer.Option(False, "--public", help="Only the published grid, under the privacy rules (docs/privacy.md)."),
+    k: int = _KOpt,
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write every cell's pattern, z, p and trend as JSON here.", dir_okay=False),
+    geojson_out: Optional[Path] = typer.Option(None, "--out", help="Write a GeoJSON map layer (RFC 7946, with provenance) here.", dir_okay=False),
+) -> None:
+    """Emerging hot spots: space-time Getis-Ord Gi* per cell and bin, Mann-Kendall trend, Esri's 17 patterns."""
+    from geo.hotspots import emerging_hotspots, write_outputs
+
+    view = _view(start, end, category, None, area, resolution, "count", None, None)
+    result = emerging_hotspots(store, view, period=period, k_rings=k_rings, time_steps=time_steps, alpha=alpha,
+                               permutations=permutations, seed=seed, public=public, k=k if public else None)
+    out.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+    for p in write_outputs(result, json_path=json_out, geojson_path=geojson_out):
+        out.print(f"wrote {p}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _load_plugins() -> None:
@@ -424,32 +545,77 @@ def _load_plugins() -> None:
             err.print(f"note: command {ep.name!r} unavailable ({exc})")
 
 
+def _walk(command):
+    yield command
+    for sub in getattr(command, "commands", {}).values():
+        yield from _walk(sub)
+
+
+def _plain_flags(group) -> None:
+    """Show on/off flags in ``--help`` without a type: typer labels every option with
+    its Python type, so ``--public`` read ``--public <bool>`` as if it took a value."""
+    import typer._click as click
+
+    for command in _walk(group):
+        helper = command.get_help_option(click.Context(command))
+        for param in [*command.params, *([helper] if helper is not None else [])]:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an OS error: what failed, on which path, and what to do."""
+    import errno
+
+    what = exc.strerror or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+    hint = {errno.ENOSPC: "free some space (or use a store on another disk) and run it again; nothing was changed",
+            errno.EDQUOT: "free some space (or use a store on another disk) and run it again; nothing was changed",
+            errno.EROFS: "the folder is on a read-only file system; choose a writable one",
+            errno.EACCES: "you may not write there; choose another folder or fix its permissions",
+            errno.EPERM: "you may not write there; choose another folder or fix its permissions"}.get(exc.errno)
+    if hint is None and "No space left on device" in str(exc):  # Arrow's I/O errors carry no errno
+        hint = "free some space (or use a store on another disk) and run it again; nothing was changed"
+    return f"{what}{where}" + (f" ({hint})" if hint else "")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: runs the app, turning user errors into one line."""
+    """Console-script entry point: runs the app, turning every user error into one line
+    on stderr and exit code 2 (a usage error, a bad file, a library error, a full or
+    read-only disk). Only a bug gives a traceback."""
+    # Typer raises its own vendored copy of click's exceptions (typer._click), which a
+    # ``click.ClickException`` handler does not catch.
+    import typer._click as click
+
     _load_plugins()
+    group = typer.main.get_command(app)
+    _plain_flags(group)
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = group.main(args=argv, prog_name="hexwatch", standalone_mode=False)
         # standalone_mode=False hands typer.Exit's code back instead of exiting.
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except HexwatchError as exc:
         err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        err.print(f"error: {exc.strerror}: {exc.filename}", highlight=False, markup=False, soft_wrap=True)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare group: its help (typer's rich help prints itself)
+        if exc.format_message().strip():
+            err.print(exc.format_message(), highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        # Usage errors (unknown verb or option, missing or bad value): one line, exit 2.
+        message = exc.format_message().strip().splitlines()[0] if exc.format_message().strip() else "bad usage"
+        verb = f" {exc.ctx.command_path}" if getattr(exc, "ctx", None) is not None else " hexwatch"
+        err.print(f"error: {message} (see `{verb.strip()} --help`)", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:  # read-only store or export folder, full disk, missing file, ...
+        err.print(f"error: {_os_error_line(exc)}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

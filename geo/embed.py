@@ -144,7 +144,7 @@ SIMPLIFY_M = 25.0
 _Q = 1e5  # coordinates sent as integers of 1e-5 degree (about 1 m)
 
 
-def _legend(data: ViewData, t: dict[str, str]) -> tuple[np.ndarray, list[tuple[str, str, int]], str, str]:
+def _legend(data: ViewData, t: dict[str, str], breaks=None) -> tuple[np.ndarray, list[tuple[str, str, int]], str, str]:
     """Class of each hex, legend rows ``(colour, label, n hexes)``, title and note keys."""
     from geo import legend as lg
 
@@ -173,7 +173,7 @@ def _legend(data: ViewData, t: dict[str, str]) -> tuple[np.ndarray, list[tuple[s
         values, decimals, title = hx["count_low"].to_numpy(float) / np.where(area > 0, area, np.nan), 1, "rate"
     else:
         values, decimals, title = hx["count_low"].to_numpy(dtype=float), 0, "incidents"
-    legend = lg.classes(values, n=len(_SEQUENTIAL), decimals=decimals)
+    legend = lg.classes(values, n=len(_SEQUENTIAL), decimals=decimals, breaks=breaks)
     cls = legend.classify(values)
     pal = np.asarray(_SEQUENTIAL[-len(legend.labels):] if len(legend.labels) <= len(_SEQUENTIAL) else _SEQUENTIAL, dtype=object)
     colours = np.where(cls >= 0, pal[np.clip(cls, 0, len(pal) - 1)], _UNKNOWN)
@@ -192,24 +192,41 @@ def _ring_ints(coords: np.ndarray) -> list[int]:
     return d.ravel().tolist()
 
 
+def _rings_ints(polygons) -> list[list[int]]:
+    """:func:`_ring_ints` of every polygon's exterior at once (hexagons: one ring each)."""
+    coords, idx = shapely.get_coordinates(polygons, return_index=True)
+    q = np.round(coords[:, ::-1] * _Q).astype(np.int64)
+    first = np.ones(len(idx), bool)
+    first[1:] = idx[1:] != idx[:-1]
+    last = np.ones(len(idx), bool)
+    last[:-1] = first[1:]  # the closing vertex repeats the first
+    d = q.copy()
+    d[1:] -= q[:-1]
+    d[first] = q[first]
+    keep = ~last
+    counts = np.bincount(idx[keep], minlength=len(polygons)) * 2
+    flat = d[keep].ravel()
+    return [a.tolist() for a in np.split(flat, np.cumsum(counts)[:-1])]
+
+
 def _polygons(geom) -> list[list[list[int]]]:
     polys = list(geom.geoms) if geom.geom_type == "MultiPolygon" else [geom]
     return [[_ring_ints(np.asarray(p.exterior.coords))] + [_ring_ints(np.asarray(r.coords)) for r in p.interiors]
             for p in polys if not p.is_empty]
 
 
-def _payload(data: ViewData, t: dict[str, str]) -> tuple[dict, list[tuple[str, str, int]], str, str]:
+def _payload(data: ViewData, t: dict[str, str], breaks=None,
+             outlines: dict | None = None) -> tuple[dict, list[tuple[str, str, int]], str, str]:
     hx = data.hexes
     out: dict = {"hex": [], "dist": []}
     legend: list = []
     title, note = "incidents", "at_least_note"
     if len(hx):
-        colours, legend, title, note = _legend(data, t)
+        colours, legend, title, note = _legend(data, t, breaks)
         palette = {c: i for i, c in enumerate(dict.fromkeys(colours.tolist()))}
         labels = {lab: i for i, lab in enumerate(dict.fromkeys(hx["count_label"].astype(str).tolist()))}
-        coords, idx = shapely.get_coordinates(hx["geometry"].to_numpy(), return_index=True)
-        rings = np.split(coords, np.cumsum(np.bincount(idx, minlength=len(hx)))[:-1])
-        out["hex"] = [[_ring_ints(r), palette[c], labels[lab]]
+        rings = _rings_ints(hx["geometry"].to_numpy())
+        out["hex"] = [[r, palette[c], labels[lab]]
                       for r, c, lab in zip(rings, colours.tolist(), hx["count_label"].astype(str).tolist())]
         out["colours"] = list(palette)
         out["labels"] = [_esc(x) for x in labels]
@@ -218,7 +235,10 @@ def _payload(data: ViewData, t: dict[str, str]) -> tuple[dict, list[tuple[str, s
         from geo.areas import simplify
 
         d = data.districts
-        geoms = simplify(d.geometry.to_numpy(), SIMPLIFY_M)
+        if outlines is not None and all(u in outlines for u in d["ubigeo"]):
+            geoms = [outlines[u] for u in d["ubigeo"]]
+        else:
+            geoms = simplify(d.geometry.to_numpy(), SIMPLIFY_M)
         out["dist"] = [[_polygons(g), bool(e), tip] for g, e, tip in
                        zip(geoms, d["emergency"].tolist(), _district_tips(data, t))]
     return out, legend, title, note
@@ -266,13 +286,16 @@ def _json_for_script(obj) -> str:
     return orjson.dumps(obj).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render_embed(data: ViewData, *, lang: str = "es", area_names: dict[str, str] | None = None) -> str:
+def render_embed(data: ViewData, *, lang: str = "es", area_names: dict[str, str] | None = None,
+                 breaks=None, outlines: dict | None = None) -> str:
     """The standalone HTML page for already computed *public* view data.
 
     The map data travel as one deflate-compressed, base64 block that the page
     inflates with the browser's ``DecompressionStream`` (no eval, nothing fetched):
     hexagons as integer vertex deltas, outlines simplified by :data:`SIMPLIFY_M`.
-    ``document.body.dataset.hwReady`` is ``"1"`` once everything is drawn.
+    ``document.body.dataset.hwReady`` is ``"1"`` once everything is drawn. ``breaks``
+    fixes the count/rate classes (default: quantiles of the view's own hexes);
+    ``outlines`` (district id -> polygon) are already simplified outlines to draw.
     """
     import zlib
 
@@ -281,7 +304,7 @@ def render_embed(data: ViewData, *, lang: str = "es", area_names: dict[str, str]
     if not data.public:
         raise HexwatchError("embeds are public: compute the view with public=True")
     t = LABELS[lang]
-    payload, legend, legend_title, legend_note = _payload(data, t)
+    payload, legend, legend_title, legend_note = _payload(data, t, breaks, outlines)
     payload["tip"] = _hex_tip_parts(t)
     payload["declared"] = _esc(t["legend_declared"])
     z = zlib.compressobj(9, zlib.DEFLATED, -15)
@@ -390,8 +413,18 @@ def embed_html(store: str | os.PathLike | Store, view: View, *, lang: str = "es"
         raise HexwatchError(f"language {lang!r} is not available; use one of {', '.join(LANGS)}")
     from geo.views import open_views
 
+    from geo.export import public_fixed_classes
+
     data = view_data(store, view, public=True, k=k, grid=grid, registry=registry, districts=districts)
     st = store if isinstance(store, Store) else Store.open(store)
-    t = open_views(st, districts).areas
+    breaks = None
+    if data.view.metric != "change" and len(data.hexes):
+        # Classes of the whole period for a window this long: two embeds of other dates compare.
+        breaks = public_fixed_classes(st, data.view.resolution, data.view.days, list(data.view.categories) or None,
+                                      metric=data.view.metric, grid=grid or privacy.PublicGrid(k=k)).breaks or None
+    sv = open_views(st, districts)
+    t = sv.areas
     names = dict(zip(t["area"], t["name" if lang == "es" else "name_en"]))
-    return render_embed(data, lang=lang, area_names=names)
+    simple = sv.outlines("all", SIMPLIFY_M)  # cached per store version
+    outlines = dict(zip(simple["ubigeo"], simple.geometry.to_numpy()))
+    return render_embed(data, lang=lang, area_names=names, breaks=breaks, outlines=outlines)

@@ -201,6 +201,30 @@ _CACHES_LOCK = threading.Lock()  # guards this module's per-process caches
 _PUBLISHED_KEEP = 4
 
 
+def _grid_key(store: Store, grid: privacy.PublicGrid) -> tuple:
+    return (str(store.root), store.version, grid.k, grid.resolution, grid.period,
+            tuple(sorted(grid.groups.items())), grid.vocabulary)
+
+
+_COVERAGE: dict[tuple, dict] = {}
+
+
+def public_coverage(store: Store, grid: privacy.PublicGrid) -> dict:
+    """:func:`geo.privacy.grid_coverage` of the store version's published grid (months
+    and a total range: all that public output may say about the store's extent), kept
+    per store version and grid like the grid itself."""
+    key = _grid_key(store, grid)
+    with _CACHES_LOCK:
+        hit = _COVERAGE.get(key)
+    if hit is None:
+        hit = privacy.grid_coverage(published_grid(store, grid), grid)
+        with _CACHES_LOCK:
+            while len(_COVERAGE) >= _PUBLISHED_KEEP:
+                _COVERAGE.pop(next(iter(_COVERAGE)))
+            _COVERAGE[key] = hit
+    return dict(hit)
+
+
 def published_grid(store: Store, grid: privacy.PublicGrid) -> pd.DataFrame:
     """The store version's whole published grid (every period and public group):
     :func:`geo.privacy.publish` of all its cube rows.
@@ -211,8 +235,7 @@ def published_grid(store: Store, grid: privacy.PublicGrid) -> pd.DataFrame:
     few at a time): a new public view is then a filter, not two cube scans. The
     result is shared: do not modify it.
     """
-    key = (str(store.root), store.version, grid.k, grid.resolution, grid.period,
-           tuple(sorted(grid.groups.items())), tuple(grid.sensitive))
+    key = _grid_key(store, grid)
     with _CACHES_LOCK:  # one computation at a time: a second request waits for the first's result
         if key not in _PUBLISHED:
             while len(_PUBLISHED) >= _PUBLISHED_KEEP:
@@ -315,9 +338,9 @@ def public_trends(store: str | os.PathLike | Store, groups: Mapping[str, Any], c
 def public_fixed_classes(store: str | os.PathLike | Store, resolution: int, days: int, categories=None, *,
                          metric: str = "count", grid: privacy.PublicGrid | None = None, n: int = 5,
                          values=None):
-    """Legend classes for public maps that stay the same whatever window is shown: quantiles
-    over every published hex of the whole period of its mean count (lower end) in ``days``
-    (``metric="rate"``: per km²). ``values``: the current view's values, for the histogram.
+    """Legend classes for public maps that stay the same whatever window is shown: quantiles,
+    over every published hex and every run of as many whole periods as ``days`` spans in
+    the whole store, of its count's lower end (``metric="rate"``: per km²). ``values``: the current view's values, for the histogram.
     Returns a :class:`geo.legend.Legend`; ``metric="change"`` gets the fixed change classes."""
     from geo import legend
 
@@ -325,21 +348,48 @@ def public_fixed_classes(store: str | os.PathLike | Store, resolution: int, days
     grid = grid or privacy.PublicGrid()
     if metric == "change":
         return legend.classes(values if values is not None else [], breaks=legend.CHANGE_BREAKS, unit=" %", signed=True)
+    period_days = 30.44 if grid.period == "month" else 7.0
+    key = (str(st.root), st.version, grid.k, grid.resolution, grid.period, tuple(sorted(grid.groups.items())),
+           grid.vocabulary, int(resolution), max(int(round(days / period_days)), 1),
+           tuple(sorted(categories or ())), metric, n)
+    with _CACHES_LOCK:
+        breaks = _FIXED.get(key)
+    if breaks is None:
+        breaks = _public_breaks(st, grid, resolution, days, categories, metric, n)
+        with _CACHES_LOCK:
+            while len(_FIXED) >= 32:
+                _FIXED.pop(next(iter(_FIXED)))
+            _FIXED[key] = breaks
+    return legend.classes(values if values is not None else [], breaks=breaks, decimals=1 if metric == "rate" else 0)
+
+
+#: Public legend breaks by store version, grid and window (see :func:`public_fixed_classes`).
+_FIXED: dict[tuple, list[float]] = {}
+
+
+def _public_breaks(st: Store, grid: privacy.PublicGrid, resolution: int, days: int, categories, metric: str,
+                   n: int) -> list[float]:
+    from geo import legend
+
     res = privacy.public_resolution(resolution, grid)
     pub = published_grid(st, grid)
     cats, _ = privacy.public_categories(list(categories or ()), open_views(st).categories, grid)
     pub = pub.loc[pub["group"].isin(set(grid.group_of(cats)))]
-    # The reference: each hex's lower count in each published period, scaled to ``days``.
-    per = [privacy.public_counts(g, res, grid) for _, g in pub.groupby("period", sort=True)]
-    counts = pd.concat(per, ignore_index=True) if per else pd.DataFrame({"cell": [], "count_low": []})
+    # The reference: each hex's lower count in each run of as many whole periods as the
+    # window spans (3 months for a 90-92-day view: public views are whole periods, so
+    # every 3-month view gets the same classes).
     period_days = 30.44 if grid.period == "month" else 7.0
-    per_window = counts["count_low"].to_numpy(float) * days / period_days
+    m = max(int(round(days / period_days)), 1)
+    periods = np.unique(pub["period"].to_numpy())
+    block = dict(zip(periods, np.arange(len(periods)) // m))
+    per = [privacy.public_counts(g, res, grid) for _, g in pub.groupby(pub["period"].map(block), sort=True)]
+    counts = pd.concat(per, ignore_index=True) if per else pd.DataFrame({"cell": [], "count_low": []})
+    per_window = counts["count_low"].to_numpy(float)
     decimals = 0
     if metric == "rate":
         per_window = per_window / pa.array(cells_area_km2(counts["cell"].to_numpy(np.uint64))).to_numpy(zero_copy_only=False)
         decimals = 1
-    breaks = legend.quantile_breaks(per_window, n, decimals=decimals)
-    return legend.classes(values if values is not None else [], breaks=breaks, decimals=decimals)
+    return legend.quantile_breaks(per_window, n, decimals=decimals)
 
 
 # --- the view's data --------------------------------------------------------------
@@ -368,15 +418,15 @@ def _open(store: str | os.PathLike | Store) -> Store:
     return store if isinstance(store, Store) else Store.open(store)
 
 
-def resolve_view(store: Store, view: View, registry=None) -> View:
-    """Fill the open dates of ``view``: a spell's dates when it names one, else the
-    store's coverage."""
+def resolve_view(store: Store, view: View, registry=None, coverage: Mapping[str, Any] | None = None) -> View:
+    """Fill the open dates of ``view``: a spell's dates when it names one, else
+    ``coverage`` (``{"start", "end"}``, ISO; default: the store's)."""
     if view.start and view.end:
         return view
     if view.spell:
         spell = _registry(registry).spell(view.spell)
         return view.with_defaults(start=spell.start, end=spell.end)
-    cov = store.meta.get("coverage") or {}
+    cov = (store.meta.get("coverage") if coverage is None else coverage) or {}
     if not cov.get("start"):
         raise HexwatchError("the store records no date coverage; give --from and --to")
     return view.with_defaults(start=date.fromisoformat(cov["start"]), end=date.fromisoformat(cov["end"]))
@@ -491,13 +541,17 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
     districts = _load_districts(st, districts, notes)
     if registry is None:
         registry = default_registry(st, districts)
-    view = resolve_view(st, view, registry)
+    if public:
+        grid = grid or privacy.PublicGrid(k=k)
+        # Open dates come from the published months, not the store's exact days (rule 6).
+        view = resolve_view(st, view, registry, coverage=public_coverage(st, grid))
+    else:
+        view = resolve_view(st, view, registry)
     sv = open_views(st, districts)
     members = sv.area_members(view.area)  # an area the store does not have fails here, in one line
     available = sv.categories
     privacy_info: dict[str, Any] | None = None
     if public:
-        grid = grid or privacy.PublicGrid(k=k)
         res = privacy.public_resolution(view.resolution, grid)
         if res != view.resolution:
             notes.append(f"resolution {view.resolution} is finer than public maps allow; shown at {res}")
@@ -526,6 +580,7 @@ def view_data(store: str | os.PathLike | Store, view: View, *, public: bool = Fa
     dist = district_layer(sv, view, registry, public=public, grid=grid) \
         if districts is not None and with_district_layer else None
     prov = provenance(st, view, requested=requested, public=public, categories=cats, notes=notes,
+                      coverage=_public_extent(st, grid) if public else None,
                       privacy_info=privacy_info, n_hexes=len(hexes), n_districts=0 if dist is None else len(dist),
                       analysis=None if public else analysis)
     return ViewData(view=view, hexes=hexes, districts=dist, provenance=prov, public=public, categories=list(cats))
@@ -582,10 +637,18 @@ def district_layer(sv, view: View, registry=None, *, public: bool = False,
     return out.reset_index(drop=True)
 
 
+def _public_extent(store: Store, grid: privacy.PublicGrid) -> dict:
+    cov = public_coverage(store, grid)
+    return {"start_month": cov["start_month"], "end_month": cov["end_month"],
+            "note": "months of the published grid; exact dates are not public"}
+
+
 def provenance(store: Store, view: View, *, requested: View | None = None, public: bool = False,
                categories=(), notes: list[str] = (), privacy_info: Mapping[str, Any] | None = None, n_hexes: int = 0,
-               n_districts: int = 0, analysis: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Where an export comes from: dataset, synthetic flag, time, filters, versions."""
+               n_districts: int = 0, analysis: Mapping[str, Any] | None = None,
+               coverage: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Where an export comes from: dataset, synthetic flag, time, filters, versions.
+    ``coverage`` replaces the store's exact coverage (public output gives months only)."""
     from geo.datasets import LAYERS, store_layers
 
     meta = store.meta
@@ -602,7 +665,7 @@ def provenance(store: Store, view: View, *, requested: View | None = None, publi
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "hexwatch_version": geo.__version__,
         "store_version": store.version,
-        "store_coverage": meta.get("coverage"),
+        "store_coverage": dict(coverage) if coverage is not None else meta.get("coverage"),
         "boundaries": meta.get("boundaries"),
         "public": public,
         "filters": view.to_dict() | {"baseline_start": b0.isoformat(), "baseline_end": b1.isoformat()},

@@ -57,14 +57,11 @@ Example
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import hashlib
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -472,89 +469,12 @@ def ingest_file(
     bar = _Progress(progress and path.stat().st_size >= PROGRESS_MIN_BYTES, f"ingest {path.name}")
     bar.step("reading")
     try:
-        with _bulk_work(), ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=1) as pool:
             sha = pool.submit(_sha256, path)  # hashing overlaps parsing (hashlib releases the GIL)
             return _ingest(path, root, sha, kind, columns, time_format, boundaries, clip, resolution, source_label,
                            meta_updates, rejects_path, notes, timer, started, bar)
     finally:
         bar.close()
-
-
-_PR_SET_THP_DISABLE, _PR_GET_THP_DISABLE = 41, 42
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-# Where glibc's own dynamic thresholds settle once a mapping of 32 MiB or more has been
-# freed (every ingest frees many): what the heap is left with after an ingest. Setting
-# glibc's initial 128 KiB instead would map every later 128 KiB-32 MiB allocation
-# afresh for the rest of the process (the raw H3 step of bench_ingest: 1.69 s -> 1.77 s).
-_GLIBC_SETTLED_MMAP_THRESHOLD, _GLIBC_SETTLED_TRIM_THRESHOLD = 32 << 20, 64 << 20
-
-
-@contextmanager
-def _bulk_work():
-    """Small pages, freed memory kept for reuse, and no cyclic garbage collection while
-    an ingest runs (Linux and glibc; elsewhere nothing changes). The settings are the
-    process's: the first of concurrent ingests applies them, the last restores them.
-
-    Why (each measured on 10M rows ingested first thing in a new process, as
-    ``benchmarks.bench_ingest``'s fresh-process figure is):
-
-    - Arrow's allocator backs the gigabytes an ingest reads with 2 MB transparent huge
-      pages, whose first touch is slow on VMs (their memory is not yet backed by the
-      host): 7.6-8.0 s with them, 7.0-7.1 s without.
-    - glibc gives each allocation over its threshold (128 KB, rising to at most 32 MB)
-      its own mapping, returned to the system when freed, so each of the ingest's many
-      short-lived 10M-row arrays is faulted in afresh and unmapped again (which also
-      interrupts the other core to flush its TLB). Kept in the heap instead, they are
-      reused: 6.8-7.0 s -> 6.5-6.7 s. The heap is trimmed when the ingest ends.
-    - The collector's full passes would walk every object the process holds (modules,
-      boundaries) and find no garbage: ~1% of an ingest's CPU time (perf).
-    """
-    global _bulk_depth, _bulk_restore
-    with _bulk_lock:
-        if _bulk_depth == 0:
-            _bulk_restore = _apply_bulk_settings()
-        _bulk_depth += 1
-    try:
-        yield
-    finally:
-        with _bulk_lock:
-            _bulk_depth -= 1
-            if _bulk_depth == 0:
-                _bulk_restore()
-
-
-_bulk_lock = threading.Lock()
-_bulk_depth = 0
-_bulk_restore: Callable[[], None] = lambda: None
-
-
-def _apply_bulk_settings() -> Callable[[], None]:
-    """Apply :func:`_bulk_work`'s settings; returns what restores the previous ones."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        libc = ctypes.CDLL(None)
-        had = libc.prctl(_PR_GET_THP_DISABLE, 0, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux
-        libc, had = None, -1
-    glibc = libc is not None and hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")
-    if had >= 0:
-        libc.prctl(_PR_SET_THP_DISABLE, 1, 0, 0, 0)
-    if glibc:
-        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
-        libc.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1)
-
-    def restore() -> None:
-        if glibc:  # (setting thresholds ends glibc's dynamic ones: they are set where those settle)
-            libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_SETTLED_MMAP_THRESHOLD)
-            libc.mallopt(_M_TRIM_THRESHOLD, _GLIBC_SETTLED_TRIM_THRESHOLD)
-            libc.malloc_trim(0)
-        if had >= 0:
-            libc.prctl(_PR_SET_THP_DISABLE, had, 0, 0, 0)
-        if collecting:
-            gc.enable()
-
-    return restore
 
 
 def _ingest(path: Path, root: Path, sha, kind: str, columns, time_format, boundaries, clip: bool, resolution: int,

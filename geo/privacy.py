@@ -25,10 +25,15 @@ Public output must never let anyone locate a victim. The rules, as pure function
    the grid already shows: never a count below ``k``. The test suite checks this both
    ways: the difference of two exact overlapping views is 0 or ≥ k, and changing a
    suppressed count leaves every public view unchanged.
-5. **Sensitive categories** (sexual and family violence and the like:
-   :data:`SENSITIVE_CATEGORIES`, matched case- and accent-insensitively as substrings,
-   configurable) are left out of public output, including its totals; asking for one
-   publicly is an error.
+5. **Only reviewed categories, failing closed.** A category is public only if the public
+   :class:`Vocabulary` admits it (``data/privacy_vocabulary.toml``, reviewed; compared
+   after :func:`normalise_category`); its deny terms (sexual and family violence and the
+   like) win over admission, and a wording nobody reviewed is never published. Everything
+   else is "sensitive": left out of public output, including its totals and its dates;
+   asking for one publicly is an error.
+6. **Public metadata comes from the published grid too** (:func:`grid_coverage`): the
+   months it covers and its total as a range, never the store's exact first or last day,
+   its gaps or its exact total, which count every category.
 
 What this does not cover: a store that is re-ingested with new incidents changes the
 published grid, so two public outputs made from *different store versions* can differ
@@ -53,8 +58,13 @@ Example
 
 from __future__ import annotations
 
+import functools
+import os
+import re
+import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -72,19 +82,6 @@ DEFAULT_K = 5
 MAX_PUBLIC_RESOLUTION = 8
 #: Calendar units a published grid may use.
 PERIODS = ("month", "week")
-#: Substrings (lower case, no accents) that mark a category as sensitive.
-SENSITIVE_CATEGORIES: tuple[str, ...] = (
-    "violencia sexual",
-    "violencia familiar",
-    "violacion",
-    "sexual",
-    "pudor",
-    "feminicidio",
-    "trata de personas",
-    "violencia contra la mujer",
-)
-
-
 def check_k(k: int) -> int:
     """``k`` as an int, or a :class:`HexwatchError` when it is below :data:`MIN_K`.
 
@@ -97,29 +94,152 @@ def check_k(k: int) -> int:
     return k
 
 
-def _fold(s: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", str(s).casefold()) if not unicodedata.combining(c))
+#: The reviewed public vocabulary bundled with hexwatch (see :class:`Vocabulary`).
+VOCABULARY_FILE = Path(__file__).resolve().parent.parent / "data" / "privacy_vocabulary.toml"
+# Characters that are not seen but split a word for a substring test (zero-width space,
+# joiners, soft hyphen, BOM, bidi marks: Unicode category Cf), and runs of anything that is
+# not a letter or a digit (hyphens, dashes, punctuation, several spaces).
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
-def is_sensitive(categories: Iterable[str], patterns: Sequence[str] = SENSITIVE_CATEGORIES) -> np.ndarray:
-    """Whether each category is sensitive (contains a pattern, ignoring case and accents).
+def normalise_category(text: str) -> str:
+    """The form categories are compared in: NFKC, case folded, accents and invisible
+    characters removed, every run of non-alphanumerics one space.
 
-    >>> is_sensitive(["Robo", "VIOLENCIA FAMILIAR", "Violación"]).tolist()
-    [False, True, True]
+    >>> normalise_category("  Violencia\u200b-FAMILIAR ")
+    'violencia familiar'
+    >>> normalise_category("Extorsión"), normalise_category("ﬁnanzas")
+    ('extorsion', 'finanzas')
     """
-    # Fold each distinct category once: cube rows repeat a handful of categories many times.
-    codes, uniques = pd.factorize(pd.Series(list(categories), dtype=object).astype(str))
-    folded = pd.Series([_fold(c) for c in uniques], dtype="string")
-    hit = np.zeros(len(folded), dtype=bool)
-    for p in patterns:
-        hit |= folded.str.contains(_fold(p), regex=False).to_numpy(dtype=bool)
-    return hit[codes] if len(codes) else np.zeros(0, dtype=bool)
+    s = unicodedata.normalize("NFKC", str(text)).casefold()
+    s = "".join(c for c in unicodedata.normalize("NFKD", s)
+                if not unicodedata.combining(c) and unicodedata.category(c) != "Cf")
+    return _NOT_WORD.sub(" ", s).strip()
+
+
+def _terms(values, where: str) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise HexwatchError(f"{where} must be a list of strings")
+    # A term's edge spaces are kept: they mark a word boundary (e.g. "trata ").
+    out = []
+    for v in values:
+        core = normalise_category(v)
+        if not core:
+            raise HexwatchError(f"{where} holds an empty term {v!r}")
+        out.append((" " if v[:1].isspace() else "") + core + (" " if v[-1:].isspace() else ""))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Which categories public output may show: **fail closed** (docs/privacy.md, rule 5).
+
+    A category is public only if a term of ``admit`` admits it (its normalised words
+    begin with the term's), no term of ``deny`` occurs in it (anywhere, also with all
+    spaces removed), unless its whole normalised name is in ``admit_exact``. A wording
+    nobody reviewed is therefore never published. The bundled, reviewed lists are in
+    ``data/privacy_vocabulary.toml``; :meth:`load` merges a deployment's own file.
+
+    >>> v = Vocabulary(admit=("robo", "hurto"), deny=("sexual", "familia"))
+    >>> v.is_public(["ROBO agravado", "Hurto", "robo sexual", "intrafamiliar", "Estafa"]).tolist()
+    [True, True, False, False, False]
+    """
+
+    admit: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    admit_exact: tuple[str, ...] = ()
+    source: str = field(default="", compare=False)
+
+    @classmethod
+    def from_document(cls, doc: Mapping, where: str = "vocabulary") -> "Vocabulary":
+        """From a parsed TOML document ``{"public": {"admit": [...], "admit_exact": [...]},
+        "sensitive": {"deny": [...]}}``."""
+        if not isinstance(doc, Mapping):
+            raise HexwatchError(f"{where} is not a table")
+        unknown = set(doc) - {"version", "public", "sensitive"}
+        if unknown:
+            raise HexwatchError(f"{where}: unknown section {sorted(unknown)[0]!r}; use [public] and [sensitive]")
+        pub, sens = doc.get("public") or {}, doc.get("sensitive") or {}
+        for name, table, keys in (("public", pub, {"admit", "admit_exact"}), ("sensitive", sens, {"deny"})):
+            if not isinstance(table, Mapping) or set(table) - keys:
+                raise HexwatchError(f"{where}: [{name}] may hold only {', '.join(sorted(keys))}")
+        return cls(admit=_terms(pub.get("admit"), f"{where} [public].admit"),
+                   deny=_terms(sens.get("deny"), f"{where} [sensitive].deny"),
+                   admit_exact=tuple(t.strip() for t in _terms(pub.get("admit_exact"), f"{where} [public].admit_exact")),
+                   source=where)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "Vocabulary":
+        """The vocabulary of a TOML file (one-line :class:`HexwatchError` when unreadable)."""
+        path = Path(path)
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise HexwatchError(f"cannot read the vocabulary file {path}: {exc.strerror}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise HexwatchError(f"vocabulary file {path} is not valid TOML: {str(exc).splitlines()[0]}") from None
+        return cls.from_document(doc, str(path))
+
+    @classmethod
+    def load(cls, extra: str | os.PathLike | None = None) -> "Vocabulary":
+        """The bundled vocabulary, merged with a deployment's file ``extra`` (its terms are
+        added to each list: a deployment can admit more or deny more)."""
+        base = _bundled()
+        return base if extra is None else base.merged(cls.read(extra))
+
+    def merged(self, other: "Vocabulary") -> "Vocabulary":
+        """Both vocabularies' terms (deny still wins over admit)."""
+        def join(a, b):
+            return tuple(dict.fromkeys(a + b))
+
+        return Vocabulary(join(self.admit, other.admit), join(self.deny, other.deny),
+                          join(self.admit_exact, other.admit_exact), source=f"{self.source} + {other.source}")
+
+    def _one(self, name: str) -> bool:
+        if name in self.admit_exact:
+            return True
+        padded, squeezed = f" {name} ", name.replace(" ", "")
+        for term in self.deny:
+            if term in padded or (term == term.strip() and term.replace(" ", "") in squeezed):
+                return False
+        return any(padded.startswith(" " + term.strip() + " ") for term in self.admit)
+
+    def is_public(self, categories: Iterable[str]) -> np.ndarray:
+        """Whether each category may be published (bool array, same order)."""
+        # Decide each distinct category once: cube rows repeat a handful many times.
+        codes, uniques = pd.factorize(pd.Series(list(categories), dtype=object).astype(str))
+        if not len(codes):
+            return np.zeros(0, dtype=bool)
+        ok = np.fromiter((self._one(normalise_category(c)) for c in uniques), dtype=bool, count=len(uniques))
+        return ok[codes]
+
+
+@functools.cache
+def _bundled() -> Vocabulary:
+    return Vocabulary.read(VOCABULARY_FILE)
+
+
+def default_vocabulary() -> Vocabulary:
+    """The reviewed vocabulary in ``data/privacy_vocabulary.toml``."""
+    return _bundled()
+
+
+def is_sensitive(categories: Iterable[str], vocabulary: Vocabulary | None = None) -> np.ndarray:
+    """Whether each category is kept out of public output: every category that
+    ``vocabulary`` (default: the bundled one) does not admit, not only the ones it denies.
+
+    >>> is_sensitive(["Robo", "VIOLENCIA FAMILIAR", "Violación", "viol\u200bencia sexual", "sin revisar"]).tolist()
+    [False, True, True, True, True]
+    """
+    return ~(vocabulary or default_vocabulary()).is_public(categories)
 
 
 #: Ingest-report keys a public page may show: data quality (rejected rows and why), never a
 #: count of accepted incidents, which would hold the sensitive categories (rule 5).
-PUBLIC_REPORT_KEYS: tuple[str, ...] = ("source_file", "kind", "n_rejected", "rejects_by_reason", "coverage",
-                                       "boundaries", "h3_resolution", "started_at")
+PUBLIC_REPORT_KEYS: tuple[str, ...] = ("source_file", "kind", "n_rejected", "rejects_by_reason", "boundaries",
+                                       "h3_resolution")
 
 
 def public_ingest_report(report: Mapping) -> dict:
@@ -127,8 +247,10 @@ def public_ingest_report(report: Mapping) -> dict:
 
     Rows read and accepted, located or outside districts count every category, so
     with a public total (which leaves sensitive categories out) they would give away
-    the sensitive total; server paths are no one's business either. Keys not listed in
-    :data:`PUBLIC_REPORT_KEYS` (including ones added later) are left out.
+    the sensitive total; server paths are no one's business either; the dates the rows
+    span and the time of the ingest count every category too (the last row of a file
+    can be its only sensitive one). Keys not listed in :data:`PUBLIC_REPORT_KEYS`
+    (including ones added later) are left out.
 
     >>> public_ingest_report({"source_file": "x.csv", "path": "/srv/x.csv", "n_input": 10, "n_accepted": 9,
     ...                       "n_rejected": 1, "rejects_by_reason": {"bad_time": 1}})
@@ -142,15 +264,21 @@ class PublicGrid:
     """The fixed grid that public counts are published on (see the module docstring).
 
     ``groups`` maps a category to its public group (categories not listed are their own
-    group); ``sensitive`` are the patterns of categories never published. A deployment
-    fixes one grid; every public output is derived from it.
+    group); ``vocabulary`` decides which categories may be published at all (default:
+    the bundled :class:`Vocabulary`). A deployment fixes one grid; every public output
+    is derived from it.
     """
 
     k: int = DEFAULT_K
     resolution: int = MAX_PUBLIC_RESOLUTION
     period: str = "month"
     groups: Mapping[str, str] = field(default_factory=dict)
-    sensitive: tuple[str, ...] = SENSITIVE_CATEGORIES
+    vocabulary: Vocabulary = field(default_factory=default_vocabulary)
+
+    @property
+    def sensitive(self) -> Vocabulary:
+        """The vocabulary (what :func:`is_sensitive` takes): the name older callers use."""
+        return self.vocabulary
 
     def __post_init__(self) -> None:
         check_k(self.k)
@@ -174,6 +302,20 @@ def public_resolution(requested: int, grid: PublicGrid) -> int:
     return min(int(requested), grid.resolution)
 
 
+def _in_calendar(fn):
+    """Dates a public calendar cannot hold (its periods would start before year 1 or end
+    after 9999) are a user error, not a crash."""
+    @functools.wraps(fn)
+    def inner(start: date, end: date, period: str) -> tuple[date, date]:
+        try:
+            return fn(start, end, period)
+        except (OverflowError, ValueError):
+            raise HexwatchError(f"dates {start} to {end} are outside the calendar public output uses; "
+                                "give dates between 0001-02-01 and 9999-11-30") from None
+    return inner
+
+
+@_in_calendar
 def snap_range(start: date, end: date, period: str) -> tuple[date, date]:
     """Widen ``[start, end]`` (inclusive) to whole periods of the fixed calendar.
 
@@ -191,6 +333,7 @@ def snap_range(start: date, end: date, period: str) -> tuple[date, date]:
     raise HexwatchError(f"public period {period!r} is unknown; use one of {', '.join(PERIODS)}")
 
 
+@_in_calendar
 def previous_periods(start: date, end: date, period: str) -> tuple[date, date]:
     """The window of as many whole periods as ``[start, end]`` holds, just before it (the
     default baseline of a public view, so that it never overlaps the view).
@@ -218,16 +361,16 @@ def period_starts(days, period: str) -> np.ndarray:
 def public_categories(selected: Sequence[str], available: Sequence[str], grid: PublicGrid) -> tuple[list[str], list[str]]:
     """The categories a public view covers, and notes about what was changed.
 
-    Empty ``selected`` means every non-sensitive category. A selected category is widened
-    to its whole group (the grid publishes groups, not their parts). Asking for a
-    sensitive category is an error.
+    Empty ``selected`` means every public category (those the grid's vocabulary admits).
+    A selected category is widened to its whole group (the grid publishes groups, not
+    their parts). Asking for any other category is an error.
     """
     available = sorted(set(available))
     sens = set(np.asarray(available, dtype=object)[is_sensitive(available, grid.sensitive)]) if available else set()
     asked_sensitive = [c for c in selected if is_sensitive([c], grid.sensitive)[0]]
     if asked_sensitive:
-        raise HexwatchError(f"category {asked_sensitive[0]!r} is sensitive and never published; "
-                            "choose another category or use the officials' (logged-in) view")
+        raise HexwatchError(f"category {asked_sensitive[0]!r} is sensitive or not in the public vocabulary, so it is "
+                            "never published; choose another category or use the officials' (logged-in) view")
     public = [c for c in available if c not in sens]
     if not selected:
         return public, ([f"{len(sens)} sensitive categories left out"] if sens else [])
@@ -297,3 +440,33 @@ def count_labels(low: np.ndarray, high: np.ndarray, k: int) -> np.ndarray:
     exact = low.astype(str).astype(object)
     ranged = np.char.add(np.char.add(low.astype(str), "–"), high.astype(str)).astype(object)
     return np.where(low == high, exact, np.where(high < k, f"< {k}", ranged)).astype(object)
+
+
+def grid_coverage(published: pd.DataFrame, grid: PublicGrid) -> dict:
+    """What public output may say about a store's extent: computed from its published
+    grid alone (so from public categories alone, rule 6).
+
+    Returns ``start_month`` and ``end_month`` (``"YYYY-MM"``: the months of the first
+    and last published periods, ``None`` when nothing is published), ``start`` and
+    ``end`` (their first and last days, ISO, for date pickers), and the total as a range
+    ``n_low``/``n_high`` (exact when nothing is suppressed), like every public count.
+    Never the store's exact first or last day, gaps or exact total: those count
+    sensitive incidents too, and a suppressed one could be read off by subtraction.
+
+    >>> pub = pd.DataFrame({"period": np.array(["2023-06-01", "2023-08-01"], dtype="datetime64[D]"),
+    ...                     "n": pd.array([12, pd.NA], dtype="Int64")})
+    >>> grid_coverage(pub, PublicGrid(k=5))
+    {'start_month': '2023-06', 'end_month': '2023-08', 'start': '2023-06-01', 'end': '2023-08-31', 'n_low': 13, 'n_high': 16}
+    """
+    if not len(published):
+        return {"start_month": None, "end_month": None, "start": None, "end": None, "n_low": 0, "n_high": 0}
+    periods = published["period"].to_numpy().astype("datetime64[D]")
+    first = pd.Timestamp(periods.min()).date()
+    last_start = pd.Timestamp(periods.max()).date()
+    last = snap_range(last_start, last_start, grid.period)[1]
+    start, end = snap_range(first, last, "month")
+    n = published["n"]
+    s = int(n.isna().sum())
+    known = int(n.fillna(0).astype(np.int64).sum())
+    return {"start_month": start.isoformat()[:7], "end_month": end.isoformat()[:7], "start": start.isoformat(),
+            "end": end.isoformat(), "n_low": known + s, "n_high": known + (grid.k - 1) * s}

@@ -10,6 +10,7 @@ Layout::
         cube_cell.parquet     # counts by (resolution, cell, day, category)
         cube_district.parquet # counts by (ubigeo, day, category)
         district_month.parquet# SIDPOL-style counts by (ubigeo, year, month, category)
+        district_year.parquet # yearly counts by (ubigeo, year, category): a table without months
         rejects.parquet       # every rejected input row with its reason
         ingest_report.json    # counts that add up to the input
 
@@ -36,7 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ from geo.errors import HexwatchError
 
 #: Table names a store may hold; each is ``<name>.parquet`` in a version folder.
 #: ``boundaries`` holds the polygons ingest located points in (GeoParquet; see geo.areas).
-TABLES = ("incidents", "cube_cell", "cube_district", "district_month", "rejects", "boundaries")
+TABLES = ("incidents", "cube_cell", "cube_district", "district_month", "district_year", "rejects", "boundaries")
 #: How many old versions to keep after a successful write (for rollback and readers in flight).
 KEEP_VERSIONS = 2
 
@@ -72,11 +73,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):  # e.g. a full disk: no half-written temporary file stays
+            tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
 
 
@@ -186,12 +192,17 @@ def write_version(
         return write_remote_version(str(store), tables, meta, files, carry_over=carry_over, base=base,
                                     keep=KEEP_VERSIONS, local_writer=write_version)
     root = Path(store)
-    with writer_lock(root):
+    with writer_lock(root), ExitStack() as cleanup:
         versions = root / "versions"
         versions.mkdir(parents=True, exist_ok=True)
+        # Under the writer lock, a partial folder is a dead writer's (killed, or out of disk):
+        # its space is needed now. And this write, should it fail (a full disk, a bad
+        # table), leaves none behind, nor a complete folder CURRENT was not swapped to.
+        _remove_partials(versions)
         vid = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         tmp = versions / f".{vid}.partial"
         tmp.mkdir()
+        cleanup.callback(_drop_unless_current, root, versions / vid, tmp)
         current = _current_dir(root)
         unknown = [name for name in tables if name not in TABLES]
         if unknown:
@@ -256,9 +267,25 @@ def _prune(versions: Path, keep: set[str]) -> None:
     for p in done[:-KEEP_VERSIONS]:
         if p.name not in keep:
             shutil.rmtree(p, ignore_errors=True)
+    _remove_partials(versions)
+
+
+def _remove_partials(versions: Path) -> None:
     for p in versions.iterdir():
         if p.name.endswith(".partial"):
             shutil.rmtree(p, ignore_errors=True)
+
+
+def _drop_unless_current(root: Path, final: Path, tmp: Path) -> None:
+    """After a write: remove its partial folder, and its finished folder unless ``CURRENT``
+    names it (a write that failed on the pointer itself)."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        live = (root / "CURRENT").read_text().strip()
+    except OSError:
+        live = None
+    if final.exists() and live != final.name:
+        shutil.rmtree(final, ignore_errors=True)
 
 
 def _current_dir(root: Path) -> Path | None:

@@ -208,3 +208,18 @@ def _log_in(client, name: str = _OFFICIAL[0], password: str = _OFFICIAL[1], **fo
 def log_in():
     """``log_in(client, name=..., password=..., **form)``: sign a Flask test client in."""
     return _log_in
+
+
+# --- security (sessions): no test keeps sessions in a developer's own config folder -------
+@pytest.fixture(scope="session", autouse=True)
+def session_config_dir(tmp_path_factory):
+    """``HEXWATCH_CONFIG_DIR`` for the session (where the live-session database and the
+    session key are kept unless a test names its own), unless already set."""
+    if os.environ.get("HEXWATCH_CONFIG_DIR"):
+        yield Path(os.environ["HEXWATCH_CONFIG_DIR"])
+        return
+    path = tmp_path_factory.mktemp("hexwatch-config")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HEXWATCH_CONFIG_DIR", str(path))
+    yield path
+    patch.undo()

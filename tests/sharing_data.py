@@ -74,3 +74,13 @@ def in_window(incidents, start: str = "2023-09-01", end: str = "2023-10-31"):
 
     day = incidents["day"].to_numpy()
     return incidents[(day >= np.datetime64(start)) & (day <= np.datetime64(end))]
+
+
+def planted_grid(**kwargs):
+    """A public grid whose vocabulary also admits the planted-markup category (as a
+    deployment's allow file would): the default vocabulary fails closed and never
+    publishes it, so the tests that check it is escaped in public output opt in."""
+    from geo.privacy import PublicGrid, Vocabulary, normalise_category
+
+    vocabulary = Vocabulary.load().merged(Vocabulary(admit_exact=(normalise_category(SHARING_CATEGORIES[3]),)))
+    return PublicGrid(vocabulary=vocabulary, **kwargs)

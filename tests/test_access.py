@@ -173,7 +173,8 @@ def test_the_public_is_never_offered_a_sensitive_category_nor_official_sections(
     assert out["cats.value"] == [] and "violencia" not in out["state.data"]["q"]
     layout = anon.get("/_dash-layout").get_data(as_text=True)
     assert "violencia familiar" not in layout and '"points"' not in layout
-    assert "section-trends" not in layout and "login-link" in layout
+    # The public gets the Trends tab (published-grid totals, issue 16.5), never the exact chart or table.
+    assert '"series"' not in layout and '"district-table"' not in layout and "login-link" in layout
     full = official.get("/_dash-layout").get_data(as_text=True)
     assert "violencia familiar" in full and '"points"' in full and "section-trends" in full and "logout-btn" in full
 

@@ -200,11 +200,16 @@ def test_did_and_event_study_recover_a_large_effect(lima, registry, adjacency):
     assert "menores de lo esperado" in d.sentence_es
     es = event_study(p)
     co = pd.DataFrame(es.details["coefficients"]).set_index("rel")
-    assert list(co.index) == list(range(-12, 16)) and co.loc[-1, "effect"] == 0
-    # Each coefficient is relative to week -1 alone, so compare post with pre averages.
-    gap = np.log1p(co.loc[0:, "effect"]).mean() - np.log1p(co.loc[:-2, "effect"]).mean()
-    assert gap == pytest.approx(math.log(0.75), abs=0.08)
+    # Bins of 4 weeks, each against the pre-period average: the pre bins average zero
+    # and the post bins sit at the effect.
+    assert list(co.index) == [-12, -8, -4, 0, 4, 8, 12] and list(co["rel_end"]) == [-9, -5, -1, 3, 7, 11, 15]
+    assert np.log1p(co.loc[:-1, "effect"]).mean() == pytest.approx(0.0, abs=1e-9)
+    assert np.log1p(co.loc[0:, "effect"]).mean() == pytest.approx(math.log(0.75), abs=0.05)
+    assert math.log1p(es.effect) == pytest.approx(math.log1p(d.effect), abs=0.03)  # same question as the DiD
     assert es.details["pre_trend_p"] > 0.05
+    assert "does not prove there is none" in es.sentence_en and "no prueba que no las haya" in es.sentence_es
+    # Simultaneous bands are wider than pointwise ones would be.
+    assert es.details["band_critical_value"] > 1.96
 
 
 def test_event_study_flags_a_trend_that_began_before_the_declaration(lima, registry, adjacency):
@@ -354,7 +359,13 @@ def test_cli_analyze_on_a_demo_store_recovers_the_injected_effect(demo_store, tm
     injected = Store.open(demo_store).meta["demo"]["effects"][DS105]["declared"]
     assert injected == -0.10
     assert did_est["ci"][0] <= injected <= did_est["ci"][1]
-    assert did_est["sentence_en"] in printed and result["sentence_en"] in printed
+    # The printout leads with the area's own primary estimate, sentence and all; the pooled
+    # figure is secondary and shown as its table row.
+    lead = result["areas"][0]
+    assert lead["area"] == "lima_callao" and lead["estimates"]["did"]["ci"][0] <= injected <= lead["estimates"]["did"]["ci"][1]
+    assert lead["estimates"]["did"]["sentence_en"] in printed and result["sentence_en"] in printed
+    pooled = printed.split("All areas pooled")[1]
+    assert f"{100 * did_est['effect']:+.1f}%" in next(l for l in pooled.splitlines() if l.startswith("Difference-in-differences"))
     assert result["synthetic"] is True and "Synthetic demo data" in printed
     assert set(result["estimates"]) == {"naive", "did", "event_study", "synthetic_control", "displacement"}
     # All nine districts are declared; Sullana's seven have no comparison district in

@@ -74,7 +74,10 @@ def test_outlines_are_simplified_and_keep_multipolygons(city):
     assert sorted(full["ubigeo"]) == ["S-01", "S-02", "S-03", "S-04", "S-05"]
     assert full.set_index("ubigeo").loc["S-05"].geometry.geom_type == "MultiPolygon"
     simple = views.outlines(st, "province:S", simplify_m=30)
-    assert (simple.geometry.area.to_numpy() == pytest.approx(full.geometry.area.to_numpy(), rel=1e-3))
+    import shapely
+
+    # Degrees squared are fine for a ratio: simplifying 30 m moves no boundary of these areas.
+    assert shapely.area(simple.geometry.values) == pytest.approx(shapely.area(full.geometry.values), rel=1e-3)
     assert views.outlines(st).shape[0] == len(AREAS)
 
 

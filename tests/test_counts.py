@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from geo import store as store_module
 from geo.errors import HexwatchError
 from geo.incidents import REJECT_REASONS, detect_kind, parse_counts, parse_period, read_counts, read_sidpol
 from geo.ingest import ingest_file
@@ -239,18 +238,11 @@ def test_daily_counts_are_summed_into_months_and_repeated_days_rejected(tmp_path
     assert any("summed into months" in n for n in report.notes)
 
 
-def test_yearly_counts_stay_out_of_the_monthly_table(tmp_path, monkeypatch, truth):
+def test_yearly_counts_stay_out_of_the_monthly_table(tmp_path, truth):
     yearly = truth.groupby(["ubigeo", "year", "category"], as_index=False)["n"].sum()
     p = tmp_path / "y.csv"
     yearly.rename(columns={"year": "anio", "category": "tipo", "n": "total"}).to_csv(p, index=False)
     cols = {"ubigeo": "ubigeo", "year": "anio", "category": "tipo", "count": "total"}
-    if "district_year" not in store_module.TABLES:
-        # The store keeps yearly counts in their own table (docs/CONTRACTS.md); a store
-        # format without it refuses them in one line rather than mixing them with months.
-        with pytest.raises(HexwatchError, match="yearly counts"):
-            ingest_file(p, tmp_path / "refused", kind="counts", columns=cols, boundaries=False, progress=False)
-        monkeypatch.setattr(store_module, "TABLES", store_module.TABLES + ("district_year",))
-        monkeypatch.setattr("geo.ingest.STORE_TABLES", store_module.TABLES)
     write_upstream_csv(truth, tmp_path / "monthly.csv")
     ingest_file(tmp_path / "monthly.csv", tmp_path / "s", boundaries=False, progress=False)
     report = ingest_file(p, tmp_path / "s", kind="counts", columns=cols, boundaries=False, progress=False)

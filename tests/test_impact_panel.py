@@ -39,6 +39,16 @@ def expected(views_store):
     return analyze(views_store, SPELL).to_dict()
 
 
+@pytest.fixture(scope="module")
+def lima(views_store):
+    """The library's answer for the area the panel's URL looks at (Lima and Callao), and its sentences
+    as the panel leads with that area."""
+    r = analyze(views_store, SPELL).lead("lima_callao")
+    entry = r.areas[0].to_dict()
+    assert entry["area"] == "lima_callao"
+    return {**entry, "lead_sentence_es": r.sentence("es"), "lead_sentence_en": r.sentence("en")}
+
+
 def state(ctx, query=Q):
     return UIState.from_query(query, ctx.catalog())
 
@@ -93,31 +103,52 @@ def test_effects_are_locale_formatted_with_a_true_minus():
 # -- the panel's numbers are the library's ----------------------------------------------------
 
 
-def test_every_estimate_shown_equals_analyze_json(ctx, expected):
+def test_every_estimate_shown_equals_analyze_json(ctx, lima):
     body = impact_body(ctx, state(ctx), "points")
     assert props(body, "impact-spell")["data-spell"] == SPELL
+    assert props(body, "impact-did")["data-area"] == "lima_callao"  # the area in the URL leads
     for m in METHODS_SHOWN:
-        p, e = props(body, f"impact-{m}"), expected["estimates"][m]
+        p, e = props(body, f"impact-{m}"), lima["estimates"][m]
         got = [float(p[k]) if p[k] else None for k in ("data-effect", "data-ci-low", "data-ci-high", "data-p")]
         assert got == [e["effect"], *(e["ci"] or [None, None]), e["p_value"]], m
         assert e["sentence_es"] in text(body)
-    did = expected["estimates"]["did"]
+    did = lima["estimates"]["did"]
     big = props(body, "impact-did-text")["children"]
     assert big.startswith(f"{100 * did['effect']:+.1f}".replace("-", "−").replace(".", ",") + " %")
     assert f"{100 * did['ci'][0]:+.1f}".replace("-", "−").replace(".", ",") in big and "IC 95 %" in big
-    assert props(body, "impact-sentence")["children"] == expected["sentence_es"]
+    assert props(body, "impact-sentence")["children"] == lima["lead_sentence_es"]
+    assert float(props(body, "impact-2x2")["data-effect"]) == lima["descriptive"]["two_by_two"]["effect"]
 
 
-def test_english_panel_has_english_numbers_and_sentences(ctx, expected):
+def test_the_panel_leads_with_the_area_looked_at_and_shows_the_others_and_the_pooled_figure(ctx, expected):
+    by_area = {a["area"]: a for a in expected["areas"]}
+    assert set(by_area) == {"lima_callao", "sullana"}
+    body = impact_body(ctx, state(ctx, f"declaration={SPELL}&area=sullana"), "points")
+    sullana = by_area["sullana"]
+    m = sullana["primary"]["method"] or "did"  # the demo's Sullana has no comparison district: no DiD
+    head = props(body, f"impact-{m}")
+    assert head["data-area"] == "sullana"
+    effect = sullana["estimates"][m]["effect"]
+    assert head["data-effect"] == (repr(effect) if effect is not None else "")
+    assert props(body, "impact-areas")["data-areas"] == "sullana lima_callao"
+    row = props(body, "impact-lima_callao-did")
+    assert float(row["data-effect"]) == by_area["lima_callao"]["estimates"]["did"]["effect"]
+    pooled = props(body, "impact-pooled-did")
+    assert float(pooled["data-effect"]) == expected["estimates"]["did"]["effect"]
+    assert "eventos esperados" in text(props(body, "impact-pooled")["children"])
+
+
+def test_english_panel_has_english_numbers_and_sentences(ctx, lima):
     body = impact_body(ctx, state(ctx, Q + "&lang=en"), "points")
-    did = expected["estimates"]["did"]
+    did = lima["estimates"]["did"]
     big = props(body, "impact-did-text")["children"]
     assert big.startswith(f"{100 * did['effect']:+.1f}".replace("-", "−") + "%") and "95% CI:" in big
-    assert props(body, "impact-sentence")["children"] == expected["sentence_en"]
+    assert props(body, "impact-sentence")["children"] == lima["lead_sentence_en"]
     assert "Event study" in text(body) and "Naive figure" in text(body) and "Estudio" not in text(body)
 
 
-def test_plots_event_study_with_shaded_pre_period_and_synthetic_control(ctx, expected):
+def test_plots_event_study_with_shaded_pre_period_and_synthetic_control(ctx, lima):
+    expected = lima
     body = impact_body(ctx, state(ctx), "points")
     es = props(body, "impact-es-graph")["figure"]
     coefs = [c for c in expected["estimates"]["event_study"]["details"]["coefficients"] if c["effect"] is not None]
@@ -133,14 +164,14 @@ def test_plots_event_study_with_shaded_pre_period_and_synthetic_control(ctx, exp
     assert p_text(expected["estimates"]["synthetic_control"]["p_value"], "es") in text(body)
 
 
-def test_caveats_warnings_and_synthetic_banner(ctx, expected):
+def test_caveats_warnings_and_synthetic_banner(ctx, expected, lima):
     body = impact_body(ctx, state(ctx), "points")
     assert "DATOS SINTÉTICOS" in text(props(body, "impact-synthetic")["children"])
     caveats = text(props(body, "impact-caveats")["children"])
     assert "denunciados" in caveats and "superponen" in caveats
     codes = [li.to_plotly_json()["props"]["data-code"] for li in props(body, "impact-warnings")["children"]]
-    library = {w["code"] for w in expected["warnings"]} | {w["code"] for e in expected["estimates"].values()
-                                                            for w in e["warnings"]}
+    library = ({w["code"] for w in expected["warnings"]} | {w["code"] for w in lima["warnings"]}
+               | {w["code"] for e in lima["estimates"].values() for w in e["warnings"]})
     assert set(codes) == library - {"reported_only", "synthetic_data"}  # those two are the standing caveats
     assert "overlapping_declarations" in codes  # the Lima row added during DS 105 is in the registry
 
@@ -240,7 +271,7 @@ def test_download_is_the_same_json_as_analyze(app, ctx, expected):
 
 def test_callbacks_are_guarded_and_the_public_gets_neither_panel_nor_download(app, views_store, demo_districts):
     kinds = {k: getattr(v.get("callback"), "access_kind", None) for k, v in app.callback_map.items() if "impact" in k}
-    assert sorted(kinds.values()) == ["download", "series"]
+    assert sorted(kinds.values()) == ["download", "download", "series"]
     public = create_app(views_store, districts=demo_districts, public=True)
     values = {"state.data": state(public.hexwatch).to_store(), "impact-source.value": "points"}
     # The panel shows district-level counts (naive, synthetic control paths): officials only (docs/privacy.md, rule 6).
@@ -248,7 +279,23 @@ def test_callbacks_are_guarded_and_the_public_gets_neither_panel_nor_download(ap
     assert r.status_code == 403 and b"impact-did" not in r.data
     r = post(public, "impact-download.data", {**values, "impact-download-btn.n_clicks": 1}, "impact-download-btn.n_clicks")
     assert r.status_code == 403  # AccessDenied: the public role may not download
+    r = post(public, "impact-report.data", {**values, "impact-report-btn.n_clicks": 1}, "impact-report-btn.n_clicks")
+    assert r.status_code == 403
     with public.server.test_request_context():
         assert not [n for n in nodes(public.layout()) if getattr(n, "id", None) == "section-impact"]
     with app.server.test_request_context():  # an official's page holds the panel and its download button
         assert props(app.layout(), "impact-download-btn")["style"] == {}
+
+
+def test_report_download_is_the_report_of_the_panels_own_result(app, ctx, lima):
+    out = updated(app, "impact-report.data", {"impact-report-btn.n_clicks": 1, "state.data": state(ctx).to_store(),
+                                              "impact-source.value": "points"}, "impact-report-btn.n_clicks")
+    out = out["impact-report.data"]
+    assert out["filename"] == f"informe_{SPELL}_es.html"
+    import base64
+
+    page = (base64.b64decode(out["content"]) if out.get("base64") else out["content"].encode()).decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and 'lang="es"' in page
+    assert page.index('data-area="lima_callao"') < page.index('data-area="sullana"')  # the area in view first
+    assert f'data-method="did" data-effect="{lima["estimates"]["did"]["effect"]}"' in page
+    assert "DATOS SINTÉTICOS" in page

@@ -19,7 +19,7 @@ from geo.datasets import DatasetError
 from geo.errors import HexwatchError
 from geo.store import Store, write_version
 from geo.views import MonthViews, months_touching, open_month_views
-from sidpol_fixture import SENSITIVE, expected_counts, manifest_for, sidpol_frame, write_sidpol_fixture
+from sidpol_fixture import PUBLIC_TYPES, SENSITIVE, expected_counts, manifest_for, sidpol_frame, write_sidpol_fixture
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +72,8 @@ def test_month_views_match_pandas(mixed_store):
     got = views.counts(months_touching((dt.date(2023, 9, 20), dt.date(2023, 11, 18))))
     want = expected_counts(sidpol_frame(), months, public=False)
     assert got[got > 0].to_dict() == want.to_dict()
-    no_sensitive = [c for c in views.categories if c != SENSITIVE.lower()]  # ingest keeps categories in lower case
-    got = views.counts(((2023, 9), (2023, 11)), no_sensitive)
+    public = [c for c in views.categories if c in {t.lower() for t in PUBLIC_TYPES}]  # ingest keeps categories in lower case
+    got = views.counts(((2023, 9), (2023, 11)), public)
     assert got[got > 0].to_dict() == expected_counts(sidpol_frame(), months, public=True).to_dict()
     assert got.attrs["months"] == ((2023, 9), (2023, 11))
     # A span outside the record: zeros, and it says the record covers none of it.
@@ -127,6 +127,7 @@ def test_counts_view_numbers_and_labels(mixed_store, demo_districts):
         assert {r["ubigeo"]: r["n"] for r in official["top"]}["150132"] == expected_counts(sidpol_frame(), months,
                                                                                           public=False)["150132"]
         assert any(SENSITIVE.lower() in n for n in public["notes"]) and not official["notes"]
+        assert any("otros" in n for n in public["notes"])  # left out (not reviewed), and said so
         assert public["real"] and "DATOS REALES" in public["summary"] and "sep. 2023 – nov. 2023" in public["summary"]
         assert "Fuente: Ministerio del Interior (MININTER)" in public["source"] and "ODC-By" in public["source"]
         tips = {f["properties"]["ubigeo"]: f["properties"]["tooltip"] for f in public["geojson"]["features"]}

@@ -19,7 +19,7 @@ from dashboard.access import AccessConfig
 from dashboard.state import UIState
 from dashboard.testing import response_values, update_request
 from geo.viewspec import View
-from sharing_data import in_window, sharing_districts
+from sharing_data import in_window, planted_grid, sharing_districts
 
 K = 5
 TEST_SECRET_KEY = "test-secret-key-" + "y" * 32
@@ -29,8 +29,10 @@ PLANTED = "<script>window.__pwned=1</script>"
 
 @pytest.fixture(scope="module")
 def app(sharing_path, official_users):
+    # The planted-markup category is admitted publicly (a deployment's allow file) so
+    # that its escaping is tested; by default it is never published (test_privacy_leaks).
     return create_app(sharing_path, districts=sharing_districts(), access=AccessConfig(
-        users=official_users, secret_key=TEST_SECRET_KEY,
+        users=official_users, secret_key=TEST_SECRET_KEY, grid=planted_grid(),
         rate_limits={"embed": "1000 per minute", "export": "1000 per minute", "login": "1000 per minute"}))
 
 

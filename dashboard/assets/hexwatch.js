@@ -95,8 +95,12 @@
     ['tab', 'filters', 'z', 'c'].forEach(function (k) {
       if (h[k] !== undefined && h[k] !== null && h[k] !== '') parts.push(k + '=' + encodeURIComponent(h[k]).replace(/%2C/g, ','));
     });
-    var url = window.location.pathname + window.location.search + (parts.length ? '#' + parts.join('&') : '');
-    window.history.replaceState(window.history.state, '', url);
+    var hash = parts.length ? '#' + parts.join('&') : '';
+    if (hash === window.location.hash || (!hash && !window.location.hash)) return;
+    // Not history.replaceState: dcc.Location keeps its own copy of the URL and pushes it back
+    // (query included) on its next change, dropping a hash it did not see; a hash change
+    // through location.replace is seen by it, and replaces the entry instead of adding one.
+    window.location.replace(window.location.pathname + window.location.search + hash);
   }
   function applyHash() {
     var h = readHash(), root = document.documentElement;
@@ -108,6 +112,9 @@
       var on = a.getAttribute('data-tab') === tab;
       a.setAttribute('aria-selected', on ? 'true' : 'false');
       a.classList.toggle('hw-tab-on', on);
+    });
+    document.querySelectorAll('.hw-page-over').forEach(function (p) {
+      p.classList.toggle('hw-page-shown', p.getAttribute('data-page') === tab);
     });
     var open = h.filters === undefined ? window.innerWidth >= 900 : h.filters !== '0';
     root.setAttribute('data-filters', open ? 'open' : 'closed');
@@ -133,6 +140,7 @@
       ev.preventDefault();
       writeHash({tab: t.getAttribute('data-tab') === 'map' ? '' : t.getAttribute('data-tab')});
       applyHash();
+      window.dispatchEvent(new Event('resize'));  // charts drawn while hidden take their width now
     }
   }, true);
   // The tab bar is rendered by Dash after this script runs: apply the hash once it exists.
@@ -158,7 +166,10 @@
     return {bounds: data.bounds, transition: 'fitBounds'};
   }
   function syncHash(zoom, center) {
-    if (hashViewUsed && zoom !== undefined && zoom !== null && center) {
+    var h = readHash();
+    // Until the hash's own view is applied, the map's first position must not overwrite it.
+    var pending = !hashViewUsed && h.z && h.c;
+    if (!pending && zoom !== undefined && zoom !== null && center) {
       var lat = Array.isArray(center) ? center[0] : center.lat, lng = Array.isArray(center) ? center[1] : center.lng;
       writeHash({z: String(Math.round(zoom * 100) / 100), c: lat.toFixed(5) + ',' + lng.toFixed(5)});
     }
@@ -182,7 +193,7 @@
         if (done) return;
         done = true;
         resolve(ok ? [[{namespace: 'dash_leaflet', type: 'TileLayer',
-                         props: {url: cfg.url, attribution: cfg.attribution, maxZoom: 19, id: 'basemap-tiles'}}],
+                         props: {url: cfg.url, attribution: cfg.attribution, maxZoom: 19, id: cfg.tile_id || 'basemap-tiles'}}],
                       'streets'] : off);
       }
       img.onload = function () { finish(img.naturalWidth > 0); };
@@ -192,9 +203,62 @@
     });
   }
 
+  // Another map's basemap layer alone (the hot-spot map): the same probe, no status.
+  function probeBasemapLayer(cfg) {
+    return probeBasemap(cfg).then(function (r) { return r[0]; });
+  }
+
+  // --- accessibility repairs of Dash 4's own controls (axe-core, issue 16.8) ------------
+  // Dash's radio lists are role=listbox with focusable radios inside (nested interactive),
+  // its dropdowns focus an aria-hidden input, its date range wrapper carries button-only
+  // ARIA and points aria-labelledby at ids that do not exist, its slider thumb has no name.
+  // Each control gets the name of its visible label; the page gets its language.
+  function controlName(el) {
+    var box = el.closest('.hw-control, .hw-lang');
+    var lab = box && box.querySelector('.hw-label, summary');
+    return lab ? lab.textContent.trim() : '';
+  }
+  function setAttr(el, k, v) { if (el.getAttribute(k) !== v) el.setAttribute(k, v); }
+  function dropAttr(el, k) { if (el.hasAttribute(k)) el.removeAttribute(k); }
+  function repairA11y() {
+    var lang = new URLSearchParams(window.location.search).get('lang') === 'en' ? 'en' : 'es';
+    setAttr(document.documentElement, 'lang', lang);
+    document.querySelectorAll('.dash-radioitems, .dash-checklist').forEach(function (g) {
+      setAttr(g, 'role', g.classList.contains('dash-radioitems') ? 'radiogroup' : 'group');
+      var name = controlName(g);
+      if (name) setAttr(g, 'aria-label', name);
+      g.querySelectorAll('.dash-options-list-option').forEach(function (o) {
+        dropAttr(o, 'role'); dropAttr(o, 'aria-selected');
+      });
+    });
+    document.querySelectorAll('.dash-dropdown-focus-target').forEach(function (i) {
+      dropAttr(i, 'aria-hidden');
+      var name = controlName(i);
+      if (name) setAttr(i, 'aria-label', name);
+    });
+    document.querySelectorAll('.dash-datepicker-input-wrapper').forEach(function (w) {
+      ['aria-expanded', 'aria-haspopup', 'aria-disabled', 'type', 'aria-labelledby'].forEach(function (k) { dropAttr(w, k); });
+      setAttr(w, 'role', 'group');
+      var name = controlName(w);
+      if (name) setAttr(w, 'aria-label', name);
+    });
+    document.querySelectorAll('.dash-slider-thumb').forEach(function (t) {
+      var name = controlName(t), week = document.getElementById('week-label');
+      if (name) setAttr(t, 'aria-label', name + (week ? ': ' + week.textContent : ''));
+    });
+  }
+  var a11yQueued = false;
+  new MutationObserver(function () {
+    if (a11yQueued) return;
+    a11yQueued = true;
+    window.requestAnimationFrame(function () { a11yQueued = false; repairA11y(); });
+  }).observe(document.documentElement, {childList: true, subtree: true, attributes: true,
+                                         attributeFilter: ['role', 'aria-hidden', 'aria-expanded', 'aria-selected', 'class']});
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     hexwatch: {decodeHexes: decodeHexes, renderDistricts: renderDistricts, areaViewport: areaViewport,
-               syncHash: syncHash, probeBasemap: probeBasemap}
+               syncHash: syncHash, probeBasemap: probeBasemap,
+               probeBasemapLayer: probeBasemapLayer}
   });
   window.hexwatch = {
     hexStyle: function (f) {

@@ -11,4 +11,4 @@ To add a panel (e.g. the analysis engineer's "¿Funcionó?"), create
 """
 
 #: Section packages, in page order.
-PAGES: list[str] = ["map", "trends", "impact", "about"]
+PAGES: list[str] = ["map", "hotspots", "trends", "impact", "declarations", "about"]

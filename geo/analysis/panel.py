@@ -15,8 +15,11 @@ Design rules (each one is a choice a reader may question, so it is written here)
   province + Callao for Lima; otherwise the same department, e.g. Piura for Sullana),
   had no declared day under *any* registry row (unconfirmed ones included) in the
   window, and do not touch a treated district. Neighbours are left out because a
-  declaration may push crime next door: counting them as "untreated" would bias the
-  difference-in-differences towards zero; they are studied separately as the ring.
+  declaration may push crime next door: counted as "untreated", a neighbour that
+  gains crime raises the comparison trend and biases the DiD *away* from zero
+  (measured in the issue-17 simulation: -0.020 log points when neighbours gain +10 %;
+  with the ring left out the estimate stays right). They are studied separately as
+  the ring.
 - **Ring** districts touch a treated district and were not declared in the window;
   they take the onset and cohort of the earliest treated neighbour.
 - Periods outside the data's coverage, and periods with no incident anywhere (a gap in
@@ -50,11 +53,14 @@ FREQUENCIES = ("week", "month")
 class Windows:
     """Window lengths in periods: ``pre`` before the onset and ``post`` from the cohort
     (event study and difference-in-differences), ``sc_pre`` before the onset for the
-    synthetic control, which needs a longer fit."""
+    synthetic control, which needs a longer fit; ``tail``: periods kept after the end of
+    the declared run (the event study shows them; nothing averages them), so that a
+    declaration many periods later does not empty the comparison set."""
 
     pre: int = 12
     post: int = 16
     sc_pre: int = 26
+    tail: int = 2
 
     def __post_init__(self) -> None:
         if self.pre < 2 or self.post < 1 or self.sc_pre < 2:
@@ -141,6 +147,9 @@ class Panel:
     units: pd.DataFrame
     caveats: list[Caveat] = field(default_factory=list)
     unconfirmed: bool = False
+    #: Results derived from this panel and shared between estimators (randomisation
+    #: distributions); never part of the panel's data.
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def role(self, role: str) -> list[str]:
         """Ubigeos with ``role`` (``treated``, ``comparison`` or ``ring``), sorted."""
@@ -190,6 +199,7 @@ def build_panel(
     frequency: str = "week",
     windows: Windows = Windows(),
     coverage: tuple[date, date] | None = None,
+    treated: Iterable[str] | None = None,
 ) -> Panel:
     """Assemble the :class:`Panel` for ``spell_id`` from district counts.
 
@@ -200,7 +210,9 @@ def build_panel(
     ``adjacency``: ``{ubigeo: neighbours}``, or ``None`` when boundaries are unavailable
     (then there is no ring and neighbours may sit in the comparison group; a caveat says
     so). ``coverage``: first and last day the data cover (default: first and last day
-    present); periods not wholly inside it are dropped.
+    present); periods not wholly inside it are dropped. ``treated``: analyse only these
+    of the spell's districts (one area of a multi-area spell); the spell's other
+    districts are still kept out of the comparison and the ring.
     """
     if frequency not in FREQUENCIES:
         raise HexwatchError(f"frequency must be one of {', '.join(FREQUENCIES)}, not {frequency!r}")
@@ -231,7 +243,8 @@ def build_panel(
         p_hi -= 1
 
     universe = known
-    missing = sorted(set(spell.ubigeos) - set(known))
+    focus = None if treated is None else set(map(str, treated))
+    missing = sorted(set(spell.ubigeos) - set(known) - (set() if focus is None else set(spell.ubigeos) - focus))
     if missing:
         caveats.append(Caveat("dropped_districts",
                               f"No data for declared districts {', '.join(missing)}; they are left out.",
@@ -262,6 +275,9 @@ def build_panel(
         cohort = int(full[0])
         run = full[full - cohort == np.arange(len(full))]
         units.append((u, "treated", metro_area(u), onset, cohort, int(run[-1])))
+    spell_units = {u[0] for u in units}
+    if focus is not None:
+        units = [u for u in units if u[0] in focus]
     treated = pd.DataFrame(units, columns=["ubigeo", "role", "area", "onset", "cohort", "last"])
     if dropped_partial:
         caveats.append(Caveat("dropped_districts",
@@ -274,7 +290,7 @@ def build_panel(
 
     w = windows
     lo_window = int(treated["onset"].min()) - max(w.pre, w.sc_pre)
-    hi_window = int(treated["cohort"].max()) + w.post - 1
+    hi_window = int(min(treated["cohort"].max() + w.post - 1, treated["last"].max() + w.tail))
     window_lo = max(lo_window, p_lo)
     window_hi = min(hi_window, p_hi)
     if window_lo > lo_window or window_hi < hi_window:
@@ -285,6 +301,8 @@ def build_panel(
     did_lo, did_hi = int(treated["onset"].min()) - w.pre, hi_window
     busy = set(other.loc[(other["period"] >= did_lo) & (other["period"] <= did_hi), "ubigeo"])
     treated_set = set(treated["ubigeo"])
+    # The spell's districts left out by ``treated`` are neither comparison nor ring.
+    busy |= (spell_units | set(spell.ubigeos)) - treated_set
     rows = [treated]
     if adjacency is None:
         caveats.append(Caveat("no_boundaries",
@@ -305,7 +323,7 @@ def build_panel(
     comparison = [u for u in known if u not in treated_set and u not in near and u not in busy and metro_area(u) in areas]
     rows.append(pd.DataFrame({"ubigeo": comparison, "role": "comparison", "area": [metro_area(u) for u in comparison],
                               "onset": -1, "cohort": -1, "last": -1}))
-    n_busy = len(busy & {u for u in known if metro_area(u) in areas} - treated_set)
+    n_busy = len((busy - spell_units - set(spell.ubigeos)) & {u for u in known if metro_area(u) in areas} - treated_set)
     if n_busy:
         caveats.append(Caveat("overlapping_declarations",
                               f"{n_busy} districts of the area were under another declaration (or an unconfirmed one) in the window and are left out of the comparison.",

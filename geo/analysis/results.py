@@ -62,7 +62,7 @@ class Caveat:
     """A warning attached to an estimate or a whole analysis: ``code`` is stable, the
     texts are for people. Codes: ``too_few_events``, ``small_counts``, ``pre_trend``,
     ``overlapping_declarations``, ``unconfirmed_decree``, ``data_gaps``,
-    ``short_window``, ``few_treated``, ``no_comparison``, ``dropped_districts``,
+    ``short_window``, ``few_treated``, ``few_placebos``, ``not_validated``, ``no_comparison``, ``dropped_districts``,
     ``no_boundaries``, ``poor_fit``, ``synthetic_data``, ``reported_only``."""
 
     code: str
@@ -171,12 +171,26 @@ class Estimate(_Sentences):
             return self._naive_sentence(lang)
         subject = _SUBJECT[self.method][0 if es else 1]
         if self.method == "event_study" and self.windows.get("frequency") == "month":
-            subject = subject.replace("semanas", "meses").replace("weeks", "months")
+            subject = subject.replace("las semanas", "los meses").replace("weeks", "months")
         bench = _BENCHMARK[self.method][0 if es else 1]
         lo, hi = self.ci if self.ci else (float("nan"), float("nan"))
-        ci_txt = (f"IC 95 %: {pct(lo, 'es')} a {pct(hi, 'es')}" if es else f"95% CI {pct(lo)} to {pct(hi)}")
-        if self.method == "synthetic_control":
+        if _finite(lo, hi):
+            ci_txt = (f"IC 95 %: {pct(lo, 'es')} a {pct(hi, 'es')}" if es else f"95% CI {pct(lo)} to {pct(hi)}")
+        else:  # too few placebos or comparison districts to give one
+            ci_txt = "sin intervalo de confianza" if es else "no confidence interval"
+        if not _finite(self.p_value):
+            pass  # no placebo distribution to read a p-value from
+        elif self.method == "synthetic_control":
             ci_txt += f"; {fmt_p(self.p_value, lang)} " + ("por placebos" if es else "from placebos")
+        elif self.details.get("inference") == "randomization":
+            ci_txt += f"; {fmt_p(self.p_value, lang)} " + ("por aleatorización" if es else "by randomisation inference")
+        if self.details.get("descriptive"):
+            # Not a test (too few placebos, or not validated): the numbers, no verdict.
+            if es:
+                return (f"{subject}, la estimación es {pct(self.effect, 'es')} ({ci_txt}); es descriptiva, no una "
+                        "prueba: no permite afirmar un efecto.")
+            return (f"{subject}, the estimate is {pct(self.effect)} ({ci_txt}); it is descriptive, not a test, and "
+                    "cannot establish an effect.")
         if self.significant:
             size = pct(self.effect, lang, signed=False)
             if es:
@@ -199,8 +213,16 @@ class Estimate(_Sentences):
                     s += (f" Antes de la declaratoria las tendencias ya diferían ({fmt_p(pre_p, 'es')}), así que la comparación no es confiable." if es
                           else f" Trends already differed before the declaration ({fmt_p(pre_p)}), so the comparison is not reliable.")
                 else:
-                    s += (f" Antes de la declaratoria no se ven diferencias sistemáticas ({fmt_p(pre_p, 'es')})." if es
-                          else f" Before the declaration there is no systematic difference ({fmt_p(pre_p)}).")
+                    mdt = (self.details.get("pre_trend_power") or {}).get("minimum_detectable_trend")
+                    unit = _period_word(self.windows.get("frequency", "week"), lang, 1)
+                    if _finite(mdt):
+                        s += (f" La prueba de tendencias previas no detecta diferencias ({fmt_p(pre_p, 'es')}), lo que no prueba "
+                              f"que no las haya: solo detectaría con 80 % de probabilidad una tendencia de {pct(mdt, 'es', signed=False, digits=1)} por {unit}." if es
+                              else f" The pre-trend test does not flag a difference ({fmt_p(pre_p)}), which does not prove there is none: "
+                              f"it would detect a trend of {pct(mdt, signed=False, digits=1)} per {unit} only with 80% probability.")
+                    else:
+                        s += (f" La prueba de tendencias previas no detecta diferencias ({fmt_p(pre_p, 'es')}), lo que no prueba que no las haya." if es
+                              else f" The pre-trend test does not flag a difference ({fmt_p(pre_p)}), which does not prove there is none.")
         elif any(w.code == "pre_trend" for w in self.warnings):
             s += (" Pero las tendencias previas ya diferían, así que esta cifra no es confiable." if es
                   else " But trends already differed beforehand, so this figure is not reliable.")
@@ -285,6 +307,21 @@ class AnalysisResult(_Sentences):
     dataset: str = ""
     design: dict[str, Any] = field(default_factory=dict)
     warnings: list[Caveat] = field(default_factory=list)
+    #: This result's area (``lima_callao``) and its names ``{"es", "en"}``; ``None`` for a spell's whole answer.
+    area: str | None = None
+    area_name: dict[str, str] = field(default_factory=dict)
+    #: One result per area of the spell, the area to lead with first (see :meth:`lead`).
+    areas: list["AnalysisResult"] = field(default_factory=list)
+    #: The pre-specified estimator of this area's verdict: ``{"method", "rule_es", "rule_en", "robustness"}``.
+    primary: dict[str, Any] | None = None
+    #: How the top-level estimates pool the areas (``None`` when the spell has one area).
+    pooling: dict[str, Any] | None = None
+    #: Descriptive figures beside the models, e.g. the transparent 2x2 ratio (``two_by_two``).
+    descriptive: dict[str, Any] = field(default_factory=dict)
+    #: Which store version and source table answered, why that source, and the data's attribution.
+    store_version: str = ""
+    source_note: dict[str, str] = field(default_factory=dict)
+    attribution: str = ""
 
     def __getitem__(self, method: str) -> Estimate:
         return self.estimates[method]
@@ -294,61 +331,138 @@ class AnalysisResult(_Sentences):
 
     @property
     def headline(self) -> Estimate | None:
-        """The estimate to lead with: the DiD, else the synthetic control, else the naive one."""
-        for m in ("did", "synthetic_control", "event_study", "naive"):
-            if m in self.estimates and self.estimates[m].available:
+        """The estimate to lead with: the lead area's primary estimate; without areas, this
+        result's primary, else the DiD, the synthetic control, the event study, the naive one."""
+        if self.areas:
+            return self.areas[0].headline
+        order = ((self.primary or {}).get("method"), "did", "synthetic_control", "event_study", "naive")
+        for m in order:
+            if m and m in self.estimates and self.estimates[m].available:
                 return self.estimates[m]
         return None
 
+    def name(self, lang: str = "en") -> str:
+        """The area's name (or the spell id for a spell's whole answer)."""
+        if self.area is None:
+            return self.spell_id
+        return self.area_name.get(lang) or self.area_name.get("en") or self.area
+
+    def by_area(self, area: str) -> "AnalysisResult | None":
+        """The entry of ``area`` (``None`` if the spell does not cover it)."""
+        return next((a for a in self.areas if a.area == area), None)
+
+    def lead(self, area: str | None) -> "AnalysisResult":
+        """This result with ``area``'s entry first (the one the reader is looking at); unchanged
+        when ``area`` is ``None``, ``"all"`` or not covered."""
+        import copy
+
+        hit = self.by_area(area) if area else None
+        if hit is None or self.areas[0] is hit:
+            return self
+        out = copy.copy(self)
+        out.areas = [hit] + [a for a in self.areas if a is not hit]
+        return out
+
     def sentence(self, lang: str = "en") -> str:
-        """The headline sentence plus the caveats every reader needs."""
+        """The headline sentence (the lead area's primary estimate, named) plus the caveats every reader needs."""
         h = self.headline
         es = lang == "es"
         s = h.sentence(lang) if h else ("No hay datos suficientes para estimar un efecto." if es
                                         else "There are not enough data to estimate an effect.")
+        lead = self.areas[0] if self.areas else self
+        if lead.area is not None and (len(self.areas) > 1 or self.area is not None):
+            s = f"{lead.name(lang)}: {s}"
         if self.synthetic:
             s += " (Datos sintéticos de demostración.)" if es else " (Synthetic demo data.)"
         return s
 
+    def _table(self, lang: str) -> list[str]:
+        es = lang == "es"
+        prim = (self.primary or {}).get("method")
+        head = (f"{'método' if es else 'method':<40}{'efecto' if es else 'effect':>9}{'IC 95 %' if es else '95% CI':>20}"
+                f"{'p':>9}{'n_obs':>8}")
+        lines = [head, "-" * len(head)]
+        for e in self.estimates.values():
+            tag = (" (principal)" if es else " (primary)") if e.method == prim else ""
+            label = f"{e.name(lang)}{tag}"
+            if e.available:
+                ci = f"[{pct(e.ci[0], lang)}, {pct(e.ci[1], lang)}]" if e.ci and _finite(*e.ci) else "-"
+                p = ("<0.001" if e.p_value < 0.001 else f"{e.p_value:.3f}") if _finite(e.p_value) else "-"
+                p = p.replace(".", ",") if es else p
+                lines.append(f"{label:<40}{pct(e.effect, lang, digits=1):>9}{ci:>20}{p:>9}{e.n_obs:>8}")
+            else:
+                lines.append(f"{label:<40}{'n/d' if es else 'n/a':>9}")
+        return lines
+
+    def _design_line(self, lang: str) -> list[str]:
+        es = lang == "es"
+        d = self.design
+        if not d:
+            return []
+        return [f"{'tratados' if es else 'treated'}: {len(d.get('treated', []))}   "
+                f"{'comparación' if es else 'comparison'}: {len(d.get('comparison', []))}   "
+                f"{'anillo' if es else 'ring'}: {len(d.get('ring', []))}   "
+                f"{'periodos' if es else 'periods'}: {d.get('frequency', self.frequency)}, "
+                f"pre {d.get('pre_periods')} / post {d.get('post_periods')}"]
+
+    def _area_block(self, lang: str) -> list[str]:
+        es = lang == "es"
+        lines = []
+        if self.area is not None:
+            lines.append(f"== {'Área' if es else 'Area'}: {self.name(lang)} ({self.area}) ==")
+        lines += self._design_line(lang)
+        if self.primary:
+            rule = self.primary.get("rule_es" if es else "rule_en", "")
+            lines.append(f"[{'principal' if es else 'primary'}: {self.primary.get('method') or '-'}] {rule}")
+        lines += [""] + self._table(lang)
+        tbt = self.descriptive.get("two_by_two")
+        if tbt:
+            lines += ["", two_by_two_line(tbt, lang)]
+        wide = self.descriptive.get("two_by_two_area")
+        if wide:
+            lines.append(two_by_two_line(wide, lang, against_area=self.name(lang)))
+        lines.append("")
+        for e in self.estimates.values():
+            lines.append(f"- {e.sentence(lang)}")
+        return lines
+
     def summary(self, lang: str = "en") -> str:
-        """A fixed-width text table of every estimate, then the sentences and warnings."""
+        """A fixed-width text table of every estimate, area by area (the lead area first),
+        then the pooled figure, the sentences and the warnings."""
         es = lang == "es"
         cat = self.category or ("todas las categorías" if es else "all categories")
         src = {"points": "points (cube_district)", "sidpol": "SIDPOL district-month"}.get(self.source, self.source)
         lines = [f"{'Declaratoria' if es else 'Declaration spell'}: {self.spell_id}   "
                  f"{'categoría' if es else 'category'}: {cat}   {'fuente' if es else 'source'}: {src}"
                  + ("   [SYNTHETIC DATA]" if self.synthetic else "")]
-        d = self.design
-        if d:
-            lines.append(f"{'tratados' if es else 'treated'}: {len(d.get('treated', []))}   "
-                         f"{'comparación' if es else 'comparison'}: {len(d.get('comparison', []))}   "
-                         f"{'anillo' if es else 'ring'}: {len(d.get('ring', []))}   "
-                         f"{'periodos' if es else 'periods'}: {d.get('frequency', self.frequency)}, "
-                         f"{'pre' if es else 'pre'} {d.get('pre_periods')} / post {d.get('post_periods')}")
-        head = (f"{'método' if es else 'method':<28}{'efecto' if es else 'effect':>9}{'IC 95 %' if es else '95% CI':>20}"
-                f"{'p':>9}{'n_obs':>8}")
-        lines += ["", head, "-" * len(head)]
-        for e in self.estimates.values():
-            if e.available:
-                ci = f"[{pct(e.ci[0], lang)}, {pct(e.ci[1], lang)}]" if e.ci and _finite(*e.ci) else "-"
-                p = ("<0.001" if e.p_value < 0.001 else f"{e.p_value:.3f}") if _finite(e.p_value) else "-"
-                p = p.replace(".", ",") if es else p
-                lines.append(f"{e.name(lang):<28}{pct(e.effect, lang, digits=1):>9}{ci:>20}{p:>9}{e.n_obs:>8}")
-            else:
-                lines.append(f"{e.name(lang):<28}{'n/d' if es else 'n/a':>9}")
-        lines.append("")
-        for e in self.estimates.values():
-            lines.append(f"- {e.sentence(lang)}")
-        ws = list(self.warnings) + [w for e in self.estimates.values() for w in e.warnings]
-        seen: set[tuple[str, str]] = set()
+        if self.source_note:
+            lines.append(f"{'fuente elegida' if es else 'source chosen'}: {self.source_note.get(lang) or self.source_note.get('en', '')}")
+        if self.store_version:
+            lines.append(f"{'versión del almacén' if es else 'store version'}: {self.store_version}")
+        if self.areas and (len(self.areas) > 1 or self.area is None):
+            for a in self.areas:
+                lines += [""] + a._area_block(lang)
+            if self.pooling:
+                lines += ["", f"== {'Todas las áreas juntas (cifra secundaria)' if es else 'All areas pooled (secondary figure)'} =="]
+                lines.append(self.pooling.get("weighting_es" if es else "weighting_en", ""))
+                lines += [""] + self._table(lang)
+        else:
+            lines += [""] + self._area_block(lang)
+        in_areas = {id(w) for r in self.areas for w in r.warnings} if len(self.areas) > 1 else set()
+        ws = [(None, w) for w in self.warnings if id(w) not in in_areas] + [
+            (r.name(lang) if r.area is not None and len(self.areas) > 1 else None, w) for r in (self.areas or [self])
+            for w in [*r.warnings, *(w for e in r.estimates.values() for w in e.warnings)]]
+        seen: set[tuple] = set()
         if ws:
             lines.append("")
             lines.append("Advertencias:" if es else "Warnings:")
-            for w in ws:
+            for where, w in ws:
                 txt = w.es if es else w.en
-                if (w.code, txt) not in seen:
-                    seen.add((w.code, txt))
-                    lines.append(f"  [{w.code}] {txt}")
+                if (where, w.code, txt) not in seen:
+                    seen.add((where, w.code, txt))
+                    lines.append(f"  [{w.code}] " + (f"({where}) " if where else "") + txt)
+        if self.attribution:
+            lines += ["", self.attribution]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -365,6 +479,16 @@ class AnalysisResult(_Sentences):
             "sentence_es": self.sentence_es,
             "sentence_en": self.sentence_en,
             "estimates": {m: e.to_dict() for m, e in self.estimates.items()},
+            "area": self.area,
+            "name_es": self.name("es") if self.area is not None else None,
+            "name_en": self.name("en") if self.area is not None else None,
+            "primary": _clean_tree(self.primary),
+            "descriptive": _clean_tree(self.descriptive),
+            "pooling": _clean_tree(self.pooling),
+            "store_version": self.store_version,
+            "source_note": self.source_note,
+            "attribution": self.attribution,
+            "areas": [a.to_dict() for a in self.areas],
         }
 
     def to_json(self) -> bytes:
@@ -377,4 +501,32 @@ class AnalysisResult(_Sentences):
         return cls(spell_id=d["spell_id"], estimates={m: Estimate.from_dict(e) for m, e in d["estimates"].items()},
                    category=d.get("category"), source=d.get("source", "points"), frequency=d.get("frequency", "week"),
                    synthetic=d.get("synthetic", False), dataset=d.get("dataset", ""), design=d.get("design", {}),
-                   warnings=[Caveat(**w) for w in d.get("warnings", [])])
+                   warnings=[Caveat(**w) for w in d.get("warnings", [])], area=d.get("area"),
+                   area_name={k: d[f"name_{k}"] for k in ("es", "en") if d.get(f"name_{k}")},
+                   areas=[cls.from_dict(a) for a in d.get("areas", [])], primary=d.get("primary"),
+                   pooling=d.get("pooling"), descriptive=d.get("descriptive") or {},
+                   store_version=d.get("store_version", ""), source_note=d.get("source_note") or {},
+                   attribution=d.get("attribution", ""))
+
+
+def two_by_two_line(t: dict[str, Any], lang: str = "en", *, against_area: str | None = None) -> str:
+    """The transparent 2x2 ratio as one descriptive line.
+
+    >>> two_by_two_line({"effect": -0.12, "treated_pre": 100.0, "treated_post": 22.0, "comparison_pre": 500.0,
+    ...     "comparison_post": 125.0, "pre": {"start": "2022-09-01", "end": "2023-08-31"},
+    ...     "post": {"start": "2023-10-01", "end": "2023-12-31"}, "n_treated": 2, "n_comparison": 30}, "en")[:60]
+    'Transparent 2x2 (descriptive): treated / comparison, 2023-10'
+    """
+    if against_area is not None:
+        if lang == "es":
+            return (f"El mismo cociente frente a todos los demás distritos de {against_area} ({t['n_comparison']}, "
+                    f"declarados en otra fecha incluidos): {pct(t['effect'], 'es', digits=1)}.")
+        return (f"The same ratio against every other district of {against_area} ({t['n_comparison']}, declared-elsewhere "
+                f"ones included): {pct(t['effect'], digits=1)}.")
+    if lang == "es":
+        return (f"Cociente 2x2 transparente (descriptivo): tratados / comparación, {t['post']['start']}–{t['post']['end']} "
+                f"frente a {t['pre']['start']}–{t['pre']['end']}: {pct(t['effect'], 'es', digits=1)} "
+                f"({t['n_treated']} distritos declarados, {t['n_comparison']} de comparación; sin modelo ni intervalo).")
+    return (f"Transparent 2x2 (descriptive): treated / comparison, {t['post']['start']} to {t['post']['end']} "
+            f"against {t['pre']['start']} to {t['pre']['end']}: {pct(t['effect'], digits=1)} "
+            f"({t['n_treated']} declared districts, {t['n_comparison']} comparison; no model, no interval).")

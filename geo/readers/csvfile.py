@@ -268,7 +268,9 @@ def _split_swallowed(table, row_number, bad_rows, details, raws, bad, names, del
         lines = _LINE_BREAK.split(text)[1:]
         while lines and not lines[-1]:
             lines.pop()
-        return lines if lines and lines[0].count(delimiter) >= need > 0 else []
+        # A line that closes the value's quote (an odd count of quotes) is the value's own
+        # end, as in a legitimate multi-line value, not a record it swallowed.
+        return lines if lines and lines[0].count(delimiter) >= need > 0 and lines[0].count('"') % 2 == 0 else []
 
     for name, col in zip(table.column_names, table.columns):
         values = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)

@@ -38,12 +38,13 @@ def _read_geojson(path: Path) -> _Raw:
     y = np.where(is_point, shapely.get_y(geoms), np.nan)
     gtype = shapely.get_type_id(geoms)
     props = table.drop_columns([geom_col])
-    props = pa.table({name: _valid_text(col) for name, col in zip(_unique_names(props.column_names), props.columns)})
     # A missing geometry is a missing coordinate; another geometry type is a bad one.
     lon = pa.array(np.where(gtype == -1, np.nan, x), mask=gtype == -1)
     lat = pa.array(np.where(gtype == -1, np.nan, y), mask=gtype == -1)
     type_names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
                            "MultiPolygon", "GeometryCollection", "missing"], dtype=object)
-    props = props.append_column("__lon", lon).append_column("__lat", lat)
-    props = props.append_column("__geometry_type", pa.array(type_names[gtype], type=pa.string()))
+    # Built in one go: a file of bare geometries has no property columns, and a table of
+    # no columns has no rows to append coordinates to.
+    props = pa.table({**{name: _valid_text(col) for name, col in zip(_unique_names(props.column_names), props.columns)},
+                      "__lon": lon, "__lat": lat, "__geometry_type": pa.array(type_names[gtype], type=pa.string())})
     return _Raw(props, None, _no_malformed(), "geojson", notes)

@@ -87,3 +87,27 @@ def test_switching_to_english_changes_labels(served_app, browser):
     assert "Oct 15, 2023" in browser.find_element(By.ID, "week-label").text
     assert "lang=en" in browser.current_url
     assert not severe(browser)
+
+
+def test_the_table_follows_the_language_at_once(served_app, browser):
+    load(browser, served_app.url, BASE + "&day=2023-10-15")
+    browser.find_element(By.ID, "tab-trends").click()
+
+    def table_text() -> str:  # read in one step: the grid is rebuilt on a language change
+        return browser.execute_script("const e = document.getElementById('district-table'); return e ? e.innerText : ''")
+
+    def cells(col: str) -> list[str]:
+        return browser.execute_script(
+            "return [...document.querySelectorAll(`#district-table [col-id='${arguments[0]}'].ag-cell`)].map(c => c.innerText)",
+            col)
+
+    wait_for(lambda: "Página" in table_text() and "de" in table_text(), what="the Spanish table (AG Grid's texts)")
+    spanish = cells("change_pct")
+    assert any(x.endswith(" %") and "," in x for x in spanish if x != "—")  # -12,3 % in Spanish
+    browser.find_element(By.CSS_SELECTOR, "#lang input[value='en']").click()
+    wait_for(lambda: "Page" in table_text() and "Página" not in table_text(), what="the English table, no reload")
+    wait_for(lambda: "District" in table_text(), what="English headers")
+    english = wait_for(lambda: cells("change_pct"), what="the English cells")
+    assert english and all("," not in x for x in english if x != "—")  # 12.3%, not 12,3 %
+    assert any(x.endswith("%") and not x.endswith(" %") for x in english if x != "—")
+    assert not severe(browser)

@@ -14,7 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from dashboard import create_app
 from dashboard.access import AccessConfig
 from dashboard.testing import ServedApp
-from sharing_data import sharing_districts
+from sharing_data import planted_grid, sharing_districts
 
 pytestmark = pytest.mark.browser
 
@@ -37,8 +37,10 @@ HOVER = """
 def served(sharing_store, official_users):
     districts = sharing_districts()
     districts.loc[districts["ubigeo"] == "150135", "name"] = NASTY
+    # The planted category is admitted publicly here (a deployment's allow file): by
+    # default the public vocabulary fails closed and it would never reach a public page.
     app = create_app(sharing_store[0], districts=districts, access=AccessConfig(
-        users=official_users, secret_key="browser-test-key-" + "z" * 32))
+        users=official_users, secret_key="browser-test-key-" + "z" * 32, grid=planted_grid()))
     server = ServedApp(app.server)
     yield server
     server.stop()
@@ -73,7 +75,10 @@ def test_public_page_shows_planted_markup_as_text_and_asks_for_nothing_it_may_no
     assert any(NASTY in t for t in texts) and any("< 5" in t for t in texts)
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert PLANTED in browser.find_element(By.ID, "cats").text  # the chosen category, drawn as text
-    assert count(browser, "#points") == 0 and count(browser, "#section-trends") == 0
+    assert count(browser, "#points") == 0
+    # The public Trends tab holds the published-grid chart only: no exact series, no district table.
+    wait(browser, lambda: count(browser, "#public-series") == 1, "the public trends chart")
+    assert count(browser, "#series") == 0 and count(browser, "#district-table") == 0
     assert browser.find_element(By.ID, "login-link").is_displayed()
     assert only_own_requests(browser, served.url)
     assert severe(browser) == []  # no callback was refused: the page holds only what the public may fill

@@ -2,33 +2,55 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from dash import Input, Output, html
 
 from dashboard.access import guarded, may, public_grid
-from dashboard.i18n import fmt_date, fmt_int, norm_lang, t
+from dashboard.i18n import fmt_date, fmt_int, fmt_month, norm_lang, t
+
+
+def _extent(ctx, lang: str, public: bool) -> list:
+    """Coverage, incident total and (officials) gaps: public figures come from the
+    published grid alone (``docs/privacy.md``, rule 6: months and a range, never an
+    exact day, gap or total, which count sensitive incidents too)."""
+    if public:
+        from geo.export import public_coverage
+
+        cov = public_coverage(ctx.store(), public_grid())
+        if cov["start"] is None:
+            span, total = "—", "0"
+        else:
+            span = (f"{fmt_month(dt.date.fromisoformat(cov['start']), lang)} – "
+                    f"{fmt_month(dt.date.fromisoformat(cov['end']), lang)}")
+            low, high = cov["n_low"], cov["n_high"]
+            total = fmt_int(low, lang) if low == high else f"{fmt_int(low, lang)}–{fmt_int(high, lang)}"
+        return [html.Dt(t("about.public_coverage", lang)), html.Dd(span, id="about-coverage"),
+                html.Dt(t("about.public_incidents", lang)), html.Dd(total, id="about-incidents")]
+    cov = ctx.views().coverage()
+    return [
+        html.Dt(t("about.coverage", lang)), html.Dd(f"{fmt_date(cov['start'], lang)} – {fmt_date(cov['end'], lang)}",
+                                                  id="about-coverage"),
+        html.Dt(t("about.incidents", lang)), html.Dd(fmt_int(cov["n_incidents"], lang), id="about-incidents"),
+        html.Dt(t("about.gaps", lang)),
+        html.Dd(", ".join(f"{fmt_date(g['start'], lang)} – {fmt_date(g['end'], lang)}" for g in cov["gaps"])
+                or t("about.no_gaps", lang)),
+    ]
 
 
 def about_panel(ctx, lang: str, *, public: bool = True) -> list:
-    """The panel's content in ``lang``; ``public``: the totals and the part of the ingest
-    report that public output may show (``geo.views``: no sensitive category counted)."""
+    """The panel's content in ``lang``; ``public``: figures from the published grid and
+    the part of the ingest report that public output may show."""
     views = ctx.views()
-    cov = views.coverage(public=public, grid=public_grid())
-    out = [
-        html.Dl([
-            html.Dt(t("about.dataset", lang)), html.Dd(cov["dataset"] or "—"),
-            html.Dt(t("about.coverage", lang)), html.Dd(f"{fmt_date(cov['start'], lang)} – {fmt_date(cov['end'], lang)}",
-                                                      id="about-coverage"),
-            html.Dt(t("about.incidents", lang)), html.Dd(fmt_int(cov["n_incidents"], lang)),
-            html.Dt(t("about.gaps", lang)),
-            html.Dd(", ".join(f"{fmt_date(g['start'], lang)} – {fmt_date(g['end'], lang)}" for g in cov["gaps"])
-                    or t("about.no_gaps", lang)),
-            html.Dt(t("about.version", lang)), html.Dd(views.version),
-        ]),
-    ]
+    meta = views.meta
+    out = [html.Dl([html.Dt(t("about.dataset", lang)), html.Dd(meta.get("dataset") or "—"),
+                    *_extent(ctx, lang, public),
+                    html.Dt(t("about.version", lang)), html.Dd(views.version)])]
     out.append(layers_list(ctx, lang))
-    if cov["sensitive_left_out"]:
+    if public:
         out.append(html.P(t("about.public_note", lang), id="about-public-note", className="hw-hint"))
-    if cov["synthetic"]:
+        out.append(html.P(t("about.public_extent_note", lang), className="hw-hint"))
+    if meta.get("synthetic"):
         out.append(html.P(t("about.synthetic_note", lang), className="hw-emergency-text"))
     report = views.ingest_report(public=public)
     out.append(html.H4(t("about.ingest", lang)))

@@ -1,4 +1,4 @@
-"""The "about the data" section: dataset, coverage, gaps, ingest report."""
+"""The "about the data" section: dataset, coverage (months and a range publicly; days and gaps for officials), ingest report."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ number the panel prints is also in ``data-*`` attributes (``data-effect``,
 from __future__ import annotations
 
 import math
-import threading
 from functools import lru_cache
 
 from dash import Input, Output, State, dcc, html, no_update
@@ -51,23 +50,6 @@ def panel_spell(ctx, state: UIState) -> tuple[SpellInfo | None, bool]:
     return first, True
 
 
-# Held while the districts' adjacency is computed: shapely's tree queries prepare the shared
-# district polygons lazily, and two request threads doing it at once segfaulted a worker.
-_adjacency_lock = threading.Lock()
-
-
-def _adjacency(ctx):
-    with _adjacency_lock:
-        return _adjacency_of(ctx)
-
-
-@lru_cache(maxsize=4)
-def _adjacency_of(ctx):
-    from geo.boundaries import adjacency
-
-    return adjacency(ctx.districts)
-
-
 @lru_cache(maxsize=32)
 def cached_analysis(ctx, store, spell_id: str, categories: tuple[str, ...], source: str):
     """:func:`geo.analysis.analyze` of one pinned store version (a :class:`geo.store.Store`).
@@ -77,8 +59,7 @@ def cached_analysis(ctx, store, spell_id: str, categories: tuple[str, ...], sour
     """
     from geo.analysis import analyze
 
-    return analyze(store, spell_id, category=list(categories) or None, source=source, registry=ctx.registry,
-                   adjacency=_adjacency(ctx))
+    return analyze(store, spell_id, category=list(categories) or None, source=source, registry=ctx.registry)
 
 
 def panel_key(ctx, state: UIState, source: str) -> list:
@@ -175,7 +156,7 @@ def synthetic_control_graph(e, lang: str) -> dcc.Graph:
                      config=graph_config(lang))
 
 
-def _card(e, lang: str, children: list, *, style=_CARD, title: str | None = None) -> html.Div:
+def _card(e, lang: str, children: list, *, style=_CARD, title: str | None = None) -> html.Div | None:
     return html.Div(id=f"impact-{e.method}", style=style, **machine_attrs(e), children=[
         html.H3(title or e.name(lang), style={"fontSize": "1rem", "margin": "4px 0"}),
         *children,
@@ -183,14 +164,37 @@ def _card(e, lang: str, children: list, *, style=_CARD, title: str | None = None
     ])
 
 
-def headline(result, lang: str) -> html.Div:
-    """The DiD estimate as the big number, and the result's plain-language sentence."""
-    e = result["did"]
-    return html.Div(id="impact-did", **machine_attrs(e), children=[
-        html.Div(t("impact.headline", lang), className="hw-label"),
-        html.Div(effect_text(e, lang), id="impact-did-text", style={"fontSize": "1.9rem", "fontWeight": 700}),
+def primary_method(area) -> str:
+    """The method of an area's verdict (the DiD when the result names none)."""
+    m = (area.primary or {}).get("method")
+    return m if m in area.estimates else "did"
+
+
+def headline(result, lang: str, area=None) -> html.Div:
+    """The lead area's primary estimate as the big number, and the result's plain-language sentence."""
+    area = area if area is not None else (result.areas[0] if result.areas else result)
+    m = primary_method(area)
+    e = area[m]
+    label = (t("impact.headline_area", lang, area=area.name(lang), method=e.name(lang)) if area.area is not None
+             else t("impact.headline", lang))
+    return html.Div(id=f"impact-{m}", **machine_attrs(e), **{"data-area": area.area or ""}, children=[
+        html.Div(label, className="hw-label", id="impact-headline-label"),
+        html.Div(effect_text(e, lang), id=f"impact-{m}-text", style={"fontSize": "1.9rem", "fontWeight": 700}),
         html.P(result.sentence(lang), id="impact-sentence", style={"fontSize": "1.05rem"}),
     ])
+
+
+def area_rows(r, lang: str, prefix: str) -> html.Table:
+    """A compact table of an area's (or the pooled) estimates, each row carrying its numbers."""
+    prim = primary_method(r) if r.pooling is None else None
+    rows = []
+    for m, e in r.estimates.items():
+        role = (t("impact.pooled", lang) if r.pooling is not None else "principal" if lang == "es" and m == prim
+                else "primary" if m == prim else t("impact.robustness", lang))
+        rows.append(html.Tr(id=f"{prefix}-{m}", **machine_attrs(e), children=[
+            html.Td(e.name(lang)), html.Td(role), html.Td(effect_text(e, lang)),
+            html.Td(e.sentence(lang), style={"fontSize": "0.85rem"})]))
+    return html.Table(rows, className="hw-impact-table", style={"borderCollapse": "collapse", "width": "100%"})
 
 
 def design_text(result, lang: str) -> str:
@@ -206,14 +210,18 @@ def design_text(result, lang: str) -> str:
 
 
 def method_cards(result, lang: str) -> list[html.Div]:
-    """Event study, synthetic control, displacement, and the naive figure, labelled as naive."""
+    """Every method but the headline's (robustness checks), and the naive figure, labelled as naive."""
     cards = []
+    prim = primary_method(result)
+    if prim != "did" and "did" in result.estimates:
+        d = result["did"]
+        cards.append(_card(d, lang, [html.P(effect_text(d, lang))], title=f"{d.name(lang)} · {t('impact.robustness', lang)}"))
     es = result["event_study"]
-    cards.append(_card(es, lang, [event_study_graph(es, lang), html.P(effect_text(es, lang)),
+    cards.append(_card(es, lang, title=f"{es.name(lang)} · {t('impact.robustness', lang)}", children= [event_study_graph(es, lang), html.P(effect_text(es, lang)),
                                   html.P(t("impact.pre_trend", lang, p=p_text(es.details.get("pre_trend_p"), lang)))]
                        if es.available else []))
     sc = result["synthetic_control"]
-    cards.append(_card(sc, lang, [synthetic_control_graph(sc, lang),
+    cards.append(_card(sc, lang, title=f"{sc.name(lang)} · {t('impact.robustness', lang)}", children= [synthetic_control_graph(sc, lang),
                                   html.P(t("impact.placebo_p", lang, effect=effect_text(sc, lang), p=p_text(sc.p_value, lang),
                                            n=fmt_int(sc.details.get("n_placebos"), lang)))]
                        if sc.available else []))
@@ -227,7 +235,7 @@ def method_cards(result, lang: str) -> list[html.Div]:
                                  low=num_text(w["low"], lang), high=num_text(w["high"], lang), z=num_text(w["z"], lang, 2),
                                  p=p_text(w["p_value"], lang), local=num_text(w["local"], lang),
                                  displacement=num_text(w["displacement"], lang)), id="impact-wdd"))
-    cards.append(_card(d, lang, body))
+    cards.append(_card(d, lang, body, title=f"{d.name(lang)} · {t('impact.robustness', lang)}"))
     n = result["naive"]
     body = []
     if n.available:
@@ -240,10 +248,15 @@ def method_cards(result, lang: str) -> list[html.Div]:
     return cards
 
 
-def warnings_list(result, lang: str) -> list:
-    """The analysis's warnings, once each, without those the standing caveats state."""
+def warnings_list(result, lang: str, area=None) -> list:
+    """The analysis's warnings for the area shown (and the spell's own), once each, without
+    those the standing caveats state."""
+    area = area if area is not None else result
+    ws = [*result.warnings, *(w for e in area.estimates.values() for w in e.warnings)]
+    if area is not result:
+        ws = [*area.warnings, *ws]
     seen, items = set(), []
-    for w in [*result.warnings, *(w for e in result.estimates.values() for w in e.warnings)]:
+    for w in ws:
         text = w.es if lang == "es" else w.en
         if w.code in STANDING_CODES or (w.code, text) in seen:
             continue
@@ -278,14 +291,44 @@ def impact_body(ctx, state: UIState, source: str) -> list:
     # The layer the estimate read says whether it is synthetic (a store may hold real counts
     # beside synthetic points, and the result's store-wide flag cannot tell them apart).
     info = store_layers(ctx.store().meta)[layer_of_table(SOURCE_TABLES.get(source, "cube_district"))]
+    result = result.lead(state.view.area)  # the area the reader is looking at comes first
+    lead = result.areas[0] if result.areas else result
+    others = result.areas[1:]
+    prim = lead.primary or {}
+    two = lead.descriptive.get("two_by_two")
+    wide = lead.descriptive.get("two_by_two_area")
+    extra = []
+    if two:
+        from geo.analysis.results import two_by_two_line
+
+        extra.append(html.P(two_by_two_line(two, lang) + (" " + two_by_two_line(wide, lang, against_area=lead.name(lang))
+                                                          if wide else ""), id="impact-2x2", className="hw-hint",
+                            **{"data-effect": repr(float(two["effect"]))}))
+    if others:
+        extra.append(html.Div(id="impact-other-areas", children=[
+            html.Details([html.Summary(t("impact.other_area", lang, area=a.name(lang), sentence=a.sentence(lang))),
+                          area_rows(a, lang, f"impact-{a.area}")], id=f"impact-area-{a.area}", **{"data-area": a.area})
+            for a in others]))
+    if result.pooling and len(result.areas) > 1:
+        extra.append(html.Details(id="impact-pooled", children=[
+            html.Summary(t("impact.pooled", lang)),
+            html.P(result.pooling.get("weighting_es" if lang == "es" else "weighting_en", ""), className="hw-hint"),
+            area_rows(result, lang, "impact-pooled")]))
     return [
         *([html.Div(t("banner.synthetic", lang), className="hw-banner", id="impact-synthetic")] if info["synthetic"]
           else [html.P(source_line(info, lang), className="hw-source", id="impact-real-source")]),
         *head,
-        headline(result, lang),
-        html.P(design_text(result, lang), className="hw-hint"),
-        html.Div(method_cards(result, lang), style=_GRID),
-        *warnings_list(result, lang),
+        *([html.P(t("impact.areas", lang, areas=" · ".join(a.name(lang) for a in result.areas)), id="impact-areas",
+                  **{"data-areas": " ".join(a.area for a in result.areas)})] if len(result.areas) > 1 else []),
+        headline(result, lang, lead),
+        html.P(design_text(lead, lang), className="hw-hint"),
+        *([html.P(t("impact.primary_rule", lang, rule=prim.get("rule_es" if lang == "es" else "rule_en", "")),
+                  className="hw-hint", id="impact-primary-rule")] if prim.get("method") else []),
+        html.Div(method_cards(lead, lang), style=_GRID),
+        *extra,
+        *([html.P(t("impact.source_chosen", lang, note=result.source_note.get(lang, "")) + " · " + result.attribution,
+                  className="hw-hint", id="impact-provenance")] if result.source_note else []),
+        *warnings_list(result, lang, lead),
         *caveats(lang),
     ]
 
@@ -306,13 +349,38 @@ def register(app, ctx) -> None:
             return no_update, no_update, no_update
         return impact_body(ctx, state, source), key, source_options(ctx, state.lang)
 
+    def _state_and_spell(state_data):
+        """The view the download buttons were pressed on, and the spell its panel shows."""
+        state = UIState.from_store(state_data, ctx.catalog())
+        return state, panel_spell(ctx, state)[0]
+
     @app.callback(Output("impact-download", "data"), Input("impact-download-btn", "n_clicks"), State("state", "data"),
                   State("impact-source", "value"), prevent_initial_call=True)
     @guarded("download")
     def download_impact(n_clicks, state_data, source):
-        state = UIState.from_store(state_data, ctx.catalog())
-        spell, _ = panel_spell(ctx, state)
+        state, spell = _state_and_spell(state_data)
         if spell is None:
             return no_update
         result = cached_analysis(ctx, ctx.store(), spell.spell_id, tuple(state.view.categories), source)
         return dcc.send_bytes(result.to_json(), f"hexwatch_analysis_{spell.spell_id}_{source}.json")
+
+    @app.callback(Output("impact-report", "data"), Input("impact-report-btn", "n_clicks"), State("state", "data"),
+                  State("impact-source", "value"), prevent_initial_call=True)
+    @guarded("download")
+    def download_report(n_clicks, state_data, source):
+        state, spell = _state_and_spell(state_data)
+        if spell is None:
+            return no_update
+        return dcc.send_bytes(report_bytes(ctx, state, spell.spell_id, source),
+                              f"informe_{spell.spell_id}_{state.lang}.html")
+
+
+def report_bytes(ctx, state: UIState, spell_id: str, source: str) -> bytes:
+    """The one-page report (:func:`geo.report.report_html`) of the panel's own cached result,
+    led by the area in view, in the page's language."""
+    from geo.report import report_html
+
+    store = ctx.store()
+    result = cached_analysis(ctx, store, spell_id, tuple(state.view.categories), source).lead(state.view.area)
+    districts = ctx.districts[["ubigeo", "geometry"]]
+    return report_html(result, store, lang=state.lang, registry=ctx.registry, districts=districts).encode("utf-8")

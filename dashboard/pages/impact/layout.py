@@ -54,6 +54,10 @@ def layout(ctx) -> html.Section:
             html.Button(label("impact.download"), id="impact-download-btn", n_clicks=0,
                         style={} if visible("download") else {"display": "none"}),
             dcc.Download(id="impact-download"),
+            # The printable one-page report of the same result (geo.report), in the page's language.
+            html.Button(label("impact.report"), id="impact-report-btn", n_clicks=0,
+                        style={} if visible("download") else {"display": "none"}),
+            dcc.Download(id="impact-report"),
             # What the body shows now (spell, categories, source, language, store version).
             dcc.Store(id="impact-shown"),
         ]),

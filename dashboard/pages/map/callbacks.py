@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html as _html
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -63,7 +64,7 @@ def _legend(ctx, payload: dict, state: UIState) -> html.Div:
                               title=t("map.legend_hist", lang, n=fmt_int(i.get("n", 0), lang))),
                     html.Span(fmt_int(i.get("n", 0), lang), className="hw-legend-count")],
                    className="hw-legend-item") for i in leg["items"]],
-        html.Div(t("map.legend_fixed", lang) if leg.get("fixed") else "", className="hw-hint"),
+        html.Div(t("map.legend_fixed" if leg.get("fixed") else "map.legend_own", lang), className="hw-hint"),
         *([html.Div([html.Span(className="hw-swatch hw-swatch-emergency"),
                      t("map.legend_emergency", lang, day=fmt_date(state.day, lang))], className="hw-legend-item")]
           if ctx.spells else []),
@@ -83,9 +84,10 @@ def hex_view(ctx, state: UIState, zoom, bounds, role: str) -> tuple[dict, html.D
     hexes = views.hex_counts(res, window, v.categories, baseline=baseline, bbox=_bbox(bounds), area=v.area)
     emergency = {u: e["label"] for u, e in emergency_labels(ctx, state.day, lang).items()}
     days = (window[1] - window[0]).days + 1
-    lg = fixed_legend(ctx, ctx.store().version, res, days, tuple(v.categories), v.metric)
+    values = {"count": hexes["n"], "rate": hexes["rate_km2"], "change": hexes["change_pct"]}[v.metric]
+    lg, fixed = legend_or_own(cached_legend(ctx, False, res, days, tuple(v.categories), v.metric), values, v.metric)
     payload = hex_payload(hexes, resolution=res, metric=v.metric, lang=lang, names=views.district_names,
-                          emergency=emergency, min_baseline=ctx.min_baseline, legend=lg)
+                          emergency=emergency, min_baseline=ctx.min_baseline, legend=lg, values=values, fixed=fixed)
     summary = t("map.summary", lang, n=fmt_int(payload["total"], lang), cells=fmt_int(len(hexes), lang), res=res,
                 start=fmt_date(window[0], lang), end=fmt_date(window[1], lang))
     n_cells = hexes.attrs.get("n_cells", len(hexes))
@@ -93,19 +95,70 @@ def hex_view(ctx, state: UIState, zoom, bounds, role: str) -> tuple[dict, html.D
     return payload, _legend(ctx, payload, state), summary, capped
 
 
-@lru_cache(maxsize=64)
-def fixed_legend(ctx, version: str, resolution: int, days: int, categories: tuple, metric: str):
-    """The official map's classes for windows of ``days`` (the same for every such window:
-    quantiles over the store's whole period, :meth:`geo.views.StoreViews.fixed_classes`)."""
-    return ctx.views().fixed_classes(resolution, days, categories or None, metric=metric)
+#: Window lengths (days) whose fixed classes are computed; a view uses the nearest (in
+#: ratio), so a 60- and a 61-day view share colours and a handful of legends cover every view.
+LEGEND_DAYS = (1, 7, 14, 28, 31, 61, 91, 182, 365, 730, 1461)
+_legends: dict = {}
+_pending: set = set()
+_legends_lock = threading.Lock()
 
 
-@lru_cache(maxsize=64)
-def public_legend(ctx, version: str, resolution: int, days: int, categories: tuple, metric: str):
-    """The public map's fixed classes, from the published grid (:func:`geo.export.public_fixed_classes`)."""
-    from geo.export import public_fixed_classes
+def legend_days(days: int) -> int:
+    """The :data:`LEGEND_DAYS` bucket of a window of ``days``.
 
-    return public_fixed_classes(ctx.store(), resolution, days, categories or None, metric=metric, grid=public_grid())
+    >>> legend_days(60), legend_days(100), legend_days(7)
+    (61, 91, 7)
+    """
+    return min(LEGEND_DAYS, key=lambda d: abs(np.log(d / max(days, 1))))
+
+
+def cached_legend(ctx, public: bool, resolution: int, days: int, categories: tuple, metric: str, *, grid=None):
+    """The fixed classes of this kind of view, or ``None`` while they are being computed.
+
+    Whole-period quantiles cost 0.05–5 s on the 1M demo (the public ones read the whole
+    published grid), too long for a callback: a miss starts the computation in the
+    background and the caller draws this view with its own classes, saying so, until the
+    next request finds them (``warm`` computes the home view's up front)."""
+    version = ctx.store().version
+    key = (id(ctx), public, version, int(resolution), legend_days(days), tuple(categories), metric)
+    with _legends_lock:
+        hit = _legends.get(key)
+        if hit is not None or key in _pending:
+            return hit
+        _pending.add(key)
+    grid = grid if grid is not None else (public_grid() if public else None)
+
+    def compute() -> None:
+        try:
+            if public:
+                from geo.export import public_fixed_classes
+
+                lg = public_fixed_classes(ctx.store(), resolution, key[4], list(categories) or None, metric=metric,
+                                          grid=grid)
+            else:
+                lg = ctx.views().fixed_classes(resolution, key[4], list(categories) or None, metric=metric)
+            with _legends_lock:
+                _legends[key] = lg
+                while len(_legends) > 512:
+                    _legends.pop(next(iter(_legends)))
+        finally:
+            with _legends_lock:
+                _pending.discard(key)
+
+    if metric == "change":  # fixed constants: no reason to wait
+        compute()
+        return _legends.get(key)
+    threading.Thread(target=compute, name="hexwatch-legend", daemon=True).start()
+    return None
+
+
+def legend_or_own(lg, values, metric: str):
+    """``(legend, fixed)``: the fixed classes, else this view's own quantiles (not fixed)."""
+    if lg is not None:
+        return lg, True
+    from geo import legend
+
+    return legend.classes(np.asarray(values, dtype=float), decimals=1 if metric == "rate" else 0), False
 
 
 @lru_cache(maxsize=16)
@@ -138,8 +191,10 @@ def public_hex_view(ctx, state: UIState, zoom, bounds) -> tuple[dict, html.Div, 
     emergency = {u: e["label"] for u, e in emergency_labels(ctx, state.day, lang).items()}
     dv = data.view
     days = (dv.end - dv.start).days + 1
-    lg = public_legend(ctx, ctx.store().version, dv.resolution, days, tuple(v.categories), v.metric)
     low = hx["count_low"].to_numpy(np.float64)
+    own = low if v.metric == "count" else low / hx["area_km2"].to_numpy(np.float64)
+    lg, fixed = legend_or_own(cached_legend(ctx, True, dv.resolution, days, tuple(v.categories), v.metric), own,
+                              v.metric)
     # Public counts are ranges; every colour is derived from the range, never from a hidden count:
     # count and rate from the lower end ("at least"), change from the range of changes the ranges allow.
     if v.metric == "count":
@@ -153,7 +208,7 @@ def public_hex_view(ctx, state: UIState, zoom, bounds) -> tuple[dict, html.Div, 
         cls = interval_classes(lo, hi, lg.breaks)
     payload = hex_payload(frame, resolution=dv.resolution, metric=v.metric, lang=lang,
                           names=ctx.views().district_names, emergency=emergency, min_baseline=ctx.min_baseline,
-                          legend=lg, cls=cls, public=True)
+                          legend=lg, cls=cls, public=True, fixed=fixed)
     exact = count.notna().to_numpy()
     payload["clab"] = np.where(exact, [fmt_int(x, lang) for x in frame["n"]], hx["count_label"].to_numpy(object)).tolist()
     payload["blab"] = np.where(base.notna().to_numpy(), [fmt_int(x, lang) for x in frame["n_baseline"]],

@@ -30,7 +30,8 @@ from dashboard.access import guarded, may, public_grid
 from dashboard.charts import BAND_COLOUR, GROUP_COLOURS, declared_bands, graph_config
 from dashboard.i18n import PLOTLY_SEPARATORS, fmt_int, fmt_month, norm_lang, t
 from dashboard.layout import label, source_line
-from dashboard.mapdata import NA_COLOUR, classes, district_geojson, legend
+from dashboard.mapdata import NA_COLOUR, district_geojson, legend_payload
+from geo.legend import classes
 from dashboard.state import UIState
 from geo.boundaries import normalise_name
 from geo.datasets import store_layers
@@ -168,7 +169,8 @@ def counts_view(ctx, state: UIState, *, public: bool) -> dict:
     geo = _outlines(ctx, v.area)
     area = [f["properties"]["ubigeo"] for f in geo["features"]]
     values = n.reindex(area).fillna(0).to_numpy(np.int64)
-    cls, breaks, palette = classes(values.astype(np.float64), "count")
+    lg = classes(values.astype(np.float64))
+    leg, palette, cls = legend_payload(lg, lg.classify(values), "count", lang, ctx.min_baseline, fixed=False)
     tag = t("counts.synthetic" if info["synthetic"] else "counts.real", lang)
     features = []
     for f, value, c in zip(geo["features"], values, cls):
@@ -197,7 +199,7 @@ def counts_view(ctx, state: UIState, *, public: bool) -> dict:
     top = [{"ubigeo": area[i], "name": names["name"].get(area[i], area[i]),
             "province": names["province"].get(area[i], ""), "n": int(values[i])} for i in order if values[i] > 0]
     return {"geojson": {"type": "FeatureCollection", "features": features},
-            "legend": legend("count", breaks, palette, lang, ctx.min_baseline), "summary": summary, "notes": notes,
+            "legend": leg, "summary": summary, "notes": notes,
             "top": top, "total": int(values.sum()), "districts": len(area), "real": not info["synthetic"],
             "months": f"{months[0][0]:04d}-{months[0][1]:02d}/{months[1][0]:04d}-{months[1][1]:02d}",
             "series": series_figure(ctx, state, views, cats, area, info), "source": source_line(info, lang)}

@@ -128,7 +128,7 @@ def register(app, ctx) -> None:
         rows = district_rows(ctx, state)
         rows = rows.astype({"change_pct": object}).where(rows["change_pct"].notna(), None)
         records, defs = rows.to_dict("records"), column_defs(state.lang)
-        if (grid_options or {}).get("localeText") != grid_locale(state.lang):
+        if grid_options and grid_options.get("localeText") != grid_locale(state.lang):
             # AG Grid reads its own texts once: a new language gets a new grid, rows included.
             return no_update, no_update, trends_layout.table(ctx, state.lang, records, defs)
         return records, defs, no_update

@@ -34,7 +34,7 @@ def body(ctx) -> list:
     if official:
         parts += [
             html.P(id="series-note", className="hw-hint"),
-            dcc.Graph(id="series", config={"displaylogo": False}),
+            dcc.Graph(id="series", config={"displaylogo": False, "responsive": True}, style={"width": "100%"}),
             label("trends.note", html.P, className="hw-hint"),
             html.Div(className="hw-table-head", children=[
                 label("table.title", html.H3),
@@ -46,7 +46,7 @@ def body(ctx) -> list:
     if public:
         parts += [
             html.P(id="public-series-note", className="hw-hint"),
-            dcc.Graph(id="public-series", config={"displaylogo": False}),
+            dcc.Graph(id="public-series", config={"displaylogo": False, "responsive": True}, style={"width": "100%"}),
             label("trends.public_note", html.P, className="hw-hint"),
         ]
     return parts
