@@ -95,7 +95,10 @@ def check_k(k: int) -> int:
 
 
 #: The reviewed public vocabulary bundled with hexwatch (see :class:`Vocabulary`).
-VOCABULARY_FILE = Path(__file__).resolve().parent.parent / "data" / "privacy_vocabulary.toml"
+_CHECKOUT_VOCABULARY = Path(__file__).resolve().parent.parent / "data" / "privacy_vocabulary.toml"
+#: The reviewed vocabulary: the checkout's ``data/`` file, else the copy an installed wheel carries.
+VOCABULARY_FILE = (_CHECKOUT_VOCABULARY if _CHECKOUT_VOCABULARY.is_file()
+                   else Path(__file__).resolve().parent / "_data" / "privacy_vocabulary.toml")
 # Characters that are not seen but split a word for a substring test (zero-width space,
 # joiners, soft hyphen, BOM, bidi marks: Unicode category Cf), and runs of anything that is
 # not a letter or a digit (hyphens, dashes, punctuation, several spaces).
