@@ -51,7 +51,7 @@ ROLES = tuple(ALLOWED)
 #: Trends is shown to the public too: its public body draws only published-grid totals
 #: (kind ``map``); the officials' chart and table stay ``series``/``table`` (issue 16.5).
 #: Hot spots too: the public's patterns come from the published grid only (docs/hotspots.md).
-PAGE_ACCESS: dict[str, str] = {"map": "map", "about": "about", "trends": "map", "impact": "series", "hotspots": "map"}
+PAGE_ACCESS: dict[str, str] = {"map": "map", "about": "about", "trends": "map", "impact": "map", "hotspots": "map"}
 #: Rate limits (flask-limiter syntax) unless configured: per client address and worker.
 DEFAULT_RATE_LIMITS: Mapping[str, str] = MappingProxyType(
     {"embed": "60 per minute", "export": "20 per minute", "login": "10 per minute"})

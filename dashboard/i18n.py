@@ -347,6 +347,10 @@ _T.update({
     "impact.robustness": ("comprobación de robustez", "robustness check"),
     "impact.primary_rule": ("Análisis principal, fijado de antemano: {rule}", "Primary analysis, fixed beforehand: {rule}"),
     "impact.other_area": ("{area}: {sentence}", "{area}: {sentence}"),
+    "impact.public_note": ("Vista pública: el veredicto y cada estimación con su intervalo, calculados solo con las "
+                           "categorías que la salida pública puede contar; sin conteos ni series por distrito.",
+                           "Public view: the verdict and every estimate with its interval, computed on the categories "
+                           "public output may count only; no counts or district series."),
     "impact.pooled": ("Todas las áreas juntas (cifra secundaria)", "All areas pooled (secondary figure)"),
     "impact.source_chosen": ("Fuente de los datos: {note}", "Data source: {note}"),
     "impact.report": ("Informe imprimible (HTML)", "Printable report (HTML)"),

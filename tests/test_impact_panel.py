@@ -269,20 +269,61 @@ def test_download_is_the_same_json_as_analyze(app, ctx, expected):
     assert orjson.loads(base64.b64decode(out["content"])) == expected
 
 
-def test_callbacks_are_guarded_and_the_public_gets_neither_panel_nor_download(app, views_store, demo_districts):
+def _props_by_id(tree) -> dict:
+    """``{id: props}`` of every component in a layout as Dash sends it (JSON)."""
+    out = {}
+
+    def walk(n):
+        if isinstance(n, list):
+            for c in n:
+                walk(c)
+        elif isinstance(n, dict):
+            p = n.get("props", {})
+            if isinstance(p.get("id"), str):
+                out[p["id"]] = p
+            walk(p.get("children"))
+    walk(tree)
+    return out
+
+
+#: The demo's categories that the reviewed public vocabulary admits (written out, not computed).
+PUBLIC_DEMO_CATEGORIES = ["ROBO", "HURTO", "ESTAFA", "EXTORSION", "MICROCOMERCIALIZACION DE DROGAS", "HOMICIDIO"]
+
+
+def test_the_public_gets_the_verdict_on_public_categories_without_counts_or_downloads(app, views_store, demo_districts):
     kinds = {k: getattr(v.get("callback"), "access_kind", None) for k, v in app.callback_map.items() if "impact" in k}
-    assert sorted(kinds.values()) == ["download", "download", "series"]
+    assert sorted(kinds.values()) == ["download", "download", "map"]
     public = create_app(views_store, districts=demo_districts, public=True)
     values = {"state.data": state(public.hexwatch).to_store(), "impact-source.value": "points"}
-    # The panel shows district-level counts (naive, synthetic control paths): officials only (docs/privacy.md, rule 6).
     r = post(public, "impact-body.children", {**values, "impact-summary.n_clicks": 1})
-    assert r.status_code == 403 and b"impact-did" not in r.data
+    assert r.status_code == 200
+    raw = r.get_data(as_text=True)
+    shown = _props_by_id(response_values(r.get_json())["impact-body.children"])
+    # The verdict is the library's on the public categories alone: violence in the family
+    # and sexual violence neither count nor are named.
+    want = analyze(views_store, SPELL, category=PUBLIC_DEMO_CATEGORIES).lead("lima_callao").areas[0]
+    every = analyze(views_store, SPELL).lead("lima_callao").areas[0]
+    assert want["did"].effect != every["did"].effect
+    assert float(shown["impact-did"]["data-effect"]) == want["did"].effect
+    for m in ("event_study", "synthetic_control", "displacement"):
+        assert float(shown[f"impact-public-{m}"]["data-effect"] or "nan") == pytest.approx(want[m].effect, nan_ok=True)
+    assert "VIOLENCIA" not in raw.upper()
+    # No figure that states counts, and no plot of district series.
+    assert "impact-public-naive" not in shown and "impact-naive" not in shown
+    before, after = want["naive"].details["before"], want["naive"].details["after"]
+    for n in (before, after):
+        assert f"{n:,}".replace(",", " ") not in raw and f"{n:,}" not in raw
+    assert '"type":"Graph"' not in raw.replace(" ", "")
+    assert "impact-public-note" in shown
+    # Downloads stay officials' (exact JSON and the report hold counts).
     r = post(public, "impact-download.data", {**values, "impact-download-btn.n_clicks": 1}, "impact-download-btn.n_clicks")
     assert r.status_code == 403  # AccessDenied: the public role may not download
     r = post(public, "impact-report.data", {**values, "impact-report-btn.n_clicks": 1}, "impact-report-btn.n_clicks")
     assert r.status_code == 403
     with public.server.test_request_context():
-        assert not [n for n in nodes(public.layout()) if getattr(n, "id", None) == "section-impact"]
+        layout = public.layout()
+        assert [n for n in nodes(layout) if getattr(n, "id", None) == "section-impact"]
+        assert props(layout, "impact-download-btn")["style"] == {"display": "none"}
     with app.server.test_request_context():  # an official's page holds the panel and its download button
         assert props(app.layout(), "impact-download-btn")["style"] == {}
 

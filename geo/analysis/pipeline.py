@@ -64,12 +64,14 @@ def match_categories(wanted: str | Sequence[str] | None, available: Iterable[str
     return out
 
 
-def load_counts(store, *, source: str = "points", category: str | Sequence[str] | None = None
-                ) -> tuple[pd.DataFrame, dict, tuple[date, date] | None]:
+def load_counts(store, *, source: str = "points", category: str | Sequence[str] | None = None,
+                vocabulary=None) -> tuple[pd.DataFrame, dict, tuple[date, date] | None]:
     """District counts from a store: ``(counts, meta, coverage)``.
 
     ``source="points"`` reads ``cube_district`` (daily); ``"sidpol"`` reads
-    ``district_month``. ``category`` filters (case and accents ignored).
+    ``district_month``. ``category`` filters (case and accents ignored); a
+    ``vocabulary`` (:class:`geo.privacy.Vocabulary`) keeps only the categories it lets
+    public output count, as a public answer must (docs/privacy.md).
     """
     from geo.store import Store
 
@@ -84,7 +86,15 @@ def load_counts(store, *, source: str = "points", category: str | Sequence[str] 
         raise HexwatchError(f"the store has no {table} table for source {source!r}; "
                             f"ingest {'points' if source == 'points' else 'a SIDPOL file'} or use --source {other}")
     cats = st.read_arrow(table, columns=["category"]).column("category").unique().to_pylist()
-    chosen = match_categories(category, [c for c in cats if c is not None])
+    cats = [c for c in cats if c is not None]
+    if vocabulary is not None:
+        # Public: only admitted categories exist (an error must not name the others either).
+        cats = [c for c, ok in zip(cats, vocabulary.is_public(cats)) if ok]
+        if not cats:
+            raise HexwatchError("the data hold no category public output may count (see docs/privacy.md)")
+    chosen = match_categories(category, cats)
+    if vocabulary is not None and chosen is None:
+        chosen = cats
     filters = [("category", "in", chosen)] if chosen is not None else None
     cols = ["ubigeo", "day", "n"] if source == "points" else ["ubigeo", "year", "month", "n"]
     counts = st.read(table, columns=cols, filters=filters)
@@ -523,6 +533,7 @@ def analyze(
     adjacency: Mapping[str, Iterable[str]] | None = None,
     windows: Windows | None = None,
     areas: AreaMap | None = None,
+    vocabulary=None,
 ) -> AnalysisResult:
     """Did declaration spell ``spell_id`` change incidents? Every method, on a store.
 
@@ -532,7 +543,9 @@ def analyze(
     ``cube_district``) or ``"sidpol"`` (monthly, ``district_month``); ``areas`` groups the
     declared districts (default: ``data/areas.csv`` and the cached boundaries' provinces);
     ``registry`` defaults to the bundled one (confirmed rows); ``adjacency`` to the
-    cached boundaries (without them there is no displacement ring).
+    cached boundaries (without them there is no displacement ring); ``vocabulary``
+    (:class:`geo.privacy.Vocabulary`) limits the counts to the categories public output
+    may count (a public verdict).
 
     >>> import tempfile, pandas as pd
     >>> from geo.store import write_version
@@ -549,7 +562,7 @@ def analyze(
 
     st = store if isinstance(store, Store) else Store.open(store)
     source, note = resolve_source(st, source)
-    counts, meta, coverage = load_counts(st, source=source, category=category)
+    counts, meta, coverage = load_counts(st, source=source, category=category, vocabulary=vocabulary)
     if registry is None:
         registry = Registry.load()
     if adjacency is None:

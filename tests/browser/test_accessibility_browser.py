@@ -65,7 +65,7 @@ def wait_page(browser, tab: str):
 
 def test_no_serious_or_critical_axe_violation_on_any_page(served_app, public_site, browser, axe_source, artifacts):
     pages = [("official", served_app.url, t) for t in ("map", "trends", "impact", "about")]
-    pages += [("public", public_site.url, t) for t in ("map", "trends", "about")]
+    pages += [("public", public_site.url, t) for t in ("map", "trends", "impact", "about")]
     report, bad = [], []
     for role, base, tab in pages:
         browser.get(f"{base}/?{QUERY}" + ("" if tab == "map" else f"#tab={tab}"))

@@ -73,3 +73,40 @@ def test_panel_plots_and_numbers_match_the_analysis_in_spanish_and_english(serve
     wait_for(lambda: traces(browser, "impact-es-graph") >= 2, what="the English event-study plot")
     assert "Weeks since the declaration" in text(browser, "impact-es-graph")
     assert not severe(browser)
+
+
+@pytest.fixture(scope="module")
+def public_site(views_store, demo_districts):
+    from dashboard import create_app
+    from dashboard.testing import ServedApp
+
+    served = ServedApp(create_app(views_store, districts=demo_districts, public=True).server)
+    yield served
+    served.stop()
+
+
+#: The demo categories the reviewed public vocabulary admits (written out, not computed).
+PUBLIC_CATEGORIES = ["ROBO", "HURTO", "ESTAFA", "EXTORSION", "MICROCOMERCIALIZACION DE DROGAS", "HOMICIDIO"]
+
+
+def test_public_site_answers_did_it_work_with_the_verdict_only(public_site, browser, views_store, artifacts):
+    """A public site (a newsroom's, a city's) answers the headline question: the verdict and
+    every estimate's interval on the public categories, without counts, plots or downloads."""
+    expected = analyze(views_store, SPELL, category=PUBLIC_CATEGORIES).by_area("lima_callao").to_dict()["estimates"]
+    browser.get(f"{public_site.url}/?declaration={SPELL}&area=lima_callao")
+    wait_for(lambda: browser.find_elements(By.ID, "tab-impact"), what="the impact tab")[0].click()
+    summary = wait_for(lambda: browser.find_elements(By.ID, "impact-summary"), what="the panel")[0]
+    wait_for(lambda: summary.is_displayed(), what="the tab to open")
+    summary.click()
+    wait_for(lambda: browser.find_elements(By.ID, "impact-did"), what="the verdict")
+    did = expected["did"]
+    assert numbers(browser, "did") == [did["effect"], *did["ci"], did["p_value"]]
+    assert text(browser, "impact-did-text") == (f"{pct(did['effect'], 'es')} (IC 95 %: {pct(did['ci'][0], 'es')} a "
+                                                f"{pct(did['ci'][1], 'es')})")
+    assert did["sentence_es"] in text(browser, "impact-sentence")
+    body = text(browser, "section-impact")
+    assert "Vista pública" in body and "VIOLENCIA" not in body.upper()
+    assert not browser.find_elements(By.CSS_SELECTOR, "#section-impact .js-plotly-plot")
+    assert not browser.find_element(By.ID, "impact-download-btn").is_displayed()
+    browser.save_screenshot(str(artifacts / "impact_public.png"))
+    assert not severe(browser)

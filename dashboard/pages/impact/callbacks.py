@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import flask
 from dash import Input, Output, State, dcc, html, no_update
 
-from dashboard.access import guarded
+from dashboard.access import guarded, may, public_grid
 from dashboard.charts import graph_config
 from dashboard.context import SpellInfo
 from dashboard.i18n import PLOTLY_SEPARATORS, fmt_date, fmt_int, fmt_num, fmt_pct, t
@@ -51,15 +52,17 @@ def panel_spell(ctx, state: UIState) -> tuple[SpellInfo | None, bool]:
 
 
 @lru_cache(maxsize=32)
-def cached_analysis(ctx, store, spell_id: str, categories: tuple[str, ...], source: str):
-    """:func:`geo.analysis.analyze` of one pinned store version (a :class:`geo.store.Store`).
+def cached_analysis(ctx, store, spell_id: str, categories: tuple[str, ...], source: str, vocabulary=None):
+    """:func:`geo.analysis.analyze` of one pinned store version (a :class:`geo.store.Store`);
+    with the public grid's ``vocabulary``, on the categories public output may count.
 
     Per-process LRU: the key holds the store version, so a new ingest is analysed
     afresh, and the result depends only on the key, so every worker gives the same answer.
     """
     from geo.analysis import analyze
 
-    return analyze(store, spell_id, category=list(categories) or None, source=source, registry=ctx.registry)
+    return analyze(store, spell_id, category=list(categories) or None, source=source, registry=ctx.registry,
+                   vocabulary=vocabulary)
 
 
 def panel_key(ctx, state: UIState, source: str) -> list:
@@ -184,11 +187,18 @@ def headline(result, lang: str, area=None) -> html.Div:
     ])
 
 
-def area_rows(r, lang: str, prefix: str) -> html.Table:
-    """A compact table of an area's (or the pooled) estimates, each row carrying its numbers."""
+#: What the public verdict leaves out: the naive figure's sentence gives exact counts.
+_PUBLIC_HIDDEN = frozenset({"naive"})
+
+
+def area_rows(r, lang: str, prefix: str, *, public: bool = False) -> html.Table:
+    """A compact table of an area's (or the pooled) estimates, each row carrying its numbers
+    (``public``: no figure that states counts)."""
     prim = primary_method(r) if r.pooling is None else None
     rows = []
     for m, e in r.estimates.items():
+        if public and m in _PUBLIC_HIDDEN:
+            continue
         role = (t("impact.pooled", lang) if r.pooling is not None else "principal" if lang == "es" and m == prim
                 else "primary" if m == prim else t("impact.robustness", lang))
         rows.append(html.Tr(id=f"{prefix}-{m}", **machine_attrs(e), children=[
@@ -273,8 +283,16 @@ def caveats(lang: str) -> list:
 
 
 def impact_body(ctx, state: UIState, source: str) -> list:
-    """The panel's content for a state and a data source."""
+    """The panel's content for a state and a data source.
+
+    Officials get every estimate with its plots and counts. The public gets the verdict
+    (docs/privacy.md, rule 9): the same estimates on the categories public output may
+    count, each with its interval and sentence, but no figure that states counts (the
+    naive before/after, the displacement's event totals) and no plot of district series.
+    """
     lang, cats = state.lang, state.view.categories
+    # Outside a request (scripts, tests) the full panel; every callback runs inside one.
+    public = flask.has_request_context() and not may("series")
     spell, defaulted = panel_spell(ctx, state)
     if spell is None:
         return [html.P(t("impact.no_spell", lang), className="hw-notice"), *caveats(lang)]
@@ -285,7 +303,8 @@ def impact_body(ctx, state: UIState, source: str) -> list:
         *([html.P(t("impact.defaulted", lang), className="hw-hint")] if defaulted else []),
     ]
     try:
-        result = cached_analysis(ctx, ctx.store(), spell.spell_id, tuple(cats), source)
+        result = cached_analysis(ctx, ctx.store(), spell.spell_id, tuple(cats), source,
+                                 public_grid().vocabulary if public else None)
     except HexwatchError as exc:
         return [*head, html.P(f"{t('error.title', lang)}: {exc}", className="hw-notice", id="impact-error"), *caveats(lang)]
     # The layer the estimate read says whether it is synthetic (a store may hold real counts
@@ -307,13 +326,14 @@ def impact_body(ctx, state: UIState, source: str) -> list:
     if others:
         extra.append(html.Div(id="impact-other-areas", children=[
             html.Details([html.Summary(t("impact.other_area", lang, area=a.name(lang), sentence=a.sentence(lang))),
-                          area_rows(a, lang, f"impact-{a.area}")], id=f"impact-area-{a.area}", **{"data-area": a.area})
+                          area_rows(a, lang, f"impact-{a.area}", public=public)], id=f"impact-area-{a.area}",
+                         **{"data-area": a.area})
             for a in others]))
     if result.pooling and len(result.areas) > 1:
         extra.append(html.Details(id="impact-pooled", children=[
             html.Summary(t("impact.pooled", lang)),
             html.P(result.pooling.get("weighting_es" if lang == "es" else "weighting_en", ""), className="hw-hint"),
-            area_rows(result, lang, "impact-pooled")]))
+            area_rows(result, lang, "impact-pooled", public=public)]))
     return [
         *([html.Div(t("banner.synthetic", lang), className="hw-banner", id="impact-synthetic")] if info["synthetic"]
           else [html.P(source_line(info, lang), className="hw-source", id="impact-real-source")]),
@@ -324,7 +344,9 @@ def impact_body(ctx, state: UIState, source: str) -> list:
         html.P(design_text(lead, lang), className="hw-hint"),
         *([html.P(t("impact.primary_rule", lang, rule=prim.get("rule_es" if lang == "es" else "rule_en", "")),
                   className="hw-hint", id="impact-primary-rule")] if prim.get("method") else []),
-        html.Div(method_cards(lead, lang), style=_GRID),
+        *([html.P(t("impact.public_note", lang), className="hw-hint", id="impact-public-note"),
+           html.Div(area_rows(lead, lang, "impact-public", public=True), id="impact-public-rows")] if public
+          else [html.Div(method_cards(lead, lang), style=_GRID)]),
         *extra,
         *([html.P(t("impact.source_chosen", lang, note=result.source_note.get(lang, "")) + " · " + result.attribution,
                   className="hw-hint", id="impact-provenance")] if result.source_note else []),
@@ -339,7 +361,7 @@ def register(app, ctx) -> None:
     @app.callback(Output("impact-body", "children"), Output("impact-shown", "data"), Output("impact-source", "options"),
                   Input("state", "data"), Input("impact-summary", "n_clicks"), Input("impact-source", "value"),
                   State("impact-shown", "data"))
-    @guarded("series")
+    @guarded("map")  # the public gets the verdict only (impact_body decides what each role sees)
     def update_impact(state_data, clicks, source, shown):
         if not state_data or not (clicks or 0) % 2:  # closed: estimate nothing
             return no_update, no_update, no_update
