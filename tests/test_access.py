@@ -172,11 +172,11 @@ def test_the_public_is_never_offered_a_sensitive_category_nor_official_sections(
                                "url.search").get_json())
     assert out["cats.value"] == [] and "violencia" not in out["state.data"]["q"]
     layout = anon.get("/_dash-layout").get_data(as_text=True)
-    assert "violencia familiar" not in layout and '"points"' not in layout
+    assert "violencia familiar" not in layout and '"id":"points"' not in layout  # no raw-points layer
     # The public gets the Trends tab (published-grid totals, issue 16.5), never the exact chart or table.
     assert '"series"' not in layout and '"district-table"' not in layout and "login-link" in layout
     full = official.get("/_dash-layout").get_data(as_text=True)
-    assert "violencia familiar" in full and '"points"' in full and "section-trends" in full and "logout-btn" in full
+    assert "violencia familiar" in full and '"id":"points"' in full and "section-trends" in full and "logout-btn" in full
 
 
 def test_a_public_only_site_has_no_login(sharing_path, official_users, official_login):

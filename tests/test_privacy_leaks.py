@@ -224,7 +224,7 @@ def test_the_public_page_layout_and_callbacks_name_no_sensitive_wording_day_or_o
         # Trends, hot spots and the verdict are public sections now (published-grid totals,
         # ratios on public categories); their officials' parts, the exact district series
         # and table, the impact plots, are not on the public page.
-        for official_only in ("impact-es-graph", "impact-sc-graph", "district-table", '"points"', '"series-note"', '"series"',
+        for official_only in ("impact-es-graph", "impact-sc-graph", "district-table", '"id":"points"', '"series-note"', '"series"',
                               "table-download"):
             assert official_only not in text, f"{where} names the officials' {official_only}"
     for category in PUBLIC:  # the page's config holds no data at all (the layout request brings it)
