@@ -124,6 +124,21 @@ def boundary_set(store) -> dict[str, Any]:
     return {"kind": set_kind(label), "label": label or "none", "hash": None, "n_areas": None}
 
 
+def peru_like(store) -> bool:
+    """Whether ``store`` is of Peru's districts: built with Peru's boundaries, or built
+    with none (a SIDPOL counts file ingested before the boundaries were fetched) while
+    every district id its tables hold is a six-digit ubigeo."""
+    kind = boundary_set(store)["kind"]
+    if kind != "none":
+        return kind == "peru"
+    ids = set()
+    for table in ("district_month", "cube_district"):
+        if store.has(table):
+            ids.update(store.read_arrow(table, columns=["ubigeo"]).column("ubigeo").unique().to_pylist())
+    ids.discard(None)
+    return bool(ids) and all(isinstance(u, str) and len(u) == 6 and u.isdigit() for u in ids)
+
+
 def boundaries_table(districts) -> pa.Table:
     """The store's ``boundaries`` table for ``districts``: the text columns and the
     geometry as WKB (EPSG:4326)."""

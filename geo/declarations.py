@@ -659,16 +659,16 @@ def policy_events(store, path: str | os.PathLike | None = None, *, include_uncon
     ``event_id`` and the ids of the store's own boundary file), validated against the
     store's areas like the registry: any error raises one :class:`HexwatchError`
     naming the file, the count and the first problem. Without ``path``: Peru's registry
-    (:func:`default_path`) for a store built with Peru's boundaries, else ``None`` (a
+    (:func:`default_path`) for a store of Peru's districts (:func:`geo.areas.peru_like`), else ``None`` (a
     city with no declarations on file: the dashboard hides its declaration controls).
     Province codes of Peru's registry expand to the store's districts.
     """
-    from geo.areas import boundary_set, store_boundaries
+    from geo.areas import boundary_set, peru_like, store_boundaries
 
     b = store_boundaries(store)
     known = None if b is None else sorted(b["ubigeo"].astype(str))
     if path is None:
-        if boundary_set(store)["kind"] != "peru":
+        if not peru_like(store):
             return None
         return Registry.load(districts=known, include_unconfirmed=include_unconfirmed)
     reg = Registry.load(path, districts=known, include_unconfirmed=include_unconfirmed)

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -282,3 +283,29 @@ def test_cli_ingest_counts(tmp_path, truth, capsys):
     assert f"{len(truth) + 1:,} rows read: {len(truth):,} added, 1 rejected (bad_period 1)" in out
     assert f"{truth['n'].sum() + 4:,} events (sum of counts): {truth['n'].sum():,} added, 4 rejected" in out
     assert read_sidpol(tmp_path / "clean.parquet").accepted["n"].sum() == truth["n"].sum()
+
+
+def test_a_counts_store_without_boundaries_is_analysed_with_peru_declarations(tmp_path, truth, capsys):
+    """The real record ingested before any boundary was fetched (`--no-boundaries`) is
+    still Peru's: its six-digit ubigeos get Peru's registry, so `analyze` needs no flag."""
+    from geo.cli import main
+
+    write_clean_parquet(truth, tmp_path / "clean.parquet")
+    main(["ingest", str(tmp_path / "clean.parquet"), "--store", str(tmp_path / "s"), "--format", "counts",
+          "--ubigeo", "ubigeo", "--year", "anio", "--month", "mes", "--category", "tipo_hecho", "--count", "cantidad",
+          "--no-boundaries"])
+    capsys.readouterr()
+    main(["analyze", "--store", str(tmp_path / "s"), "--declaration", "DS-105-2023-PCM", "--json", str(tmp_path / "a.json")])
+    result = orjson.loads((tmp_path / "a.json").read_bytes())
+    assert result["source"] == "sidpol" and [a["area"] for a in result["areas"]][0] == "lima_callao"
+    lima = result["areas"][0]
+    assert set(lima["estimates"]["did"]["districts"]["treated"]) == {"150132", "150135"}
+    # A city's counts (ids that are no ubigeos), also without boundaries: no declarations.
+    city = truth.assign(ubigeo="N-" + truth["ubigeo"])
+    city.to_csv(tmp_path / "city.csv", index=False)
+    main(["ingest", str(tmp_path / "city.csv"), "--store", str(tmp_path / "c"), "--format", "counts",
+          "--ubigeo", "ubigeo", "--year", "year", "--month", "month", "--category", "category", "--count", "n",
+          "--no-boundaries"])
+    with pytest.raises(SystemExit) as exc:
+        main(["analyze", "--store", str(tmp_path / "c"), "--declaration", "DS-105-2023-PCM"])
+    assert exc.value.code == 2 and "has no declarations" in capsys.readouterr().err
