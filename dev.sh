@@ -93,11 +93,13 @@ case "${1:-}" in
   bench)
     setup "test,bench"
     browser
+    "$VENV/bin/hexwatch" boundaries fetch  # the demo stores are built on the real districts
     shift
     exec "$VENV/bin/python" -m benchmarks.run_all "$@"
     ;;
   load)
     setup "test,bench"
+    "$VENV/bin/hexwatch" boundaries fetch
     shift
     exec "$VENV/bin/python" -m benchmarks.bench_load "$@"
     ;;
