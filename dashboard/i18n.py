@@ -345,7 +345,7 @@ _T.update({
     "impact.areas": ("Áreas de esta declaratoria (cada una con su propia respuesta): {areas}",
                      "Areas of this declaration (each with its own answer): {areas}"),
     "impact.robustness": ("comprobación de robustez", "robustness check"),
-    "impact.primary_rule": ("Análisis principal, fijado de antemano: {rule}", "Primary analysis, fixed beforehand: {rule}"),
+    "impact.primary_rule": ("{rule}", "{rule}"),
     "impact.other_area": ("{area}: {sentence}", "{area}: {sentence}"),
     "impact.public_note": ("Vista pública: el veredicto y cada estimación con su intervalo, calculados solo con las "
                            "categorías que la salida pública puede contar; sin conteos ni series por distrito.",

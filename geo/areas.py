@@ -131,12 +131,19 @@ def peru_like(store) -> bool:
     kind = boundary_set(store)["kind"]
     if kind != "none":
         return kind == "peru"
-    ids = set()
+    ids = data_district_ids(store)
+    return bool(ids) and all(isinstance(u, str) and len(u) == 6 and u.isdigit() for u in ids)
+
+
+def data_district_ids(store) -> list[str]:
+    """The district ids ``store``'s count tables hold (sorted; none for a store of points
+    located in no boundaries)."""
+    ids: set = set()
     for table in ("district_month", "cube_district"):
         if store.has(table):
             ids.update(store.read_arrow(table, columns=["ubigeo"]).column("ubigeo").unique().to_pylist())
     ids.discard(None)
-    return bool(ids) and all(isinstance(u, str) and len(u) == 6 and u.isdigit() for u in ids)
+    return sorted(ids)
 
 
 def boundaries_table(districts) -> pa.Table:

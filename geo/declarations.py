@@ -663,13 +663,15 @@ def policy_events(store, path: str | os.PathLike | None = None, *, include_uncon
     city with no declarations on file: the dashboard hides its declaration controls).
     Province codes of Peru's registry expand to the store's districts.
     """
-    from geo.areas import boundary_set, peru_like, store_boundaries
+    from geo.areas import boundary_set, data_district_ids, peru_like, store_boundaries
 
     b = store_boundaries(store)
     known = None if b is None else sorted(b["ubigeo"].astype(str))
     if path is None:
         if not peru_like(store):
             return None
+        if known is None:  # no boundaries: decrees' provinces expand to the districts the data hold
+            known = data_district_ids(store)
         return Registry.load(districts=known, include_unconfirmed=include_unconfirmed)
     reg = Registry.load(path, districts=known, include_unconfirmed=include_unconfirmed)
     check = known
