@@ -7,7 +7,7 @@ Each user is a :class:`DashPage`: what the Dash renderer in a browser sends, wit
 the browser. It loads the page, ``/_dash-layout`` and ``/_dash-dependencies``, fires
 the initial callbacks, then, after a think time, changes one control as a person
 would (categories, dates, week slider, spell, area, metric, map zoom and bounds, a
-district click, closing the panel, the language) and sends every
+district click, closing the panel, the language, another tab) and sends every
 ``/_dash-update-component`` request the change triggers, in dependency order, with
 each input and state value taken from what the server answered so far. The bodies
 come from the app's own callback signatures, so the load runs the real callbacks,
@@ -299,6 +299,14 @@ class DashPage:
             return self.move_week()
         self.change({"impact-summary.n_clicks": int(self.values.get("impact-summary.n_clicks") or 0) + 1})
 
+    def switch_tab(self) -> None:
+        """Open another tab of the tab bar, as ``assets/hexwatch.js`` tells Dash (the ``tab`` store)."""
+        tabs = sorted({v for k, v in self.values.items() if k.endswith(".data-tab")})
+        shown = self.values.get("tab.data")
+        choices = [name for name in tabs if name != shown]
+        if choices:
+            self.change({"tab.data": self.rng.choice(choices)})
+
     def switch_language(self) -> None:
         self.change({"lang.value": "en" if self.values.get("lang.value") == "es" else "es"})
 
@@ -311,7 +319,7 @@ def zoom_for_span(lon_span: float, width_px: int = 1000) -> int:
 # (action, weight): what people do most is filter and move through time.
 ACTIONS = [("pick_categories", 4), ("change_dates", 3), ("move_week", 3), ("pan_zoom", 3), ("pick_spell", 2),
            ("click_district", 2), ("close_panel", 1), ("switch_area", 1), ("switch_metric", 1), ("switch_language", 1),
-           ("open_impact", 1)]
+           ("open_impact", 1), ("switch_tab", 2)]
 
 _CSRF = re.compile(r"""name=['"]csrf['"] value=['"]([^'"]+)['"]""")
 

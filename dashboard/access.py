@@ -371,6 +371,7 @@ ID_PROP_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "cats.value": ("a list of categories", lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)),
     "state.data": ("the page's state", lambda v: isinstance(v, dict) and isinstance(v.get("q", ""), str)),
     "day.data": ("a date YYYY-MM-DD", _date_text),
+    "tab.data": ("a tab name", lambda v: isinstance(v, str) and len(v) <= 20),
 }
 
 

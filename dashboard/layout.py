@@ -11,6 +11,7 @@ import datetime as dt
 from dash import dcc, html
 
 from dashboard.i18n import DATE_PICKER_FORMAT, DEFAULT_LANG, category_label, dropdown_labels, fmt_date, t
+from dashboard.tabs import TAB_ID
 from dashboard.state import MAP_RESOLUTIONS, MODES, Catalog, UIState, monday
 
 
@@ -153,6 +154,7 @@ def shell(catalog: Catalog, sections: list[tuple[str, html.Component]], *, synth
         dcc.Location(id="url", refresh=False),
         dcc.Store(id="state"),
         dcc.Store(id="day"),  # the selected day alone: the emergency overlay reads it, not the whole state
+        dcc.Store(id=TAB_ID, data="map"),  # the shown tab, written by assets/hexwatch.js (dashboard/tabs.py)
         dcc.Interval(id="tick", interval=1500, disabled=True),
         html.A(label("a11y.skip"), href="#map", className="hw-skip"),
         html.Header(className="hw-topbar", children=[

@@ -102,12 +102,18 @@
     // through location.replace is seen by it, and replaces the entry instead of adding one.
     window.location.replace(window.location.pathname + window.location.search + hash);
   }
+  var shownTab = 'map';  // the tab store's value in the layout
   function applyHash() {
     var h = readHash(), root = document.documentElement;
     var tabs = Array.prototype.slice.call(document.querySelectorAll('.hw-tab'));
     var names = tabs.map(function (a) { return a.getAttribute('data-tab'); });
     var tab = names.indexOf(h.tab) >= 0 ? h.tab : 'map';
     root.setAttribute('data-tab', tab);
+    // A hidden tab's callbacks wait for it (dashboard/tabs.py): tell Dash which one is shown.
+    if (tab !== shownTab && window.dash_clientside && window.dash_clientside.set_props) {
+      shownTab = tab;
+      window.dash_clientside.set_props('tab', {data: tab});
+    }
     tabs.forEach(function (a) {
       var on = a.getAttribute('data-tab') === tab;
       a.setAttribute('aria-selected', on ? 'true' : 'false');

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, html, no_update
 
 from dashboard.access import guarded, may, public_grid
+from dashboard.tabs import TAB, shown_on
 from dashboard.charts import graph_config
 from dashboard.i18n import fmt_date, fmt_int, fmt_num, norm_lang, t
 from dashboard.mapdata import district_geojson
@@ -148,8 +149,10 @@ def register(app, ctx) -> None:
                   Output("hs-summary", "children"), Output("hs-status", "data-cells"),
                   Output("hs-status", "data-patterned"), Output("hs-status", "data-public"),
                   Output("hs-status", "data-resolution"),
-                  Input("state", "data"), Input("hs-period", "value"), Input("hs-span", "value"), Input("hs-res", "value"))
+                  TAB, Input("state", "data"), Input("hs-period", "value"), Input("hs-span", "value"),
+                  Input("hs-res", "value"))
     @guarded("map")
+    @shown_on("hotspots")
     def update_hotspots(state_data, period, span, res):
         if not state_data:
             return (no_update,) * 8

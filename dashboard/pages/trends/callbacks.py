@@ -8,6 +8,7 @@ import pandas as pd
 from dash import Input, Output, State, dcc, no_update
 
 from dashboard.access import guarded
+from dashboard.tabs import TAB, shown_on
 from dashboard.pages.trends import layout as trends_layout
 from dashboard.charts import declared_bands, graph_config, range_figure, weekly_figure
 from dashboard.i18n import grid_locale, t
@@ -108,8 +109,9 @@ def register(app, ctx) -> None:
         return no_update if children else trends_layout.body(ctx)
 
     @app.callback(Output("series", "figure"), Output("series", "config"), Output("series-note", "children"),
-                  Input("state", "data"))
+                  TAB, Input("state", "data"))
     @guarded("series")
+    @shown_on("trends")
     def update_series(state_data):
         if not state_data:
             return no_update, no_update, no_update
@@ -119,8 +121,9 @@ def register(app, ctx) -> None:
 
     @app.callback(Output("district-table", "rowData"), Output("district-table", "columnDefs"),
                   Output("district-table-box", "children"),
-                  Input("state", "data"), State("district-table", "dashGridOptions"))
+                  TAB, Input("state", "data"), State("district-table", "dashGridOptions"))
     @guarded("table")
+    @shown_on("trends")
     def update_table(state_data, grid_options):
         if not state_data:
             return no_update, no_update, no_update
@@ -134,8 +137,9 @@ def register(app, ctx) -> None:
         return records, defs, no_update
 
     @app.callback(Output("public-series", "figure"), Output("public-series", "config"),
-                  Output("public-series-note", "children"), Input("state", "data"))
+                  Output("public-series-note", "children"), TAB, Input("state", "data"))
     @guarded("map")  # published-grid totals only: what the public map itself shows
+    @shown_on("trends")
     def update_public_series(state_data):
         if not state_data:
             return no_update, no_update, no_update
