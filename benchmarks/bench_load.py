@@ -60,6 +60,7 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks._common import Figure, print_figures
+from dashboard.tabs import TAB_ID, tab_of_view, view_id
 
 OUT = Path(__file__).resolve().parent / "out"
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -115,8 +116,9 @@ class DashPage:
     204 No Content) do the HTTP; this class decides what to send. ``parallel(thunks)``
     runs one wave of independent callbacks (default: one after the other; a browser
     sends them at once, and so does the locust user). Clientside callbacks run in a
-    browser only: their outputs count as changed, which is what triggers, e.g.,
-    mounting the trends section after the map draws.
+    browser only: their outputs count as changed, except a tab's view store
+    (:mod:`dashboard.tabs`), which is filled only while that tab is shown; the shown tab
+    is the ``tab`` store, which ``assets/hexwatch.js`` sets and :meth:`switch_tab` changes.
     """
 
     def __init__(self, get: Callable[[str, str], Any], post: Callable[[str, dict, str], Any], rng: random.Random,
@@ -210,6 +212,11 @@ class DashPage:
 
     def _fire(self, cb: Callback, changed: set[str]) -> tuple[set[str], set[str]]:
         if cb.clientside:  # runs in the browser: its outputs change, their values are the browser's
+            gated = [tab_of_view(i) for i, _ in cb.outputs if tab_of_view(i)]
+            if gated:  # a tab's view store (dashboard/tabs.py): filled only while that tab is shown
+                if self.values.get(f"{TAB_ID}.data", "map") != gated[0]:
+                    return set(), set()
+                self.values[f"{view_id(gated[0])}.data"] = self.values.get("state.data")
             return {f"{i}.{p}" for i, p in cb.outputs}, set()
 
         def item(i: str, p: str) -> dict:
@@ -297,15 +304,17 @@ class DashPage:
         """Open or close the ¿Funcionó? panel (officials' page only; others move the week slider)."""
         if "impact-summary" not in self.ids:
             return self.move_week()
+        if self.values.get(f"{TAB_ID}.data") != "impact":  # the panel is on its tab
+            self.change({f"{TAB_ID}.data": "impact"})
         self.change({"impact-summary.n_clicks": int(self.values.get("impact-summary.n_clicks") or 0) + 1})
 
     def switch_tab(self) -> None:
         """Open another tab of the tab bar, as ``assets/hexwatch.js`` tells Dash (the ``tab`` store)."""
         tabs = sorted({v for k, v in self.values.items() if k.endswith(".data-tab")})
-        shown = self.values.get("tab.data")
+        shown = self.values.get(f"{TAB_ID}.data")
         choices = [name for name in tabs if name != shown]
         if choices:
-            self.change({"tab.data": self.rng.choice(choices)})
+            self.change({f"{TAB_ID}.data": self.rng.choice(choices)})
 
     def switch_language(self) -> None:
         self.change({"lang.value": "en" if self.values.get("lang.value") == "es" else "es"})

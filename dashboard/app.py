@@ -25,7 +25,8 @@ from dashboard import access as access_rules, auth, sharing
 from dashboard import layout as shell_layout
 from dashboard.context import AppContext
 from dashboard.i18n import DATE_PICKER_FORMAT, dropdown_labels, fmt_date, norm_lang, t
-from dashboard.pages import PAGES
+from dashboard import tabs
+from dashboard.pages import PAGES, TAB_GATED
 from dashboard.state import Catalog, UIState, apply, monday
 from geo.errors import HexwatchError
 from geo.objectstore import is_remote
@@ -134,6 +135,20 @@ def register_labels(app: dash.Dash, ctx: AppContext) -> None:
                 *[dropdown_labels(lang)] * 3)
 
 
+def _import_before_threads() -> None:
+    """Import what request threads would otherwise import concurrently.
+
+    Plotly's JSON encoder looks ``PIL.Image`` up in ``sys.modules``; when one thread is
+    halfway through importing Pillow (a chart's first use of it) another thread's
+    encoder finds the partial module and the callback answers 500 ("partially
+    initialized module 'PIL.Image'", seen once under the load test).
+    """
+    try:
+        import PIL.Image  # noqa: F401
+    except ImportError:  # no Pillow: plotly does not look for it either
+        pass
+
+
 #: The street basemap used when none is configured; each browser probes it and falls back
 #: to the plain offline background when it cannot reach it (see docs/dashboard.md).
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -215,6 +230,7 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
                      tiles_url=tiles_url, tiles_attribution=tiles_attribution,
                      events_path=Path(declarations) if declarations else None)
     ctx.spells  # a bad policy-event file is one error now, not one per request
+    _import_before_threads()
     app = _Dash(__name__, assets_folder=str(_ASSETS), title="hexwatch", update_title=None,
                 serve_locally=True, suppress_callback_exceptions=False,
                 requests_pathname_prefix=requests_pathname_prefix)
@@ -263,6 +279,7 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
     register_labels(app, ctx)
     for _, cb in modules:
         cb.register(app, ctx)
+    tabs.register(app, [n for n in names if n in TAB_GATED])
     sharing.register_routes(app, ctx, limiter)
     access_rules.check_requests(app, access)
 

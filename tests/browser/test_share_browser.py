@@ -77,7 +77,8 @@ def test_public_page_shows_planted_markup_as_text_and_asks_for_nothing_it_may_no
     assert PLANTED in browser.find_element(By.ID, "cats").text  # the chosen category, drawn as text
     assert count(browser, "#points") == 0
     # The public Trends tab holds the published-grid chart only: no exact series, no district table.
-    wait(browser, lambda: count(browser, "#public-series") == 1, "the public trends chart")
+    browser.find_element(By.ID, "tab-trends").click()
+    wait(browser, lambda: count(browser, "#public-series .main-svg") > 0, "the public trends chart")
     assert count(browser, "#series") == 0 and count(browser, "#district-table") == 0
     assert browser.find_element(By.ID, "login-link").is_displayed()
     assert only_own_requests(browser, served.url)

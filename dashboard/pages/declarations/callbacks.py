@@ -17,6 +17,7 @@ from dashboard.charts import graph_config
 from dashboard.i18n import PLOTLY_SEPARATORS, fmt_date, t
 from dashboard.pages.impact.callbacks import machine_attrs, pct_text
 from dashboard.state import UIState
+from dashboard.tabs import shown
 
 _lock = threading.Lock()
 _TD = {"borderBottom": "1px solid #ddd", "padding": "4px 6px", "verticalAlign": "top"}
@@ -137,13 +138,14 @@ def register(app, ctx) -> None:
     """Add the section's callback to ``app``."""
 
     @app.callback(Output("declarations-body", "children"), Output("declarations-shown", "data"),
-                  Input("state", "data"), Input("declarations-summary", "n_clicks"), State("declarations-shown", "data"))
+                  shown("declarations"), Input("declarations-summary", "n_clicks"), State("state", "data"),
+                  State("declarations-shown", "data"), prevent_initial_call=True)
     @guarded("series")
-    def update_declarations(state_data, clicks, shown):
+    def update_declarations(_shown, clicks, state_data, drawn):
         if not state_data or not (clicks or 0) % 2:  # closed: read nothing
             return no_update, no_update
         state = UIState.from_store(state_data, ctx.catalog())
         key = [ctx.store().version, list(state.view.categories), state.lang]
-        if key == shown:  # a day, area or map change: the table is the same
+        if key == drawn:  # a day, area or map change: the table is the same
             return no_update, no_update
         return declarations_body(ctx, state), key

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard.layout import label
+from dashboard.tabs import view_store
 
 
 def layout(ctx) -> html.Section:
@@ -22,5 +23,6 @@ def layout(ctx) -> html.Section:
             label("decl.intro", html.P, className="hw-hint"),
             dcc.Loading(html.Div(id="declarations-body"), id="declarations-loading", type="circle"),
             dcc.Store(id="declarations-shown"),
+            view_store("declarations"),  # the state while the tab is shown (dashboard/tabs.py)
         ]),
     ])

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, html, no_update
 
 from dashboard.access import guarded, may, public_grid
-from dashboard.tabs import TAB, shown_on
+from dashboard.tabs import shown
 from dashboard.charts import graph_config
 from dashboard.i18n import fmt_date, fmt_int, fmt_num, norm_lang, t
 from dashboard.mapdata import district_geojson
@@ -149,20 +149,20 @@ def register(app, ctx) -> None:
                   Output("hs-summary", "children"), Output("hs-status", "data-cells"),
                   Output("hs-status", "data-patterned"), Output("hs-status", "data-public"),
                   Output("hs-status", "data-resolution"),
-                  TAB, Input("state", "data"), Input("hs-period", "value"), Input("hs-span", "value"),
-                  Input("hs-res", "value"))
+                  shown("hotspots"), Input("hs-period", "value"), Input("hs-span", "value"), Input("hs-res", "value"),
+                  State("state", "data"), prevent_initial_call=True)
     @guarded("map")
-    @shown_on("hotspots")
-    def update_hotspots(state_data, period, span, res):
+    def update_hotspots(_shown, period, span, res, state_data):
         if not state_data:
             return (no_update,) * 8
         return hotspot_view(ctx, UIState.from_store(state_data, ctx.catalog()), period, span, res)
 
-    @app.callback(Output("hs-map", "viewport"), Output("hs-area", "data"), Input("state", "data"), State("hs-area", "data"))
+    @app.callback(Output("hs-map", "viewport"), Output("hs-area", "data"), shown("hotspots"), State("state", "data"),
+                  State("hs-area", "data"), prevent_initial_call=True)
     @guarded("map")
-    def fit_area(state_data, shown):
+    def fit_area(_shown, state_data, fitted):
         area = UIState.from_store(state_data, ctx.catalog()).view.area if state_data else None
-        if not area or area == shown:  # pans and zooms are the reader's until the area changes
+        if not area or area == fitted:  # pans and zooms are the reader's until the area changes
             return no_update, no_update
         return {"bounds": area_bounds(ctx, area), "transition": "fitBounds"}, area
 

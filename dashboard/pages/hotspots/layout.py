@@ -14,6 +14,7 @@ from dash import dcc, html
 from dashboard.access import visible
 from dashboard.i18n import DEFAULT_LANG, t
 from dashboard.layout import label
+from dashboard.tabs import view_store
 
 #: History choices: months of data ending at the view's end (None: everything).
 SPANS = {"12": 12, "24": 24, "all": None}
@@ -75,6 +76,7 @@ def layout(ctx) -> html.Section:
             html.P(t("hotspots.history_hint", DEFAULT_LANG), id="hs-history-text", className="hw-hint"),
             dcc.Graph(id="hs-history-graph", config={"displaylogo": False}, style={"display": "none"}),
         ]),
+        view_store("hotspots"),  # the state while the tab is shown (dashboard/tabs.py)
         dcc.Store(id="hs-area"),  # the area the map was last fitted to
         dcc.Store(id="hs-basemap-config", data={**ctx.basemap_config(), "tile_id": "hs-basemap-tiles"}),
     ])

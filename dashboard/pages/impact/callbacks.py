@@ -22,6 +22,7 @@ from dashboard.i18n import PLOTLY_SEPARATORS, fmt_date, fmt_int, fmt_num, fmt_pc
 from dashboard.layout import source_line
 from dashboard.pages.impact.layout import SOURCE_TABLES, source_options
 from dashboard.state import UIState
+from dashboard.tabs import shown
 from geo.datasets import layer_of_table, store_layers
 from geo.errors import HexwatchError
 from geo.viewspec import in_area
@@ -359,15 +360,15 @@ def register(app, ctx) -> None:
     """Add the panel's callbacks to ``app``."""
 
     @app.callback(Output("impact-body", "children"), Output("impact-shown", "data"), Output("impact-source", "options"),
-                  Input("state", "data"), Input("impact-summary", "n_clicks"), Input("impact-source", "value"),
-                  State("impact-shown", "data"))
+                  shown("impact"), Input("impact-summary", "n_clicks"), Input("impact-source", "value"),
+                  State("state", "data"), State("impact-shown", "data"), prevent_initial_call=True)
     @guarded("map")  # the public gets the verdict only (impact_body decides what each role sees)
-    def update_impact(state_data, clicks, source, shown):
+    def update_impact(_shown, clicks, source, state_data, drawn):
         if not state_data or not (clicks or 0) % 2:  # closed: estimate nothing
             return no_update, no_update, no_update
         state = UIState.from_store(state_data, ctx.catalog())
         key = panel_key(ctx, state, source)
-        if key == shown:  # a day or map change: the analysis is the same
+        if key == drawn:  # a day or map change: the analysis is the same
             return no_update, no_update, no_update
         return impact_body(ctx, state, source), key, source_options(ctx, state.lang)
 

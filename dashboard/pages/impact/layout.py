@@ -12,6 +12,7 @@ from dash import dcc, html
 from dashboard.access import visible
 from dashboard.i18n import DEFAULT_LANG, t
 from dashboard.layout import label
+from dashboard.tabs import view_store
 
 #: Count sources of :func:`geo.analysis.analyze` and the store table each one reads.
 SOURCE_TABLES = {"points": "cube_district", "sidpol": "district_month"}
@@ -60,5 +61,6 @@ def layout(ctx) -> html.Section:
             dcc.Download(id="impact-report"),
             # What the body shows now (spell, categories, source, language, store version).
             dcc.Store(id="impact-shown"),
+            view_store("impact"),  # the state while the tab is shown (dashboard/tabs.py)
         ]),
     ])

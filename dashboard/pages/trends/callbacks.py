@@ -8,7 +8,7 @@ import pandas as pd
 from dash import Input, Output, State, dcc, no_update
 
 from dashboard.access import guarded
-from dashboard.tabs import TAB, shown_on
+from dashboard.tabs import TAB_ID, shown
 from dashboard.pages.trends import layout as trends_layout
 from dashboard.charts import declared_bands, graph_config, range_figure, weekly_figure
 from dashboard.i18n import grid_locale, t
@@ -103,16 +103,15 @@ def column_defs(lang: str) -> list[dict]:
 def register(app, ctx) -> None:
     """Add the trends callbacks to ``app``."""
 
-    @app.callback(Output("trends-body", "children"), Input("hexes", "data"), State("trends-body", "children"),
+    @app.callback(Output("trends-body", "children"), Input(TAB_ID, "data"), State("trends-body", "children"),
                   prevent_initial_call=True)
-    def mount(_, children):
-        return no_update if children else trends_layout.body(ctx)
+    def mount(tab, children):  # the chart and grid scripts load when the tab is first opened
+        return no_update if children or tab != "trends" else trends_layout.body(ctx)
 
     @app.callback(Output("series", "figure"), Output("series", "config"), Output("series-note", "children"),
-                  TAB, Input("state", "data"))
+                  shown("trends"), State("state", "data"), prevent_initial_call=True)
     @guarded("series")
-    @shown_on("trends")
-    def update_series(state_data):
+    def update_series(_shown, state_data):
         if not state_data:
             return no_update, no_update, no_update
         state = UIState.from_store(state_data, ctx.catalog())
@@ -121,10 +120,10 @@ def register(app, ctx) -> None:
 
     @app.callback(Output("district-table", "rowData"), Output("district-table", "columnDefs"),
                   Output("district-table-box", "children"),
-                  TAB, Input("state", "data"), State("district-table", "dashGridOptions"))
+                  shown("trends"), State("state", "data"), State("district-table", "dashGridOptions"),
+                  prevent_initial_call=True)
     @guarded("table")
-    @shown_on("trends")
-    def update_table(state_data, grid_options):
+    def update_table(_shown, state_data, grid_options):
         if not state_data:
             return no_update, no_update, no_update
         state = UIState.from_store(state_data, ctx.catalog())
@@ -137,10 +136,10 @@ def register(app, ctx) -> None:
         return records, defs, no_update
 
     @app.callback(Output("public-series", "figure"), Output("public-series", "config"),
-                  Output("public-series-note", "children"), TAB, Input("state", "data"))
+                  Output("public-series-note", "children"), shown("trends"), State("state", "data"),
+                  prevent_initial_call=True)
     @guarded("map")  # published-grid totals only: what the public map itself shows
-    @shown_on("trends")
-    def update_public_series(state_data):
+    def update_public_series(_shown, state_data):
         if not state_data:
             return no_update, no_update, no_update
         state = UIState.from_store(state_data, ctx.catalog())

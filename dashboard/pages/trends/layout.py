@@ -9,10 +9,10 @@ from dashboard.layout import label
 
 
 def layout(ctx) -> html.Section:
-    """The section's frame; :func:`body` is mounted into it once the map has drawn.
+    """The section's frame; :func:`body` is mounted into it when the tab is first opened.
 
-    Plotly and AG Grid are the page's heaviest scripts (about 6 MB); loading them after
-    the hexes are on screen halves the time to a usable map.
+    Plotly and AG Grid are the page's heaviest scripts (about 6 MB); loading them only
+    when the trends are asked for keeps them off the map's first paint.
     """
     return html.Section(id="section-trends", className="hw-section", children=[
         label("trends.title", html.H2),
@@ -28,9 +28,11 @@ def body(ctx) -> list:
 
     from dashboard.access import may
 
+    from dashboard.tabs import view_store
+
     official = not flask.has_request_context() or may("series")
     public = not flask.has_request_context() or not may("series")
-    parts: list = []
+    parts: list = [view_store("trends")]  # filled from the state while the tab is shown
     if official:
         parts += [
             html.P(id="series-note", className="hw-hint"),
