@@ -446,6 +446,9 @@ def warm(url: str, account: Account) -> dict:
             page.open()
             for area in page.options("area"):
                 page.change({"area.value": area})
+            for tab in sorted({v for k, v in page.values.items() if k.endswith(".data-tab")}):
+                page.change({f"{TAB_ID}.data": tab})  # each tab's first use loads its tables
+            page.change({f"{TAB_ID}.data": "map"})
             for zoom in range(10, 15):
                 for place in PLACES:
                     page.pan_zoom(zoom, place)
