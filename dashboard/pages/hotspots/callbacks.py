@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
-from dash import ClientsideFunction, Input, Output, State, html, no_update
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from dashboard.access import guarded, may, public_grid
 from dashboard.tabs import shown
@@ -166,19 +166,20 @@ def register(app, ctx) -> None:
             return no_update, no_update
         return {"bounds": area_bounds(ctx, area), "transition": "fitBounds"}, area
 
-    @app.callback(Output("hs-history-text", "children"), Output("hs-history-graph", "figure"),
-                  Output("hs-history-graph", "style"), Output("hs-history-graph", "config"),
+    @app.callback(Output("hs-history-text", "children"), Output("hs-history-box", "children"),
                   Input("hs-hexes", "clickData"), State("state", "data"), State("hs-period", "value"),
                   State("hs-span", "value"), State("hs-res", "value"), prevent_initial_call=True)
     @guarded("map")
     def show_history(click, state_data, period, span, res):
         cell = ((click or {}).get("properties") or {}).get("h3")
         if not cell or not state_data:
-            return no_update, no_update, no_update, no_update
+            return no_update, no_update
         state = UIState.from_store(state_data, ctx.catalog())
         try:
             result = hotspot_result(ctx, state, period, span, res)
             text, fig = history_figure(result, str(cell), state.lang)
         except (HexwatchError, ValueError):
-            return t("hotspots.history_hint", state.lang), no_update, {"display": "none"}, no_update
-        return text, fig, {}, graph_config(state.lang)
+            return t("hotspots.history_hint", state.lang), []
+        # The graph is created here, not in the layout: a dcc.Graph on the first page makes
+        # the renderer wait for Plotly's 3.5 MB script before the map's first callbacks.
+        return text, dcc.Graph(id="hs-history-graph", figure=fig, config=graph_config(state.lang))

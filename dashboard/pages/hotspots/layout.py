@@ -74,7 +74,7 @@ def layout(ctx) -> html.Section:
         ]),
         html.Div(id="hs-history", className="hw-panel hw-panel-open", children=[
             html.P(t("hotspots.history_hint", DEFAULT_LANG), id="hs-history-text", className="hw-hint"),
-            dcc.Graph(id="hs-history-graph", config={"displaylogo": False}, style={"display": "none"}),
+            html.Div(id="hs-history-box"),  # the cell's chart, made on a click (no Plotly on the first page)
         ]),
         view_store("hotspots"),  # the state while the tab is shown (dashboard/tabs.py)
         dcc.Store(id="hs-area"),  # the area the map was last fitted to
