@@ -395,7 +395,7 @@ def public_fixed_classes(store: str | os.PathLike | Store, resolution: int, days
     if breaks is None:
         breaks = _public_breaks(st, grid, resolution, days, categories, metric, n)
         with _CACHES_LOCK:
-            while len(_FIXED) >= 32:
+            while len(_FIXED) >= 256:  # a few floats each
                 _FIXED.pop(next(iter(_FIXED)))
             _FIXED[key] = breaks
     return legend.classes(values if values is not None else [], breaks=breaks, decimals=1 if metric == "rate" else 0)
@@ -410,18 +410,26 @@ def _public_breaks(st: Store, grid: privacy.PublicGrid, resolution: int, days: i
     from geo import legend
 
     res = privacy.public_resolution(resolution, grid)
-    pub = published_grid(st, grid)
     cats, _ = privacy.public_categories(list(categories or ()), open_views(st).categories, grid)
-    pub = pub.loc[pub["group"].isin(set(grid.group_of(cats)))]
+    pub, order, codes, _, names = _published_index(st, grid)
+    wanted = set(grid.group_of(cats))
+    picked = [order[slice(*np.searchsorted(codes, [c, c + 1]))] for c, name in enumerate(names) if name in wanted]
+    rows = np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
     # The reference: each hex's lower count in each run of as many whole periods as the
     # window spans (3 months for a 90-92-day view: public views are whole periods, so
-    # every 3-month view gets the same classes).
+    # every 3-month view gets the same classes). One group-by over (run, hex) for all runs.
     period_days = 30.44 if grid.period == "month" else 7.0
     m = max(int(round(days / period_days)), 1)
-    periods = np.unique(pub["period"].to_numpy())
-    block = dict(zip(periods, np.arange(len(periods)) // m))
-    per = [privacy.public_counts(g, res, grid) for _, g in pub.groupby(pub["period"].map(block), sort=True)]
-    counts = pd.concat(per, ignore_index=True) if per else pd.DataFrame({"cell": [], "count_low": []})
+    period = pub["period"].to_numpy()[rows]
+    run = np.searchsorted(np.unique(period), period) // m
+    cell = pub["cell"].to_numpy(np.uint64)[rows]
+    if res < grid.resolution:
+        cell = cells_to_parent(cell, res)
+    n_pub = pub["n"]
+    frame = pd.DataFrame({"run": run, "cell": cell, "known": n_pub.fillna(0).to_numpy(np.int64)[rows],
+                          "s": n_pub.isna().to_numpy()[rows].astype(np.int64)})
+    g = frame.groupby(["run", "cell"], sort=False, as_index=False).sum()
+    counts = pd.DataFrame({"cell": g["cell"].to_numpy(np.uint64), "count_low": (g["known"] + g["s"]).to_numpy(np.int64)})
     per_window = counts["count_low"].to_numpy(float)
     decimals = 0
     if metric == "rate":

@@ -316,3 +316,30 @@ def test_public_trends_come_from_the_published_grid_and_contain_the_truth(sharin
         assert row["n_low"] <= truth <= row["n_high"], (period, group)
         assert row["label"] == (f"{row['n_low']:,}" if row["exact"] else f"{row['n_low']:,}–{row['n_high']:,}")
     assert (t.loc[t["group"] == "all", "n_low"].to_numpy() >= t.loc[t["group"] == "Lima", "n_low"].to_numpy()).all()
+
+
+@pytest.mark.parametrize("resolution,days,metric", [(7, 31, "count"), (7, 92, "count"), (8, 61, "rate")])
+def test_public_fixed_classes_are_quantiles_of_every_run_of_whole_periods(views_store, resolution, days, metric):
+    """The public legend's classes: quantiles of each hex's lower count (or per km²) in
+    every run of as many whole months as the window spans, over the whole published grid.
+    The oracle walks the runs one by one on the published grid itself."""
+    from geo import legend, privacy
+    from geo.export import cells_area_km2, public_fixed_classes, published_grid
+    from geo.store import Store
+
+    st = Store.open(views_store)
+    grid = privacy.PublicGrid()
+    pub = published_grid(st, grid)
+    m = max(int(round(days / 30.44)), 1)
+    months = sorted(pub["period"].unique())
+    values = []
+    for i in range(0, len(months), m):
+        entries = pub.loc[pub["period"].isin(months[i:i + m])]
+        counts = privacy.public_counts(entries, resolution, grid)
+        low = counts["count_low"].to_numpy(float)
+        if metric == "rate":
+            low = low / np.asarray(cells_area_km2(counts["cell"].to_numpy(np.uint64)), dtype=float)
+        values.append(low)
+    want = legend.quantile_breaks(np.concatenate(values), 5, decimals=1 if metric == "rate" else 0)
+    got = public_fixed_classes(st, resolution, days, metric=metric, grid=grid)
+    assert want and list(got.breaks) == want
