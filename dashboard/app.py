@@ -207,7 +207,7 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
                pages: list[str] | None = None, tiles_url: str | None = None,
                tiles_attribution: str = "", requests_pathname_prefix: str | None = None,
                access: access_rules.AccessConfig | None = None,
-               declarations: str | os.PathLike | None = None) -> dash.Dash:
+               declarations: str | os.PathLike | None = None, helper_process: bool = False) -> dash.Dash:
     """Build the dashboard for the store folder ``store``.
 
     ``public`` limits what the page shows (see :mod:`dashboard.access`); ``districts``
@@ -219,6 +219,8 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
     ``public=True`` makes it a public-only site); see ``docs/access.md``.
     ``declarations``: a policy-event CSV for this store (default: Peru's registry for a
     store of Peru's districts, else none: the declaration controls are hidden).
+    ``helper_process``: run the ¿Funcionó? analyses in a low-priority helper process
+    (:mod:`dashboard.helper`; ``hexwatch serve`` does).
     Raises :class:`geo.errors.HexwatchError` if the store or the declarations cannot be read.
     """
     Store.open(store)  # fail now, with the store's own message, rather than on the first request
@@ -228,7 +230,7 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
     tiles_url, tiles_attribution = basemap_settings(tiles_url, tiles_attribution)
     ctx = AppContext(store if is_remote(store) else Path(store), public=access.public, districts_override=districts, registry_override=registry,
                      tiles_url=tiles_url, tiles_attribution=tiles_attribution,
-                     events_path=Path(declarations) if declarations else None)
+                     events_path=Path(declarations) if declarations else None, helper_process=helper_process)
     ctx.spells  # a bad policy-event file is one error now, not one per request
     _import_before_threads()
     app = _Dash(__name__, assets_folder=str(_ASSETS), title="hexwatch", update_title=None,

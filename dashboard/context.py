@@ -46,6 +46,15 @@ class AppContext:
 
     #: A policy-event CSV for this store (``None``: Peru's registry for a Peru store, else none).
     events_path: Path | None = None
+    #: Run heavy analyses in a low-priority helper process (:mod:`dashboard.helper`): served apps.
+    helper_process: bool = False
+
+    @cached_property
+    def helper(self):
+        """Where the ¿Funcionó? analyses run (:class:`dashboard.helper.Helper`)."""
+        from dashboard.helper import Helper
+
+        return Helper(self.helper_process)
 
     @property
     def districts(self):

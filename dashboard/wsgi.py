@@ -23,6 +23,7 @@ def create_from_env():
     if not store:
         raise HexwatchError("set HEXWATCH_STORE to the store folder (e.g. HEXWATCH_STORE=var/demo-store)")
     public = os.environ.get("HEXWATCH_PUBLIC", "") not in ("", "0", "false", "no")
-    app = create_app(store, public=public, declarations=os.environ.get("HEXWATCH_DECLARATIONS") or None)
+    app = create_app(store, public=public, declarations=os.environ.get("HEXWATCH_DECLARATIONS") or None,
+                     helper_process=True)  # analyses in a low-priority process beside each worker
     warm(app)
     return app.server

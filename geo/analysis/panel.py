@@ -311,8 +311,11 @@ def build_panel(
         ring_cols = pd.DataFrame(columns=treated.columns)
     else:
         ring = {}
-        for _, t in treated.sort_values("onset").iterrows():
-            for v in adjacency.get(t["ubigeo"], ()):
+        for _, t in treated.sort_values("onset", kind="stable").iterrows():
+            # Sorted: a set's order follows the process's string hashing, and the ring's
+            # row order is the order its sums are taken in (the last digits would differ
+            # between processes, e.g. the dashboard's worker and its analysis helper).
+            for v in sorted(adjacency.get(t["ubigeo"], ())):
                 if v in treated_set or v in busy or v not in known or v in ring:
                     continue
                 ring[v] = (v, "ring", metro_area(v), int(t["onset"]), int(t["cohort"]), int(t["last"]))

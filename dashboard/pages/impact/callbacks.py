@@ -62,8 +62,8 @@ def cached_analysis(ctx, store, spell_id: str, categories: tuple[str, ...], sour
     """
     from geo.analysis import analyze
 
-    return analyze(store, spell_id, category=list(categories) or None, source=source, registry=ctx.registry,
-                   vocabulary=vocabulary)
+    return ctx.helper.run(analyze, store, spell_id, category=list(categories) or None, source=source,
+                          registry=ctx.registry, vocabulary=vocabulary)
 
 
 def panel_key(ctx, state: UIState, source: str) -> list:
