@@ -308,11 +308,14 @@ class DashPage:
             self.change({f"{TAB_ID}.data": "impact"})
         self.change({"impact-summary.n_clicks": int(self.values.get("impact-summary.n_clicks") or 0) + 1})
 
+    def tabs(self) -> list[str]:
+        """The tab bar's tab names (its links' ``data-tab``)."""
+        return sorted({v for k, v in self.values.items() if k.endswith(".data-tab")})
+
     def switch_tab(self) -> None:
         """Open another tab of the tab bar, as ``assets/hexwatch.js`` tells Dash (the ``tab`` store)."""
-        tabs = sorted({v for k, v in self.values.items() if k.endswith(".data-tab")})
         shown = self.values.get(f"{TAB_ID}.data")
-        choices = [name for name in tabs if name != shown]
+        choices = [name for name in self.tabs() if name != shown]
         if choices:
             self.change({f"{TAB_ID}.data": self.rng.choice(choices)})
 
@@ -446,7 +449,7 @@ def warm(url: str, account: Account) -> dict:
             page.open()
             for area in page.options("area"):
                 page.change({"area.value": area})
-            for tab in sorted({v for k, v in page.values.items() if k.endswith(".data-tab")}):
+            for tab in page.tabs():
                 page.change({f"{TAB_ID}.data": tab})  # each tab's first use loads its tables
             page.change({f"{TAB_ID}.data": "map"})
             for zoom in range(10, 15):

@@ -26,7 +26,7 @@ from dashboard import layout as shell_layout
 from dashboard.context import AppContext
 from dashboard.i18n import DATE_PICKER_FORMAT, dropdown_labels, fmt_date, norm_lang, t
 from dashboard import tabs
-from dashboard.pages import PAGES, TAB_GATED
+from dashboard.pages import PAGES
 from dashboard.state import Catalog, UIState, apply, monday
 from geo.errors import HexwatchError
 from geo.objectstore import is_remote
@@ -281,7 +281,7 @@ def create_app(store: str | os.PathLike, *, public: bool = False, districts=None
     register_labels(app, ctx)
     for _, cb in modules:
         cb.register(app, ctx)
-    tabs.register(app, [n for n in names if n in TAB_GATED])
+    tabs.register(app)
     sharing.register_routes(app, ctx, limiter)
     access_rules.check_requests(app, access)
 

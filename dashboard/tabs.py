@@ -19,6 +19,8 @@ A request to such a callback still carries the state, so a client that does not 
 
 from __future__ import annotations
 
+import json
+
 from dash import Input, Output, dcc
 
 #: The store the browser keeps the shown tab's name in (``"map"`` until a tab is opened).
@@ -56,11 +58,12 @@ _GATE = """function (state, tab) {
 }"""
 
 
-def register(app, names) -> None:
-    """Fill each of ``names``' view stores from the state while its tab is shown (in the
-    browser: no server round trip)."""
-    import json
-
+def register(app) -> None:
+    """Fill each view store that a registered callback takes as its trigger from the state
+    while its tab is shown (in the browser: no server round trip). Call once every page's
+    callbacks are registered."""
+    names = sorted({tab_of_view(d["id"]) for spec in app.callback_map.values() for d in spec.get("inputs", [])
+                    if isinstance(d["id"], str) and tab_of_view(d["id"])})
     for name in names:
         app.clientside_callback(_GATE % json.dumps(name), Output(view_id(name), "data"),
                                 Input("state", "data"), Input(TAB_ID, "data"))

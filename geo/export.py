@@ -299,6 +299,25 @@ def _published_index(store: Store, grid: privacy.PublicGrid) -> tuple:
     return entry
 
 
+def _published_rows(store: Store, grid: privacy.PublicGrid, categories, start: date | None = None,
+                    end: date | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The published grid and the positions (ascending) of its rows of the public groups of
+    ``categories`` in whole periods ``start..end`` (every period where not given): a few
+    slices of its (group, period) ordering."""
+    pub, order, codes, periods, names = _published_index(store, grid)
+    wanted = set(grid.group_of(categories))
+    parts = []
+    for code, name in enumerate(names):
+        if name not in wanted:
+            continue
+        a, b = np.searchsorted(codes, [code, code + 1])
+        block = periods[a:b]  # this group's periods, ascending
+        i = 0 if start is None else np.searchsorted(block, np.datetime64(start, "D"), side="left")
+        j = len(block) if end is None else np.searchsorted(block, np.datetime64(end, "D"), side="right")
+        parts.append(order[a + i:a + j])
+    return pub, (np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64))
+
+
 def published_entries(store: Store, grid: privacy.PublicGrid, start: date, end: date, categories) -> pd.DataFrame:
     """The published entries of whole periods ``start..end`` and of the public groups of
     ``categories`` (what :func:`geo.privacy.publish` gives for that window alone), in the
@@ -307,18 +326,7 @@ def published_entries(store: Store, grid: privacy.PublicGrid, start: date, end: 
     Every public map request asks this of the whole grid (millions of rows on a 10M
     store): slices of a (group, period) ordering replace two full-column masks.
     """
-    pub, order, codes, periods, names = _published_index(store, grid)
-    wanted = set(grid.group_of(categories))
-    lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
-    parts = []
-    for code, name in enumerate(names):
-        if name not in wanted:
-            continue
-        a, b = np.searchsorted(codes, [code, code + 1])
-        block = periods[a:b]  # this group's periods, ascending
-        i, j = np.searchsorted(block, lo, side="left"), np.searchsorted(block, hi, side="right")
-        parts.append(order[a + i:a + j])
-    rows = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    pub, rows = _published_rows(store, grid, categories, start, end)
     return pub.iloc[rows]
 
 
@@ -411,10 +419,7 @@ def _public_breaks(st: Store, grid: privacy.PublicGrid, resolution: int, days: i
 
     res = privacy.public_resolution(resolution, grid)
     cats, _ = privacy.public_categories(list(categories or ()), open_views(st).categories, grid)
-    pub, order, codes, _, names = _published_index(st, grid)
-    wanted = set(grid.group_of(cats))
-    picked = [order[slice(*np.searchsorted(codes, [c, c + 1]))] for c, name in enumerate(names) if name in wanted]
-    rows = np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
+    pub, rows = _published_rows(st, grid, cats)
     # The reference: each hex's lower count in each run of as many whole periods as the
     # window spans (3 months for a 90-92-day view: public views are whole periods, so
     # every 3-month view gets the same classes). One group-by over (run, hex) for all runs.

@@ -12,6 +12,3 @@ To add a panel (e.g. the analysis engineer's "¿Funcionó?"), create
 
 #: Section packages, in page order.
 PAGES: list[str] = ["map", "hotspots", "trends", "impact", "declarations", "about"]
-#: Pages whose data callbacks run only while their tab is shown (:mod:`dashboard.tabs`);
-#: each has a view store in its layout.
-TAB_GATED: frozenset[str] = frozenset({"hotspots", "trends", "impact", "declarations"})
